@@ -1,0 +1,1 @@
+"""The runtime every trainvite service uses: settings, logging, database, messaging, gRPC, auth."""

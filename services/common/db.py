@@ -1,0 +1,32 @@
+"""The PostgreSQL pool: opened once at start, closed at shutdown, one schema per service."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import asyncpg
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    # jsonb columns in and out as Python objects.
+    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def create_pool(
+    database_url: str, schema: str, min_size: int = 1, max_size: int = 10
+) -> asyncpg.Pool:
+    """A pool whose connections see `schema` first, so a service's SQL names its tables plainly."""
+    pool = await asyncpg.create_pool(
+        database_url,
+        min_size=min_size,
+        max_size=max_size,
+        init=_init_connection,
+        server_settings={"search_path": f"{schema},public", "application_name": schema},
+    )
+    assert pool is not None
+    return pool
+
+
+Record = asyncpg.Record
+Json = dict[str, Any]

@@ -1,0 +1,181 @@
+"""The grpc.aio server every service runs: auth, error mapping, health, reflection, graceful stop."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from grpc_status import rpc_status
+
+from services.common import errors
+from services.common.auth import InvalidToken, set_current_principal, verify_token
+
+_log = logging.getLogger(__name__)
+
+# Methods anyone may call without a token: probes and tooling.
+PUBLIC_METHOD_PREFIXES = (
+    "/grpc.health.v1.Health/",
+    "/grpc.reflection.v1alpha.ServerReflection/",
+    "/grpc.reflection.v1.ServerReflection/",
+)
+
+Behavior = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
+HandlerCallDetails = grpc.HandlerCallDetails
+Continuation = Callable[[HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]]
+
+
+def _wrap_unary(handler: grpc.RpcMethodHandler, behavior: Behavior) -> grpc.RpcMethodHandler:
+    return grpc.unary_unary_rpc_method_handler(
+        behavior,
+        request_deserializer=handler.request_deserializer,
+        response_serializer=handler.response_serializer,
+    )
+
+
+def _bearer_token(details: HandlerCallDetails) -> str | None:
+    for key, value in details.invocation_metadata or ():
+        if key == "authorization" and isinstance(value, str) and value.startswith("Bearer "):
+            return value.removeprefix("Bearer ").strip()
+    return None
+
+
+class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+    """Every method but health and reflection needs a valid bearer token (fails closed)."""
+
+    def __init__(self, signing_key: str) -> None:
+        self._key = signing_key
+
+    async def intercept_service(
+        self, continuation: Continuation, handler_call_details: HandlerCallDetails
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if handler is None or handler_call_details.method.startswith(PUBLIC_METHOD_PREFIXES):
+            return handler
+        token = _bearer_token(handler_call_details)
+        inner = handler.unary_unary
+
+        async def authenticated(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            if token is None:
+                await context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing bearer token")
+            try:
+                principal = verify_token(self._key, token)
+            except InvalidToken as exc:
+                await context.abort(grpc.StatusCode.UNAUTHENTICATED, f"invalid token: {exc}")
+            if inner is None:
+                await context.abort(grpc.StatusCode.UNIMPLEMENTED, "only unary methods are served")
+            set_current_principal(principal)
+            return await inner(request, context)
+
+        return _wrap_unary(handler, authenticated)
+
+
+_STATUS_OF: list[tuple[type[errors.DomainError], grpc.StatusCode]] = [
+    (errors.InvalidArgument, grpc.StatusCode.INVALID_ARGUMENT),
+    (errors.NotFound, grpc.StatusCode.NOT_FOUND),
+    (errors.PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
+    (errors.Aborted, grpc.StatusCode.ABORTED),
+    (errors.FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION),
+]
+
+
+def status_for(exc: errors.DomainError) -> grpc.Status:
+    """The gRPC status for a domain error; bad fields travel as google.rpc.BadRequest."""
+    if isinstance(exc, errors.InvalidArgument):
+        bad_request = error_details_pb2.BadRequest(
+            field_violations=[
+                error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
+                for v in exc.violations
+            ]
+        )
+        detail = any_pb2.Any()
+        detail.Pack(bad_request)
+        return rpc_status.to_status(
+            status_pb2.Status(code=code_pb2.INVALID_ARGUMENT, message=str(exc), details=[detail])
+        )
+    code = next(
+        (c for cls, c in _STATUS_OF if isinstance(exc, cls)), grpc.StatusCode.FAILED_PRECONDITION
+    )
+    return rpc_status.to_status(status_pb2.Status(code=code.value[0], message=str(exc)))
+
+
+class ErrorMappingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+    """Domain errors become status codes; every call is logged with its outcome and duration."""
+
+    async def intercept_service(
+        self, continuation: Continuation, handler_call_details: HandlerCallDetails
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        inner = handler.unary_unary
+        method = handler_call_details.method
+
+        async def mapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            started = time.perf_counter()
+            outcome = "OK"
+            try:
+                return await inner(request, context)
+            except errors.DomainError as exc:
+                status = status_for(exc)
+                outcome = status.code.name
+                await context.abort_with_status(status)
+            except grpc.aio.AbortError:
+                code = context.code()
+                outcome = code.name if isinstance(code, grpc.StatusCode) else "ABORTED"
+                raise
+            except Exception:
+                outcome = "ERROR"
+                raise
+            finally:
+                _log.info(
+                    "rpc",
+                    extra={
+                        "method": method,
+                        "outcome": outcome,
+                        "ms": round((time.perf_counter() - started) * 1000, 2),
+                    },
+                )
+
+        return _wrap_unary(handler, mapped)
+
+
+Registration = Callable[[grpc.aio.Server], None]
+
+
+class GrpcServer:
+    """A grpc.aio server with our interceptors, standard health and reflection."""
+
+    def __init__(self, signing_key: str, listen_address: str) -> None:
+        self.health = health.aio.HealthServicer()
+        self._server = grpc.aio.server(
+            interceptors=[ErrorMappingInterceptor(), AuthInterceptor(signing_key)]
+        )
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self._server)
+        self.port = self._server.add_insecure_port(listen_address)
+        self._service_names: list[str] = []
+
+    def add_service(self, full_name: str, register: Registration) -> None:
+        """Register a servicer (with its generated add_*_to_server) under its full name."""
+        register(self._server)
+        self._service_names.append(full_name)
+
+    async def start(self) -> None:
+        """Start serving and report SERVING for each service and for the server as a whole."""
+        reflection.enable_server_reflection(
+            [*self._service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], self._server
+        )
+        await self._server.start()
+        for name in ["", *self._service_names]:
+            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+
+    async def stop(self, grace: float) -> None:
+        """NOT_SERVING first so balancers stop sending, then let in-flight calls finish."""
+        await self.health.enter_graceful_shutdown()
+        await self._server.stop(grace)

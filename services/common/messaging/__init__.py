@@ -1,0 +1,1 @@
+"""NATS JetStream: the event topology, publishing, and durable pull consumers."""

@@ -1,0 +1,107 @@
+"""Every stream, subject and durable consumer of the system, named in this one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    """A JetStream stream and the subjects it stores."""
+
+    name: str
+    subjects: list[str]
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    """A durable pull consumer. Delivery settings are chosen per consumer, on purpose."""
+
+    stream: str
+    durable: str
+    filter_subject: str
+    # Seconds the server waits for an ack before redelivering.
+    ack_wait: float = 30.0
+    # After this many deliveries a failing message is dead-lettered, never dropped silently.
+    max_deliver: int = 10
+    # Redelivery delays (seconds) for messages that time out without an ack.
+    backoff: list[float] = field(default_factory=lambda: [1.0, 5.0, 30.0, 120.0])
+    max_ack_pending: int = 1000
+
+
+@dataclass(frozen=True)
+class Topology:
+    """Names derived from one namespace, so that environments can share a NATS server."""
+
+    namespace: str = "trainvite"
+
+    def _subject(self, suffix: str) -> str:
+        return f"{self.namespace}.{suffix}"
+
+    def _stream(self, suffix: str) -> str:
+        return f"{self.namespace.upper().replace('.', '_').replace('-', '_')}_{suffix}"
+
+    # Subjects -------------------------------------------------------------------------------
+    @property
+    def invitation_approved(self) -> str:
+        """personalizer -> dispatcher: one approved invitation, content frozen."""
+        return self._subject("invitations.approved")
+
+    @property
+    def delivery_outcome(self) -> str:
+        """dispatcher -> personalizer: sent, failed or suppressed."""
+        return self._subject("deliveries.outcome")
+
+    @property
+    def attendance_recorded(self) -> str:
+        """webinar tools and registration links -> dispatcher (and catalog for seats)."""
+        return self._subject("attendance.recorded")
+
+    def dead_letter(self, consumer: str) -> str:
+        """Where a consumer puts a message it cannot process, with the reason."""
+        return self._subject(f"deadletter.{consumer}")
+
+    # Streams --------------------------------------------------------------------------------
+    @property
+    def invitations_stream(self) -> str:
+        return self._stream("INVITATIONS")
+
+    @property
+    def deliveries_stream(self) -> str:
+        return self._stream("DELIVERIES")
+
+    @property
+    def attendance_stream(self) -> str:
+        return self._stream("ATTENDANCE")
+
+    @property
+    def dead_letter_stream(self) -> str:
+        return self._stream("DEADLETTER")
+
+    def streams(self) -> list[StreamSpec]:
+        """Every stream the system needs; declared by each service at start (idempotent)."""
+        return [
+            StreamSpec(self.invitations_stream, [self._subject("invitations.>")]),
+            StreamSpec(self.deliveries_stream, [self._subject("deliveries.>")]),
+            StreamSpec(self.attendance_stream, [self._subject("attendance.>")]),
+            StreamSpec(self.dead_letter_stream, [self._subject("deadletter.>")]),
+        ]
+
+    # Consumers ------------------------------------------------------------------------------
+    @property
+    def dispatcher_invitations(self) -> ConsumerSpec:
+        """The dispatcher stores one delivery per approved invitation."""
+        return ConsumerSpec(
+            stream=self.invitations_stream,
+            durable="dispatcher-invitation-approved",
+            filter_subject=self.invitation_approved,
+        )
+
+    @property
+    def personalizer_delivery_outcomes(self) -> ConsumerSpec:
+        """The personalizer shows delivery outcomes on the batch."""
+        return ConsumerSpec(
+            stream=self.deliveries_stream,
+            durable="personalizer-delivery-outcome",
+            filter_subject=self.delivery_outcome,
+        )

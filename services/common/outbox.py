@@ -1,0 +1,99 @@
+"""The transactional outbox: events are written with the state change, then relayed to JetStream.
+
+Each service has an `outbox` table in its schema (see its first migration). A unit of work adds
+rows inside its transaction; the relay publishes them in order with their event id as
+Nats-Msg-Id and marks them published. A crash between publish and mark re-publishes on restart,
+and JetStream drops the repeat inside its duplicate window; consumers de-duplicate by event id too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+
+import asyncpg
+from nats.js import JetStreamContext
+
+from services.common.messaging.jetstream import publish_event
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    """An event ready to be written to the outbox."""
+
+    event_id: str
+    subject: str
+    payload: bytes
+
+
+async def add_to_outbox(conn: asyncpg.Connection, messages: list[OutboxMessage]) -> None:
+    """Write events in the caller's transaction."""
+    if not messages:
+        return
+    await conn.executemany(
+        "INSERT INTO outbox (event_id, subject, payload) VALUES ($1, $2, $3)",
+        [(m.event_id, m.subject, m.payload) for m in messages],
+    )
+
+
+async def relay_once(pool: asyncpg.Pool, js: JetStreamContext, limit: int = 200) -> int:
+    """Publish up to `limit` unpublished events in order; return how many went out."""
+    async with pool.acquire() as conn, conn.transaction():
+        rows = await conn.fetch(
+            """
+            SELECT id, event_id, subject, payload FROM outbox
+            WHERE published_at IS NULL
+            ORDER BY id
+            LIMIT $1
+            FOR UPDATE SKIP LOCKED
+            """,
+            limit,
+        )
+        for row in rows:
+            await publish_event(js, row["subject"], str(row["event_id"]), bytes(row["payload"]))
+        if rows:
+            await conn.execute(
+                "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])",
+                [row["id"] for row in rows],
+            )
+    return len(rows)
+
+
+async def run_relay(
+    pool: asyncpg.Pool, js: JetStreamContext, schema: str, stop: asyncio.Event, poll: float = 1.0
+) -> None:
+    """Relay until `stop` is set, woken by the outbox trigger's NOTIFY and by a poll timer."""
+    wake = asyncio.Event()
+    channel = f"{schema}_outbox"
+
+    def _on_notify(*_: object) -> None:
+        wake.set()
+
+    listener = await pool.acquire()
+    await listener.add_listener(channel, _on_notify)
+    try:
+        while not stop.is_set():
+            try:
+                while await relay_once(pool, js):
+                    pass
+            except Exception:
+                _log.exception("outbox relay failed, will retry")
+            wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(_first(wake, stop), timeout=poll)
+    finally:
+        await listener.remove_listener(channel, _on_notify)
+        await pool.release(listener)
+
+
+async def _first(*events: asyncio.Event) -> None:
+    waiters = [asyncio.ensure_future(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waiters:
+            w.cancel()

@@ -1,0 +1,101 @@
+"""A service's life: open resources, serve, and on SIGTERM stop in order without losing work.
+
+Start: logging, migrations, the pool, NATS with the streams declared, the gRPC server, then the
+background tasks (outbox relay, consumers, workers). Stop: health NOT_SERVING, in-flight calls get
+the grace period, background tasks see `stop` and finish their current item, NATS drains, the
+pool closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import asyncpg
+import uvloop
+from nats.aio.client import Client as NATS
+from nats.js import JetStreamContext
+
+from services.common.db import create_pool
+from services.common.grpc_server import GrpcServer
+from services.common.logging import configure_logging
+from services.common.messaging.jetstream import connect, declare_streams
+from services.common.messaging.topology import Topology
+from services.common.migrations import apply_migrations
+from services.common.settings import CommonSettings
+
+_log = logging.getLogger(__name__)
+
+BackgroundTask = Callable[[asyncio.Event], Awaitable[None]]
+
+
+@dataclass
+class Infrastructure:
+    """What a service's bootstrap wires its adapters to."""
+
+    settings: CommonSettings
+    pool: asyncpg.Pool
+    nats: NATS
+    js: JetStreamContext
+    topology: Topology
+
+
+@dataclass
+class ServiceParts:
+    """What a service adds to the common runtime: its servicers and its background tasks."""
+
+    register: Callable[[GrpcServer], None]
+    background: list[BackgroundTask] = field(default_factory=list)
+    close: Callable[[], Awaitable[None]] | None = None
+
+
+Build = Callable[[Infrastructure], Awaitable[ServiceParts]]
+
+
+async def serve(name: str, schema: str, settings: CommonSettings, build: Build) -> None:
+    """Run one service until SIGTERM or SIGINT."""
+    await asyncio.to_thread(apply_migrations, settings.database_url, schema)
+    pool = await create_pool(
+        settings.database_url, schema, settings.db_pool_min_size, settings.db_pool_max_size
+    )
+    nc = await connect(settings.nats_url, name)
+    js = nc.jetstream()
+    topology = Topology(settings.event_namespace)
+    await declare_streams(js, topology)
+    infra = Infrastructure(settings, pool, nc, js, topology)
+    parts = await build(infra)
+
+    server = GrpcServer(settings.signing_key(), settings.listen_address)
+    parts.register(server)
+    await server.start()
+    _log.info("serving", extra={"service": name, "address": f"{settings.grpc_host}:{server.port}"})
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    tasks = [asyncio.create_task(task(stop), name=getattr(task, "__name__", "task")) for task in parts.background]
+    waiter = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
+    for task in done:
+        if task is not waiter and task.exception() is not None:
+            _log.error("background task died", exc_info=task.exception())
+    stop.set()
+
+    _log.info("stopping", extra={"service": name})
+    await server.stop(settings.shutdown_grace_seconds)
+    await asyncio.gather(*tasks, return_exceptions=True)
+    if parts.close is not None:
+        await parts.close()
+    await nc.drain()
+    await pool.close()
+    _log.info("stopped", extra={"service": name})
+
+
+def main(name: str, schema: str, settings: CommonSettings, build: Build) -> None:
+    """Process entry point: JSON logs, uvloop, serve."""
+    configure_logging(name, settings.log_level)
+    uvloop.run(serve(name, schema, settings, build))
