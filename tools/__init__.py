@@ -1,0 +1,1 @@
+"""Developer tools: the local stack (`make run`), the demo client, tokens."""

@@ -1,0 +1,15 @@
+"""The catalog's unit of work."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from services.catalog.adapters.repository import SessionRepository
+from services.common.unit_of_work import UnitOfWork
+
+
+class CatalogUnitOfWork(UnitOfWork):
+    sessions: SessionRepository
+
+    def _bind(self, conn: asyncpg.Connection) -> None:
+        self.sessions = SessionRepository(conn)

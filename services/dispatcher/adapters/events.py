@@ -1,0 +1,34 @@
+"""The dispatcher's domain events as protobuf messages bound for the outbox."""
+
+from __future__ import annotations
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from services.common.messaging.topology import Topology
+from services.common.outbox import OutboxMessage
+from services.dispatcher.domain.model import DeliveryOutcome, DeliveryState
+from trainvite.common.v1 import common_pb2
+from trainvite.events.v1 import events_pb2
+
+STATE_TO_PB = {
+    DeliveryState.PENDING: common_pb2.DELIVERY_STATE_PENDING,
+    DeliveryState.SENT: common_pb2.DELIVERY_STATE_SENT,
+    DeliveryState.FAILED: common_pb2.DELIVERY_STATE_FAILED,
+    DeliveryState.SUPPRESSED: common_pb2.DELIVERY_STATE_SUPPRESSED,
+}
+
+
+def delivery_outcome(event: DeliveryOutcome, topology: Topology) -> OutboxMessage:
+    now = Timestamp()
+    now.GetCurrentTime()
+    message = events_pb2.DeliveryOutcome(
+        event_id=str(event.event_id),
+        occur_time=now,
+        invitation=event.invitation,
+        batch=event.batch,
+        state=STATE_TO_PB[event.state],
+        message_id=event.message_id,
+        provider_message_id=event.provider_message_id,
+        detail=event.detail,
+    )
+    return OutboxMessage(str(event.event_id), topology.delivery_outcome, message.SerializeToString())

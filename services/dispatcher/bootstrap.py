@@ -1,0 +1,82 @@
+"""The dispatcher's composition root: real adapters wired to the runtime's resources."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import functools
+import logging
+
+from services.common.grpc_server import GrpcServer
+from services.common.messaging.consumer import run_pull_consumer
+from services.common.outbox import run_relay
+from services.common.runtime import Infrastructure, ServiceParts
+from services.dispatcher.adapters import events
+from services.dispatcher.adapters.approved_invitations import approved_invitation_handler
+from services.dispatcher.adapters.mime import build_message
+from services.dispatcher.adapters.senders import LocalOutboxSender
+from services.dispatcher.api.servicer import DispatcherServicer
+from services.dispatcher.service_layer import handlers
+from services.dispatcher.service_layer.handlers import Dependencies
+from services.dispatcher.service_layer.unit_of_work import DispatcherUnitOfWork
+from services.dispatcher.settings import DispatcherSettings
+from trainvite.dispatcher.v1 import dispatcher_pb2, dispatcher_pb2_grpc
+
+SERVICE_NAME = "dispatcher"
+SCHEMA = "dispatcher"
+
+_log = logging.getLogger(__name__)
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+async def build(infra: Infrastructure) -> ServiceParts:
+    """Servicer, outbox relay, approved-invitation consumer and send worker of the dispatcher."""
+    settings = infra.settings
+    assert isinstance(settings, DispatcherSettings)
+    deps = Dependencies(
+        uow=lambda: DispatcherUnitOfWork(infra.pool),
+        sender=LocalOutboxSender(settings.outbox_dir),
+        build_message=functools.partial(
+            build_message, unsubscribe_base_url=settings.unsubscribe_base_url
+        ),
+        encode_outcome=functools.partial(events.delivery_outcome, topology=infra.topology),
+        clock=utc_now,
+    )
+    servicer = DispatcherServicer(deps)
+
+    def register(server: GrpcServer) -> None:
+        server.add_service(
+            dispatcher_pb2.DESCRIPTOR.services_by_name["DispatcherService"].full_name,
+            lambda s: dispatcher_pb2_grpc.add_DispatcherServiceServicer_to_server(servicer, s),
+        )
+
+    async def outbox_relay(stop: asyncio.Event) -> None:
+        await run_relay(infra.pool, infra.js, SCHEMA, stop)
+
+    async def approved_invitations(stop: asyncio.Event) -> None:
+        await run_pull_consumer(
+            infra.js,
+            infra.topology,
+            infra.topology.dispatcher_invitations,
+            approved_invitation_handler(deps),
+            stop,
+        )
+
+    async def send_worker(stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                claimed = await handlers.send_due(deps, settings.send_batch_size)
+            except Exception:
+                _log.exception("send worker failed, will retry")
+                claimed = 0
+            if claimed == 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), settings.send_poll_seconds)
+
+    return ServiceParts(
+        register=register, background=[outbox_relay, approved_invitations, send_worker]
+    )

@@ -1,0 +1,241 @@
+"""Invitation batches and drafts in PostgreSQL (schema `personalizer`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+import asyncpg
+
+from services.personalizer.domain.model import (
+    Angle,
+    BatchState,
+    Content,
+    DeliveryState,
+    DraftState,
+    Exclusion,
+    ExclusionReason,
+    InvitationBatch,
+    InvitationDraft,
+    LearningOutcome,
+    Recipient,
+    SelectionReason,
+    Sender,
+    SessionInfo,
+    Stakeholder,
+)
+
+
+def session_to_json(s: SessionInfo) -> dict[str, Any]:
+    return {
+        "name": s.name, "title": s.title, "topic": s.topic, "level": s.level, "format": s.format,
+        "features": list(s.features), "target_roles": list(s.target_roles),
+        "start_time": s.start_time.isoformat(), "time_zone": s.time_zone,
+        "duration_seconds": s.duration.total_seconds(), "join_url": s.join_url,
+        "registration_url": s.registration_url, "presenter": s.presenter,
+        "learning_outcomes": [{"feature": o.feature, "text": o.text} for o in s.learning_outcomes],
+    }
+
+
+def session_from_json(d: dict[str, Any]) -> SessionInfo:
+    return SessionInfo(
+        name=d["name"], title=d["title"], topic=d["topic"], level=d["level"], format=d["format"],
+        features=tuple(d["features"]), target_roles=tuple(d["target_roles"]),
+        start_time=dt.datetime.fromisoformat(d["start_time"]), time_zone=d["time_zone"],
+        duration=dt.timedelta(seconds=d["duration_seconds"]), join_url=d["join_url"],
+        registration_url=d["registration_url"], presenter=d["presenter"],
+        learning_outcomes=tuple(LearningOutcome(**o) for o in d["learning_outcomes"]),
+    )
+
+
+def _exclusion_to_json(e: Exclusion) -> dict[str, Any]:
+    s = e.stakeholder
+    return {
+        "stakeholder": {
+            "id": s.id, "customer_id": s.customer_id, "display_name": s.display_name,
+            "email": s.email, "role": s.role, "title": s.title, "time_zone": s.time_zone,
+            "opted_out": s.opted_out,
+        },
+        "reason": e.reason.value,
+        "detail": e.detail,
+    }
+
+
+def _exclusion_from_json(d: dict[str, Any]) -> Exclusion:
+    return Exclusion(Stakeholder(**d["stakeholder"]), ExclusionReason(d["reason"]), d["detail"])
+
+
+def _recipient_to_json(r: Recipient) -> dict[str, Any]:
+    return {
+        "stakeholder_id": r.stakeholder_id, "display_name": r.display_name, "email": r.email,
+        "role": r.role, "title": r.title, "time_zone": r.time_zone,
+    }
+
+
+def _draft_from_row(row: asyncpg.Record) -> InvitationDraft:
+    return InvitationDraft(
+        id=row["id"],
+        recipient=Recipient(**row["recipient"]),
+        score=row["score"],
+        reasons=[SelectionReason(**r) for r in row["reasons"]],
+        angle=Angle(row["angle"]),
+        talking_points=list(row["talking_points"]),
+        content=Content(row["subject"], row["text_body"], row["html_body"], row["calendar_ics"]),
+        registration_url=row["registration_url"],
+        state=DraftState(row["state"]),
+        content_sha256=row["content_sha256"],
+        delivery_state=DeliveryState(row["delivery_state"]),
+        delivery_detail=row["delivery_detail"],
+        updated_by=row["updated_by"],
+        version=row["version"],
+    )
+
+
+class BatchRepository:
+    """Reads and writes batches on one connection (inside a unit of work's transaction)."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def add(self, batch: InvitationBatch, request_id: str | None) -> bool:
+        """Store a new batch with its drafts; False when the request id was used already."""
+        inserted = await self._conn.fetchval(
+            """
+            INSERT INTO invitation_batches (
+                id, customer_id, customer_name, training_session, session_snapshot,
+                sender_email, sender_name, state, excluded, request_id, created_by, created_at,
+                version)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+            ON CONFLICT (customer_id, request_id) DO NOTHING
+            RETURNING true
+            """,
+            batch.id, batch.customer_id, batch.customer_name, batch.session.name,
+            session_to_json(batch.session), batch.sender.email, batch.sender.display_name,
+            batch.state.value, [_exclusion_to_json(e) for e in batch.excluded], request_id,
+            batch.created_by, batch.created_at, batch.version,
+        )
+        if not inserted:
+            return False
+        await self._conn.executemany(
+            """
+            INSERT INTO invitation_drafts (
+                id, batch_id, position, training_session, stakeholder_id, recipient, score,
+                reasons, angle, talking_points, subject, text_body, html_body, calendar_ics,
+                registration_url, state, updated_by, version)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+            """,
+            [
+                (
+                    d.id, batch.id, i, batch.session.name, d.recipient.stakeholder_id,
+                    _recipient_to_json(d.recipient), d.score,
+                    [{"factor": r.factor, "weight": r.weight, "text": r.text} for r in d.reasons],
+                    d.angle.value, d.talking_points, d.content.subject, d.content.text_body,
+                    d.content.html_body, d.content.calendar_ics, d.registration_url,
+                    d.state.value, d.updated_by, d.version,
+                )
+                for i, d in enumerate(batch.drafts)
+            ],
+        )
+        return True
+
+    async def id_for_request(self, customer_id: str, request_id: str) -> uuid.UUID | None:
+        """The batch a DraftInvitations call with this request id created, if any."""
+        value: uuid.UUID | None = await self._conn.fetchval(
+            "SELECT id FROM invitation_batches WHERE customer_id = $1 AND request_id = $2",
+            customer_id, request_id,
+        )
+        return value
+
+    async def get(
+        self, customer_id: str, batch_id: uuid.UUID, for_update: bool = False
+    ) -> InvitationBatch | None:
+        """The batch with its drafts; `for_update` locks it until the transaction ends."""
+        lock = "FOR UPDATE" if for_update else ""
+        row = await self._conn.fetchrow(
+            f"""
+            SELECT * FROM invitation_batches WHERE id = $1 AND customer_id = $2 {lock}
+            """,
+            batch_id, customer_id,
+        )
+        if row is None:
+            return None
+        drafts = await self._conn.fetch(
+            "SELECT * FROM invitation_drafts WHERE batch_id = $1 ORDER BY position", batch_id
+        )
+        return InvitationBatch(
+            id=row["id"],
+            customer_id=row["customer_id"],
+            customer_name=row["customer_name"],
+            session=session_from_json(row["session_snapshot"]),
+            sender=Sender(row["sender_email"], row["sender_name"]),
+            created_by=row["created_by"],
+            created_at=row["created_at"],
+            drafts=[_draft_from_row(d) for d in drafts],
+            excluded=[_exclusion_from_json(e) for e in row["excluded"]],
+            state=BatchState(row["state"]),
+            approved_by=row["approved_by"] or "",
+            approved_at=row["approved_at"],
+            version=row["version"],
+        )
+
+    async def save(self, batch: InvitationBatch) -> None:
+        """Write back the batch's state and every draft's changeable fields."""
+        await self._conn.execute(
+            """
+            UPDATE invitation_batches
+            SET state = $2, approved_by = NULLIF($3, ''), approved_at = $4, version = $5
+            WHERE id = $1
+            """,
+            batch.id, batch.state.value, batch.approved_by, batch.approved_at, batch.version,
+        )
+        await self._conn.executemany(
+            """
+            UPDATE invitation_drafts
+            SET subject = $2, text_body = $3, html_body = $4, calendar_ics = $5, state = $6,
+                content_sha256 = $7, delivery_state = $8, delivery_detail = $9,
+                updated_by = $10, version = $11
+            WHERE id = $1
+            """,
+            [
+                (
+                    d.id, d.content.subject, d.content.text_body, d.content.html_body,
+                    d.content.calendar_ics, d.state.value, d.content_sha256,
+                    d.delivery_state.value, d.delivery_detail, d.updated_by, d.version,
+                )
+                for d in batch.drafts
+            ],
+        )
+
+    async def invited_stakeholders(self, training_session: str) -> set[str]:
+        """Stakeholders with an approved invitation to the session."""
+        rows = await self._conn.fetch(
+            """
+            SELECT stakeholder_id FROM invitation_drafts
+            WHERE training_session = $1 AND state = 'approved'
+            """,
+            training_session,
+        )
+        return {r["stakeholder_id"] for r in rows}
+
+    async def record_delivery(
+        self, event_id: uuid.UUID, draft_id: uuid.UUID, state: DeliveryState, detail: str
+    ) -> bool:
+        """Apply one delivery outcome once; False for an event applied before."""
+        first_time = await self._conn.fetchval(
+            """
+            INSERT INTO processed_events (event_id) VALUES ($1)
+            ON CONFLICT DO NOTHING RETURNING true
+            """,
+            event_id,
+        )
+        if not first_time:
+            return False
+        await self._conn.execute(
+            """
+            UPDATE invitation_drafts SET delivery_state = $2, delivery_detail = $3
+            WHERE id = $1 AND state = 'approved'
+            """,
+            draft_id, state.value, detail,
+        )
+        return True

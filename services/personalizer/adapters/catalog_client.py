@@ -1,0 +1,74 @@
+"""The catalog, asked over gRPC: sessions by name and by a CSM's words."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import grpc
+
+from services.common.errors import InvalidArgument, NotFound
+from services.personalizer.domain.model import LearningOutcome, SessionInfo
+from trainvite.catalog.v1 import catalog_pb2, catalog_pb2_grpc
+
+_LEVELS = {
+    catalog_pb2.SESSION_LEVEL_BEGINNER: "beginner",
+    catalog_pb2.SESSION_LEVEL_INTERMEDIATE: "intermediate",
+    catalog_pb2.SESSION_LEVEL_ADVANCED: "advanced",
+}
+_FORMATS = {
+    catalog_pb2.SESSION_FORMAT_LIVE_WEBINAR: "live_webinar",
+    catalog_pb2.SESSION_FORMAT_IN_PERSON: "in_person",
+    catalog_pb2.SESSION_FORMAT_ON_DEMAND: "on_demand",
+}
+
+
+def session_info(message: catalog_pb2.TrainingSession) -> SessionInfo:
+    """The personalizer's view of a catalog session."""
+    return SessionInfo(
+        name=message.name,
+        title=message.title,
+        topic=message.topic,
+        level=_LEVELS.get(message.level, "intermediate"),
+        format=_FORMATS.get(message.format, "live_webinar"),
+        features=tuple(message.features),
+        target_roles=tuple(message.target_roles),
+        start_time=message.start_time.ToDatetime(tzinfo=dt.UTC),
+        time_zone=message.time_zone,
+        duration=message.duration.ToTimedelta(),
+        join_url=message.join_url,
+        registration_url=message.registration_url,
+        presenter=message.presenter,
+        learning_outcomes=tuple(
+            LearningOutcome(o.feature, o.text) for o in message.learning_outcomes
+        ),
+    )
+
+
+class CatalogClient:
+    """Wraps the generated stub; catalog errors become the personalizer's domain errors."""
+
+    def __init__(self, channel: grpc.aio.Channel) -> None:
+        self._stub = catalog_pb2_grpc.CatalogServiceStub(channel)
+
+    async def get(self, name: str) -> SessionInfo:
+        """The session by name."""
+        try:
+            message = await self._stub.GetTrainingSession(
+                catalog_pb2.GetTrainingSessionRequest(name=name)
+            )
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.NOT_FOUND:
+                raise NotFound(f"{name} does not exist") from exc
+            if exc.code() == grpc.StatusCode.INVALID_ARGUMENT:
+                raise InvalidArgument.single("training_session", exc.details() or "") from exc
+            raise
+        return session_info(message)
+
+    async def best_match(self, topic: str) -> SessionInfo:
+        """The upcoming session that best matches a CSM's words."""
+        response = await self._stub.SearchTrainingSessions(
+            catalog_pb2.SearchTrainingSessionsRequest(query=topic, page_size=1)
+        )
+        if not response.results:
+            raise NotFound(f"no upcoming training session matches {topic!r}")
+        return session_info(response.results[0].training_session)

@@ -1,0 +1,38 @@
+"""Entry point for the dispatcher's delivery outcomes (JetStream): decode, apply, ack."""
+
+from __future__ import annotations
+
+import uuid
+
+from google.protobuf.message import DecodeError
+from nats.aio.msg import Msg
+
+from services.common.errors import InvalidArgument
+from services.common.messaging.consumer import MessageHandler, PoisonMessage
+from services.personalizer.api.convert import DELIVERY_STATE_FROM_PB
+from services.personalizer.domain.model import DeliveryState
+from services.personalizer.service_layer import handlers
+from services.personalizer.service_layer.handlers import Dependencies
+from trainvite.events.v1 import events_pb2
+
+
+def delivery_outcome_handler(deps: Dependencies) -> MessageHandler:
+    """A consumer handler that shows each outcome on its draft, once."""
+
+    async def handle(msg: Msg) -> None:
+        try:
+            event = events_pb2.DeliveryOutcome.FromString(msg.data)
+            event_id = uuid.UUID(event.event_id)
+        except (DecodeError, ValueError) as exc:
+            raise PoisonMessage(f"not a DeliveryOutcome with a uuid event_id: {exc}") from exc
+        state = DELIVERY_STATE_FROM_PB.get(event.state)
+        if state is None or state is DeliveryState.NOT_SENT:
+            raise PoisonMessage(f"unknown delivery state {event.state}")
+        try:
+            await handlers.record_delivery_outcome(
+                deps, event_id, event.invitation, state, event.detail
+            )
+        except InvalidArgument as exc:
+            raise PoisonMessage(str(exc)) from exc
+
+    return handle

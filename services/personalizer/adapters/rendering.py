@@ -1,0 +1,127 @@
+"""Drafts from the Jinja2 templates in services/personalizer/templates, plus the .ics invite.
+
+One Environment is built at start: templates are compiled once and cached by Jinja2.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from pathlib import Path
+from typing import Any
+
+import icalendar
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from services.personalizer.domain.logistics import local_logistics, registration_link
+from services.personalizer.domain.model import Content, Customer, Recipient, SessionInfo
+from services.personalizer.domain.selection import Assessment
+
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
+CALENDAR_DOMAIN = "trainvite.dev"
+
+
+def _one_line(text: str) -> str:
+    """Subjects and names go into headers: one line, single spaces."""
+    return re.sub(r"\s+", " ", text).strip()
+
+
+class InvitationRenderer:
+    """Renders subject, text, HTML and calendar invitation for one assessed recipient."""
+
+    def __init__(self, template_dir: Path = TEMPLATE_DIR) -> None:
+        self._env = Environment(
+            loader=FileSystemLoader(template_dir),
+            autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            auto_reload=False,
+        )
+
+    def render(
+        self,
+        assessment: Assessment,
+        customer: Customer,
+        session: SessionInfo,
+        draft_id: uuid.UUID,
+        now: dt.datetime,
+    ) -> tuple[Content, str]:
+        """The draft's content and the recipient's registration link."""
+        person = assessment.stakeholder
+        link = registration_link(session.registration_url, str(draft_id))
+        focus = next(a for a in assessment.adoption if a.feature == assessment.focus_feature)
+        context: dict[str, Any] = {
+            "recipient": {
+                "first_name": person.first_name,
+                "display_name": person.display_name,
+                "title": person.title,
+                "role": person.role,
+            },
+            "session": {
+                "title": session.title,
+                "presenter": session.presenter,
+                "join_url": session.join_url,
+            },
+            "when": local_logistics(session, person.time_zone),
+            "focus_feature": customer.feature_name(assessment.focus_feature),
+            "focus": focus,
+            "talking_points": assessment.talking_points,
+            "registration_url": link,
+            "csm": {
+                "name": customer.csm_name,
+                "email": customer.csm_email,
+                "signature": customer.csm_signature,
+            },
+        }
+        angle = assessment.angle.value
+        subject = _one_line(self._env.get_template(f"{angle}/subject.txt").render(context))
+        text = self._env.get_template(f"{angle}/body.txt").render(context).strip() + "\n"
+        html = self._env.get_template(f"{angle}/body.html").render(context)
+        recipient = Recipient(
+            person.id, person.display_name, person.email or "", person.role, person.title,
+            person.time_zone,
+        )
+        ics = calendar_invitation(session, customer, recipient, link, now)
+        return Content(subject, text, html, ics), link
+
+
+def calendar_invitation(
+    session: SessionInfo,
+    customer: Customer,
+    recipient: Recipient,
+    registration_url: str,
+    now: dt.datetime,
+) -> str:
+    """RFC 5545 METHOD:REQUEST with a UID fixed per session, so updates replace the event."""
+    cal = icalendar.Calendar()
+    cal.add("prodid", "-//trainvite//training invitations//EN")
+    cal.add("version", "2.0")
+    cal.add("method", "REQUEST")
+    event = icalendar.Event()
+    event.add("uid", f"{session.id}@{CALENDAR_DOMAIN}")
+    event.add("dtstamp", now.astimezone(dt.UTC))
+    event.add("dtstart", session.start_time.astimezone(dt.UTC))
+    event.add("dtend", (session.start_time + session.duration).astimezone(dt.UTC))
+    event.add("sequence", 0)
+    event.add("summary", session.title)
+    event.add(
+        "description",
+        f"{session.title}\nRegister: {registration_url}"
+        + (f"\nJoin: {session.join_url}" if session.join_url else ""),
+    )
+    if session.join_url:
+        event.add("location", session.join_url)
+        event.add("url", session.join_url)
+    organizer = icalendar.vCalAddress(f"mailto:{customer.csm_email}")
+    organizer.params["cn"] = icalendar.vText(_one_line(customer.csm_name))
+    event.add("organizer", organizer)
+    attendee = icalendar.vCalAddress(f"mailto:{recipient.email}")
+    attendee.params["cn"] = icalendar.vText(_one_line(recipient.display_name))
+    attendee.params["role"] = icalendar.vText("REQ-PARTICIPANT")
+    attendee.params["partstat"] = icalendar.vText("NEEDS-ACTION")
+    attendee.params["rsvp"] = icalendar.vText("TRUE")
+    event.add("attendee", attendee)
+    cal.add_component(event)
+    return str(cal.to_ical().decode())

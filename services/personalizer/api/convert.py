@@ -1,0 +1,166 @@
+"""protobuf <-> domain for the personalizer's messages."""
+
+from __future__ import annotations
+
+from google.protobuf.duration_pb2 import Duration
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from services.personalizer.adapters.events import ANGLE_TO_PB
+from services.personalizer.domain.gaps import FeatureAdoption
+from services.personalizer.domain.model import (
+    AdoptionLevel,
+    BatchState,
+    DeliveryState,
+    DraftState,
+    ExclusionReason,
+    InvitationBatch,
+    InvitationDraft,
+    SessionInfo,
+    Stakeholder,
+)
+from services.personalizer.service_layer.handlers import TrainingGaps
+from trainvite.catalog.v1 import catalog_pb2
+from trainvite.common.v1 import common_pb2
+from trainvite.personalizer.v1 import personalizer_pb2 as pb
+
+_LEVEL = {
+    AdoptionLevel.NONE: common_pb2.ADOPTION_LEVEL_NONE,
+    AdoptionLevel.LOW: common_pb2.ADOPTION_LEVEL_LOW,
+    AdoptionLevel.MEDIUM: common_pb2.ADOPTION_LEVEL_MEDIUM,
+    AdoptionLevel.HIGH: common_pb2.ADOPTION_LEVEL_HIGH,
+    AdoptionLevel.POWER: common_pb2.ADOPTION_LEVEL_POWER,
+}
+_DRAFT_STATE = {
+    DraftState.PENDING_REVIEW: pb.DRAFT_STATE_PENDING_REVIEW,
+    DraftState.APPROVED: pb.DRAFT_STATE_APPROVED,
+    DraftState.DROPPED: pb.DRAFT_STATE_DROPPED,
+}
+_BATCH_STATE = {
+    BatchState.PENDING_REVIEW: pb.BATCH_STATE_PENDING_REVIEW,
+    BatchState.APPROVED: pb.BATCH_STATE_APPROVED,
+}
+DELIVERY_STATE_TO_PB = {
+    DeliveryState.NOT_SENT: common_pb2.DELIVERY_STATE_UNSPECIFIED,
+    DeliveryState.PENDING: common_pb2.DELIVERY_STATE_PENDING,
+    DeliveryState.SENT: common_pb2.DELIVERY_STATE_SENT,
+    DeliveryState.FAILED: common_pb2.DELIVERY_STATE_FAILED,
+    DeliveryState.SUPPRESSED: common_pb2.DELIVERY_STATE_SUPPRESSED,
+}
+DELIVERY_STATE_FROM_PB = {v: k for k, v in DELIVERY_STATE_TO_PB.items()}
+_EXCLUSION = {
+    ExclusionReason.OPTED_OUT: pb.EXCLUSION_REASON_OPTED_OUT,
+    ExclusionReason.NO_EMAIL: pb.EXCLUSION_REASON_NO_EMAIL,
+    ExclusionReason.ALREADY_INVITED: pb.EXCLUSION_REASON_ALREADY_INVITED,
+    ExclusionReason.NOT_ENTITLED: pb.EXCLUSION_REASON_NOT_ENTITLED,
+    ExclusionReason.LOW_FIT: pb.EXCLUSION_REASON_LOW_FIT,
+}
+_SESSION_LEVEL = {
+    "beginner": catalog_pb2.SESSION_LEVEL_BEGINNER,
+    "intermediate": catalog_pb2.SESSION_LEVEL_INTERMEDIATE,
+    "advanced": catalog_pb2.SESSION_LEVEL_ADVANCED,
+}
+_SESSION_FORMAT = {
+    "live_webinar": catalog_pb2.SESSION_FORMAT_LIVE_WEBINAR,
+    "in_person": catalog_pb2.SESSION_FORMAT_IN_PERSON,
+    "on_demand": catalog_pb2.SESSION_FORMAT_ON_DEMAND,
+}
+
+
+def _stakeholder(s: Stakeholder) -> pb.Stakeholder:
+    return pb.Stakeholder(
+        id=s.id, display_name=s.display_name, email=s.email or "", role=s.role, title=s.title,
+        time_zone=s.time_zone,
+    )
+
+
+def _adoption(a: FeatureAdoption) -> pb.FeatureAdoption:
+    return pb.FeatureAdoption(
+        feature=a.feature, level=_LEVEL[a.level], active_days=a.active_days, events=a.events,
+        role_median_active_days=a.role_median_active_days,
+        role_median_events=a.role_median_events, gap=a.gap, explanation=a.explanation,
+    )
+
+
+def gaps_to_pb(gaps: TrainingGaps) -> pb.TrainingGaps:
+    return pb.TrainingGaps(
+        name=f"customers/{gaps.customer.id}/training-gaps",
+        customer_display_name=gaps.customer.display_name,
+        window_days=gaps.window_days,
+        stakeholders=[
+            pb.StakeholderGaps(
+                stakeholder=_stakeholder(s.stakeholder), adoption=[_adoption(a) for a in s.adoption]
+            )
+            for s in gaps.stakeholders
+        ],
+    )
+
+
+def session_to_pb(s: SessionInfo) -> catalog_pb2.TrainingSession:
+    """The session snapshot a batch was drafted from, in the catalog's own message."""
+    start = Timestamp()
+    start.FromDatetime(s.start_time)
+    duration = Duration()
+    duration.FromTimedelta(s.duration)
+    return catalog_pb2.TrainingSession(
+        name=s.name, title=s.title, topic=s.topic, level=_SESSION_LEVEL.get(s.level, 0),
+        format=_SESSION_FORMAT.get(s.format, 0), features=s.features,
+        target_roles=s.target_roles, start_time=start, time_zone=s.time_zone, duration=duration,
+        join_url=s.join_url, registration_url=s.registration_url, presenter=s.presenter,
+        learning_outcomes=[
+            catalog_pb2.LearningOutcome(feature=o.feature, text=o.text)
+            for o in s.learning_outcomes
+        ],
+    )
+
+
+def draft_to_pb(name: str, d: InvitationDraft) -> pb.InvitationDraft:
+    r = d.recipient
+    return pb.InvitationDraft(
+        name=name,
+        recipient=pb.Stakeholder(
+            id=r.stakeholder_id, display_name=r.display_name, email=r.email, role=r.role,
+            title=r.title, time_zone=r.time_zone,
+        ),
+        score=d.score,
+        reasons=[pb.SelectionReason(factor=x.factor, weight=x.weight, text=x.text) for x in d.reasons],
+        angle=ANGLE_TO_PB[d.angle],
+        talking_points=d.talking_points,
+        content=common_pb2.InvitationContent(
+            subject=d.content.subject, text_body=d.content.text_body,
+            html_body=d.content.html_body, calendar_ics=d.content.calendar_ics,
+        ),
+        registration_url=d.registration_url,
+        state=_DRAFT_STATE[d.state],
+        content_sha256=d.content_sha256,
+        delivery_state=DELIVERY_STATE_TO_PB[d.delivery_state],
+        delivery_detail=d.delivery_detail,
+        updated_by=d.updated_by,
+        etag=d.etag,
+    )
+
+
+def batch_to_pb(batch: InvitationBatch) -> pb.InvitationBatch:
+    created = Timestamp()
+    created.FromDatetime(batch.created_at)
+    message = pb.InvitationBatch(
+        name=batch.name,
+        customer_display_name=batch.customer_name,
+        training_session=session_to_pb(batch.session),
+        sender=common_pb2.Sender(email=batch.sender.email, display_name=batch.sender.display_name),
+        state=_BATCH_STATE[batch.state],
+        drafts=[draft_to_pb(batch.draft_name(d), d) for d in batch.drafts],
+        excluded=[
+            pb.ExcludedStakeholder(
+                stakeholder=_stakeholder(e.stakeholder), reason=_EXCLUSION[e.reason],
+                detail=e.detail,
+            )
+            for e in batch.excluded
+        ],
+        created_by=batch.created_by,
+        create_time=created,
+        approved_by=batch.approved_by,
+        etag=batch.etag,
+    )
+    if batch.approved_at is not None:
+        message.approve_time.FromDatetime(batch.approved_at)
+    return message

@@ -1,0 +1,90 @@
+"""The personalizer's composition root: real adapters wired to the runtime's resources."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import functools
+
+from services.common.auth import CallerKind, issue_token
+from services.common.grpc_client import create_channel
+from services.common.grpc_server import GrpcServer
+from services.common.messaging.consumer import run_pull_consumer
+from services.common.outbox import run_relay
+from services.common.runtime import Infrastructure, ServiceParts
+from services.personalizer.adapters import events
+from services.personalizer.adapters.catalog_client import CatalogClient
+from services.personalizer.adapters.delivery_outcomes import delivery_outcome_handler
+from services.personalizer.adapters.rendering import InvitationRenderer
+from services.personalizer.api.servicer import PersonalizerServicer
+from services.personalizer.service_layer.handlers import Dependencies
+from services.personalizer.service_layer.unit_of_work import PersonalizerUnitOfWork
+from services.personalizer.settings import PersonalizerSettings
+from trainvite.personalizer.v1 import personalizer_pb2, personalizer_pb2_grpc
+
+SERVICE_NAME = "personalizer"
+SCHEMA = "personalizer"
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class _ServiceToken:
+    """A service token, renewed well before it expires."""
+
+    def __init__(self, key: str) -> None:
+        self._key = key
+        self._token = ""
+        self._renew_at = dt.datetime.min.replace(tzinfo=dt.UTC)
+
+    def __call__(self) -> str:
+        now = utc_now()
+        if now >= self._renew_at:
+            self._token = issue_token(self._key, SERVICE_NAME, CallerKind.SERVICE, dt.timedelta(hours=1))
+            self._renew_at = now + dt.timedelta(minutes=30)
+        return self._token
+
+
+async def build(infra: Infrastructure) -> ServiceParts:
+    """Servicer, outbox relay and delivery-outcome consumer of the personalizer."""
+    settings = infra.settings
+    assert isinstance(settings, PersonalizerSettings)
+    channel = create_channel(
+        settings.catalog_address,
+        _ServiceToken(settings.signing_key()),
+        settings.catalog_deadline_seconds,
+    )
+    deps = Dependencies(
+        uow=lambda: PersonalizerUnitOfWork(infra.pool),
+        catalog=CatalogClient(channel),
+        renderer=InvitationRenderer(),
+        encode_approved=functools.partial(events.invitation_approved, topology=infra.topology),
+        clock=utc_now,
+    )
+    servicer = PersonalizerServicer(deps)
+
+    def register(server: GrpcServer) -> None:
+        server.add_service(
+            personalizer_pb2.DESCRIPTOR.services_by_name["PersonalizerService"].full_name,
+            lambda s: personalizer_pb2_grpc.add_PersonalizerServiceServicer_to_server(servicer, s),
+        )
+
+    async def outbox_relay(stop: asyncio.Event) -> None:
+        await run_relay(infra.pool, infra.js, SCHEMA, stop)
+
+    async def delivery_outcomes(stop: asyncio.Event) -> None:
+        await run_pull_consumer(
+            infra.js,
+            infra.topology,
+            infra.topology.personalizer_delivery_outcomes,
+            delivery_outcome_handler(deps),
+            stop,
+        )
+
+    async def close() -> None:
+        await channel.close()
+
+    return ServiceParts(
+        register=register, background=[outbox_relay, delivery_outcomes], close=close
+    )

@@ -1,0 +1,49 @@
+"""Resource names of the personalizer's API."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from services.common.errors import InvalidArgument
+
+_CUSTOMER = r"customers/(?P<customer>[A-Za-z0-9_-]{1,64})"
+_BATCH = _CUSTOMER + r"/invitation-batches/(?P<batch>[0-9a-fA-F-]{36})"
+
+
+def _match(pattern: str, name: str, field: str, shape: str) -> re.Match[str]:
+    match = re.fullmatch(pattern, name)
+    if match is None:
+        raise InvalidArgument.single(field, f"must look like {shape}")
+    return match
+
+
+def customer_id(name: str, field: str = "parent") -> str:
+    """The id in "customers/{customer}"."""
+    return _match(_CUSTOMER, name, field, "customers/{customer}")["customer"]
+
+
+def gaps_customer_id(name: str, field: str = "name") -> str:
+    """The customer in "customers/{customer}/training-gaps"."""
+    pattern = _CUSTOMER + "/training-gaps"
+    return _match(pattern, name, field, "customers/{customer}/training-gaps")["customer"]
+
+
+def _uuid(value: str, field: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError as exc:
+        raise InvalidArgument.single(field, "holds an id that is not valid") from exc
+
+
+def batch_id(name: str, field: str = "name") -> tuple[str, uuid.UUID]:
+    """(customer, batch) in "customers/{customer}/invitation-batches/{batch}"."""
+    m = _match(_BATCH, name, field, "customers/{customer}/invitation-batches/{batch}")
+    return m["customer"], _uuid(m["batch"], field)
+
+
+def draft_id(name: str, field: str = "draft.name") -> tuple[str, uuid.UUID, uuid.UUID]:
+    """(customer, batch, draft) in ".../invitation-batches/{batch}/drafts/{draft}"."""
+    pattern = _BATCH + r"/drafts/(?P<draft>[0-9a-fA-F-]{36})"
+    m = _match(pattern, name, field, "customers/{c}/invitation-batches/{b}/drafts/{d}")
+    return m["customer"], _uuid(m["batch"], field), _uuid(m["draft"], field)

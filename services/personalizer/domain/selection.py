@@ -1,0 +1,192 @@
+"""Who to invite to a session and why: scoring, exclusions, angle and talking points.
+
+score = 0.40 role fit + 0.35 need + 0.25 level fit, each factor between 0 and 1 and kept as a
+reason the CSM reads. docs/architecture.md explains the choice of factors and weights.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from services.personalizer.domain.gaps import FeatureAdoption
+from services.personalizer.domain.model import (
+    AdoptionLevel,
+    Angle,
+    Customer,
+    Exclusion,
+    ExclusionReason,
+    SelectionReason,
+    SessionInfo,
+    Stakeholder,
+)
+
+ROLE_WEIGHT = 0.40
+NEED_WEIGHT = 0.35
+LEVEL_WEIGHT = 0.25
+# Below this score a stakeholder is left out as a poor fit.
+MIN_SCORE = 0.55
+MAX_TALKING_POINTS = 3
+
+# Roles that lead a team: a middling adoption makes them the ones to spread it.
+LEAD_ROLES = frozenset({"team_lead", "manager", "operations_leader"})
+# Features about working together: what a lead spreads to the team.
+TEAM_FEATURES = frozenset({"sharing"})
+
+# How much training on a feature helps at each adoption level.
+_NEED = {
+    AdoptionLevel.NONE: 1.0,
+    AdoptionLevel.LOW: 1.0,
+    AdoptionLevel.MEDIUM: 0.6,
+    AdoptionLevel.HIGH: 0.3,
+    AdoptionLevel.POWER: 0.2,
+}
+
+# How well a session level suits a person at each adoption level.
+_LEVEL_FIT = {
+    "beginner": {1: 1.0, 2: 1.0, 3: 0.6, 4: 0.2, 5: 0.1},
+    "intermediate": {1: 0.4, 2: 0.6, 3: 1.0, 4: 0.8, 5: 0.4},
+    "advanced": {1: 0.3, 2: 0.5, 3: 0.8, 4: 1.0, 5: 1.0},
+}
+
+_LEVEL_WORD = {
+    AdoptionLevel.NONE: "no",
+    AdoptionLevel.LOW: "low",
+    AdoptionLevel.MEDIUM: "medium",
+    AdoptionLevel.HIGH: "high",
+    AdoptionLevel.POWER: "power-user",
+}
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """A stakeholder chosen for the session, with everything the draft needs."""
+
+    stakeholder: Stakeholder
+    score: float
+    reasons: list[SelectionReason]
+    angle: Angle
+    talking_points: list[str]
+    focus_feature: str
+    adoption: list[FeatureAdoption]
+
+
+def _role_fit(person: Stakeholder, session: SessionInfo) -> SelectionReason:
+    if not session.target_roles:
+        return SelectionReason("role_fit", 1.0, "The session is open to every role")
+    if person.role in session.target_roles:
+        return SelectionReason("role_fit", 1.0, f"{person.title or person.role} is a target role")
+    return SelectionReason("role_fit", 0.2, f"{person.title or person.role} is not a target role")
+
+
+def _need(adoption: list[FeatureAdoption], customer: Customer) -> SelectionReason:
+    need = sum(_NEED[a.level] for a in adoption) / len(adoption)
+    parts = [
+        f"{_LEVEL_WORD[a.level]} {customer.feature_name(a.feature).lower()} adoption "
+        f"({a.active_days} active days; role median {a.role_median_active_days:g})"
+        for a in adoption
+    ]
+    return SelectionReason("need", round(need, 3), "; ".join(parts).capitalize())
+
+
+def overall_level(adoption: list[FeatureAdoption]) -> AdoptionLevel:
+    """The person's level on the session's features: the best of them."""
+    return max(a.level for a in adoption)
+
+
+def _level_fit(level: AdoptionLevel, session: SessionInfo) -> SelectionReason:
+    fit = _LEVEL_FIT.get(session.level, _LEVEL_FIT["intermediate"])[int(level)]
+    return SelectionReason(
+        "level_fit",
+        fit,
+        f"A {session.level} session for someone at {_LEVEL_WORD[level]} adoption",
+    )
+
+
+def choose_angle(person: Stakeholder, level: AdoptionLevel) -> Angle:
+    """Power and high users go deeper, leads in the middle spread adoption, others close gaps."""
+    if level >= AdoptionLevel.HIGH:
+        return Angle.GO_DEEPER
+    if level == AdoptionLevel.MEDIUM and person.role in LEAD_ROLES:
+        return Angle.LEAD_ADOPTION
+    return Angle.CLOSE_GAP
+
+
+def _focus_feature(adoption: list[FeatureAdoption], angle: Angle) -> str:
+    """The feature the invitation leads with, in the session's own order of features:
+    the first gap when closing gaps, the first strongest feature otherwise."""
+    if angle is Angle.GO_DEEPER:
+        top = max(a.level for a in adoption)
+        return next(a.feature for a in adoption if a.level == top)
+    gaps = [a for a in adoption if a.gap]
+    if gaps:
+        return gaps[0].feature
+    return min(adoption, key=lambda a: a.level).feature
+
+
+def talking_points(
+    session: SessionInfo, adoption: list[FeatureAdoption], angle: Angle
+) -> list[str]:
+    """The session's outcomes, those that matter most to this person first, then catalog order:
+    gap features when closing gaps, strongest features when going deeper, team features for
+    leads."""
+    by_feature = {a.feature: a for a in adoption}
+
+    def matters(feature: str) -> bool:
+        a = by_feature.get(feature)
+        if angle is Angle.GO_DEEPER:
+            return a is not None and a.level >= AdoptionLevel.HIGH
+        if angle is Angle.LEAD_ADOPTION:
+            return feature in TEAM_FEATURES
+        return a is not None and a.gap
+
+    ranked = sorted(
+        enumerate(session.learning_outcomes),
+        key=lambda item: (0 if matters(item[1].feature) else 1, item[0]),
+    )
+    return [outcome.text for _, outcome in ranked][:MAX_TALKING_POINTS]
+
+
+def assess(
+    person: Stakeholder,
+    customer: Customer,
+    session: SessionInfo,
+    adoption_by_feature: dict[str, FeatureAdoption],
+    already_invited: bool,
+) -> Assessment | Exclusion:
+    """Choose or leave out one stakeholder for the session, always with the reason."""
+    if person.opted_out:
+        return Exclusion(person, ExclusionReason.OPTED_OUT, "Opted out of training emails")
+    if not person.email:
+        return Exclusion(person, ExclusionReason.NO_EMAIL, "No email address on record")
+    if already_invited:
+        return Exclusion(person, ExclusionReason.ALREADY_INVITED, "Already invited to this session")
+    covered = [f for f in session.features if f in customer.entitlements]
+    if session.features and not covered:
+        return Exclusion(
+            person,
+            ExclusionReason.NOT_ENTITLED,
+            f"{customer.display_name} is not entitled to any feature the session covers",
+        )
+    adoption = [adoption_by_feature[f] for f in covered if f in adoption_by_feature]
+    if not adoption:
+        return Exclusion(person, ExclusionReason.LOW_FIT, "No usage data for the session's features")
+    level = overall_level(adoption)
+    reasons = [_role_fit(person, session), _need(adoption, customer), _level_fit(level, session)]
+    role, need, level_fit = (r.weight for r in reasons)
+    score = round(ROLE_WEIGHT * role + NEED_WEIGHT * need + LEVEL_WEIGHT * level_fit, 3)
+    if score < MIN_SCORE:
+        return Exclusion(
+            person,
+            ExclusionReason.LOW_FIT,
+            f"Score {score:.2f} is below {MIN_SCORE}: " + "; ".join(r.text for r in reasons),
+        )
+    angle = choose_angle(person, level)
+    return Assessment(
+        stakeholder=person,
+        score=score,
+        reasons=reasons,
+        angle=angle,
+        talking_points=talking_points(session, adoption, angle),
+        focus_feature=_focus_feature(adoption, angle),
+        adoption=adoption,
+    )

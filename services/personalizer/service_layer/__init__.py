@@ -1,0 +1,1 @@
+"""personalizer service_layer."""

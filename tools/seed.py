@@ -1,0 +1,26 @@
+"""Seed the demo data into a migrated database."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import asyncpg
+
+from services.catalog import seed as catalog_seed
+from services.catalog.service_layer.unit_of_work import CatalogUnitOfWork
+from services.common.db import create_pool
+from services.platform import seed as platform_seed
+
+
+async def seed_all(database_url: str, today: dt.date | None = None) -> None:
+    """Platform inputs and catalog sessions; safe to run on every start."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        await platform_seed.seed(conn, today or dt.date.today())
+    finally:
+        await conn.close()
+    pool = await create_pool(database_url, "catalog", 1, 2)
+    try:
+        await catalog_seed.seed(CatalogUnitOfWork(pool))
+    finally:
+        await pool.close()
