@@ -82,7 +82,7 @@ def _need(adoption: list[FeatureAdoption], customer: Customer) -> SelectionReaso
     need = sum(_NEED[a.level] for a in adoption) / len(adoption)
     parts = [
         f"{_LEVEL_WORD[a.level]} {customer.feature_name(a.feature).lower()} adoption "
-        f"({a.active_days} active days; role median {a.role_median_active_days:g})"
+        f"({a.active_days} active days, role median {a.role_median_active_days:g})"
         for a in adoption
     ]
     return SelectionReason("need", round(need, 3), "; ".join(parts).capitalize())
@@ -98,7 +98,8 @@ def _level_fit(level: AdoptionLevel, session: SessionInfo) -> SelectionReason:
     return SelectionReason(
         "level_fit",
         fit,
-        f"A {session.level} session for someone at {_LEVEL_WORD[level]} adoption",
+        f"{'An' if session.level[0] in 'aeiou' else 'A'} {session.level} session for someone "
+        f"at {_LEVEL_WORD[level]} adoption",
     )
 
 

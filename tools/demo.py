@@ -1,0 +1,172 @@
+"""`make demo`: the PRD's chat flow, played against the running services over gRPC.
+
+    CSM: Invite CloudTech team to Advanced Analytics training
+    ... training details, stakeholders with reasons, every draft in full ...
+    CSM: Send All
+    System: 3 personalized training invitations sent to CloudTech team!
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import sys
+import textwrap
+import time
+from zoneinfo import ZoneInfo
+
+import grpc
+
+from services.common.auth import CallerKind, issue_token
+from services.platform.seed import CSM_EMAIL
+from tools import devdata
+from tools.token import signing_key
+from trainvite.catalog.v1 import catalog_pb2
+from trainvite.common.v1 import common_pb2
+from trainvite.dispatcher.v1 import dispatcher_pb2, dispatcher_pb2_grpc
+from trainvite.personalizer.v1 import personalizer_pb2 as pb
+from trainvite.personalizer.v1 import personalizer_pb2_grpc
+
+DEFAULT_REQUEST = "Invite CloudTech team to Advanced Analytics training"
+_CHAT = [
+    re.compile(r"invite (?P<customer>.+?)(?: team)? to (?P<topic>.+?)(?: training)?$", re.I),
+    re.compile(r"send training invite for (?P<topic>.+?) to (?P<customer>.+?)(?: team)?$", re.I),
+]
+_ANGLE_WORDS = {
+    common_pb2.PERSONALIZATION_ANGLE_CLOSE_GAP: "close the gap",
+    common_pb2.PERSONALIZATION_ANGLE_GO_DEEPER: "power user, good fit for advanced",
+    common_pb2.PERSONALIZATION_ANGLE_LEAD_ADOPTION: "lead the team's adoption",
+    common_pb2.PERSONALIZATION_ANGLE_NEW_FEATURE: "new feature",
+    common_pb2.PERSONALIZATION_ANGLE_ONBOARDING: "onboarding",
+}
+_FORMATS = {
+    catalog_pb2.SESSION_FORMAT_LIVE_WEBINAR: "Live webinar with Q&A",
+    catalog_pb2.SESSION_FORMAT_IN_PERSON: "In person",
+    catalog_pb2.SESSION_FORMAT_ON_DEMAND: "On demand",
+}
+
+
+def parse_request(text: str) -> tuple[str, str]:
+    """(customer name, topic) from a CSM's sentence."""
+    for pattern in _CHAT:
+        match = pattern.match(text.strip())
+        if match:
+            return match["customer"].strip(), match["topic"].strip()
+    raise SystemExit(f"Could not read {text!r}: try 'Invite <customer> team to <topic> training'")
+
+
+def say(who: str, text: str = "") -> None:
+    print(f"{who}: {text}" if text else who, flush=True)
+
+
+def session_details(session: catalog_pb2.TrainingSession) -> list[str]:
+    start = session.start_time.ToDatetime(tzinfo=ZoneInfo("UTC")).astimezone(
+        ZoneInfo(session.time_zone)
+    )
+    when = f"{start:%B} {start.day}, {start.year}, {start:%I:%M %p}".replace(" 0", " ")
+    return [
+        f"- Topic: {session.title}",
+        f"- Date: {when} {start.tzname()}",
+        f"- Duration: {session.duration.ToTimedelta().seconds // 60} minutes",
+        f"- Format: {_FORMATS.get(session.format, 'Live webinar')}",
+    ]
+
+
+def summary(draft: pb.InvitationDraft) -> str:
+    need = next((r.text for r in draft.reasons if r.factor == "need"), "")
+    first = need.split(";")[0]
+    return f"{_ANGLE_WORDS.get(draft.angle, '')}: {first}"
+
+
+async def play(request: str, csm: str, endpoints: dict[str, str], timeout: float) -> int:
+    customer_name, topic = parse_request(request)
+    customer_id = re.sub(r"[^a-z0-9]+", "-", customer_name.lower()).strip("-")
+    token = issue_token(signing_key(), csm, CallerKind.CSM)
+    metadata = (("authorization", f"Bearer {token}"),)
+
+    async with (
+        grpc.aio.insecure_channel(endpoints["personalizer"]) as p_channel,
+        grpc.aio.insecure_channel(endpoints["dispatcher"]) as d_channel,
+    ):
+        personalizer = personalizer_pb2_grpc.PersonalizerServiceStub(p_channel)
+        dispatcher = dispatcher_pb2_grpc.DispatcherServiceStub(d_channel)
+
+        say("CSM", request)
+        batch = await personalizer.DraftInvitations(
+            pb.DraftInvitationsRequest(parent=f"customers/{customer_id}", topic=topic),
+            metadata=metadata,
+            timeout=30,
+        )
+        say("System", f"I'll create personalized training invitations for {batch.customer_display_name}.")
+        print("\nTraining Details:")
+        print("\n".join(session_details(batch.training_session)))
+
+        print(f"\n{batch.customer_display_name} stakeholders identified:")
+        for i, draft in enumerate(batch.drafts, 1):
+            r = draft.recipient
+            print(f"{i}. {r.display_name} ({r.title}) - {summary(draft)}")
+            print(f"   score {draft.score:.2f}: " + " | ".join(x.text for x in draft.reasons))
+        if batch.excluded:
+            print("\nLeft out:")
+            for e in batch.excluded:
+                reason = pb.ExclusionReason.Name(e.reason).removeprefix("EXCLUSION_REASON_")
+                s = e.stakeholder
+                print(f"- {s.display_name} ({s.title}): {reason.lower().replace('_', ' ')} - {e.detail}")
+
+        print("\nGenerating personalized invitations...")
+        for draft in batch.drafts:
+            print(f"\n📧 **Invitation to {draft.recipient.display_name}** <{draft.recipient.email}>")
+            print("---")
+            print(f"Subject: {draft.content.subject}\n")
+            print(draft.content.text_body.rstrip())
+            print("---")
+        n = len(batch.drafts)
+        print(f"\n[Preview All {n}] [Edit Individual] [Send All]\n")
+
+        say("CSM", "Send All")
+        approved = await personalizer.ApproveInvitationBatch(
+            pb.ApproveInvitationBatchRequest(name=batch.name, etag=batch.etag),
+            metadata=metadata,
+            timeout=30,
+        )
+        status_name = f"{approved.name}/delivery-status"
+        deadline = time.monotonic() + timeout
+        status = dispatcher_pb2.BatchDeliveryStatus()
+        while time.monotonic() < deadline:
+            status = await dispatcher.GetBatchDeliveryStatus(
+                dispatcher_pb2.GetBatchDeliveryStatusRequest(name=status_name),
+                metadata=metadata,
+                timeout=10,
+            )
+            if len(status.deliveries) == n and status.pending_count == 0:
+                break
+            await asyncio.sleep(0.3)
+        for d in status.deliveries:
+            state = common_pb2.DeliveryState.Name(d.state).removeprefix("DELIVERY_STATE_").lower()
+            print(f"  {d.recipient_email}: {state} {d.provider_message_id or d.detail}")
+        if status.sent_count == n:
+            say("System", f"{n} personalized training invitations sent to {batch.customer_display_name} team!")
+            return 0
+        say("System", textwrap.shorten(
+            f"{status.sent_count} of {n} sent, {status.pending_count} pending, "
+            f"{status.failed_count} failed, {status.suppressed_count} suppressed.", 200))
+        return 1
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("request", nargs="?", default=DEFAULT_REQUEST, help="what the CSM types")
+    parser.add_argument("--csm", default=CSM_EMAIL, help="the CSM playing the flow")
+    parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for sending")
+    args = parser.parse_args()
+    try:
+        code = asyncio.run(play(args.request, args.csm, devdata.read_endpoints(), args.timeout))
+    except grpc.aio.AioRpcError as exc:
+        print(f"System: {exc.code().name}: {exc.details()}", file=sys.stderr)
+        code = 1
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

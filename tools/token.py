@@ -1,0 +1,40 @@
+"""Print a bearer token for calling the services by hand (grpcurl, Postman).
+
+    make token CSM=alex.rivera@trainvite.dev
+    grpcurl -plaintext -H "authorization: Bearer $(make -s token CSM=...)" 127.0.0.1:50052 list
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+
+from services.common.auth import CallerKind, issue_token
+from tools import devdata
+from services.platform.seed import CSM_EMAIL
+
+
+def signing_key() -> str:
+    """JWT_SECRET if set, else the development key `make run` created."""
+    if os.environ.get("JWT_SECRET"):
+        return os.environ["JWT_SECRET"]
+    return devdata.development_key().read_text().strip()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    who = parser.add_mutually_exclusive_group()
+    who.add_argument("--csm", help=f"the CSM's email (default {CSM_EMAIL})")
+    who.add_argument("--service", help="a service or gateway name instead of a CSM")
+    parser.add_argument("--hours", type=float, default=12.0, help="lifetime (default 12)")
+    args = parser.parse_args()
+    ttl = dt.timedelta(hours=args.hours)
+    if args.service:
+        print(issue_token(signing_key(), args.service, CallerKind.SERVICE, ttl))
+    else:
+        print(issue_token(signing_key(), args.csm or CSM_EMAIL, CallerKind.CSM, ttl))
+
+
+if __name__ == "__main__":
+    main()
