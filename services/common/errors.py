@@ -59,6 +59,10 @@ class Violations:
         """Record one bad field."""
         self._items.append(FieldViolation(field, description))
 
+    def extend(self, error: InvalidArgument) -> None:
+        """Record the fields of an error raised by a helper, to report them with the rest."""
+        self._items.extend(error.violations)
+
     def raise_if_any(self) -> None:
         """Raise InvalidArgument naming every recorded field, if there is one."""
         if self._items:

@@ -55,8 +55,18 @@ class ServiceParts:
 Build = Callable[[Infrastructure], Awaitable[ServiceParts]]
 
 
-async def serve(name: str, schema: str, settings: CommonSettings, build: Build) -> None:
-    """Run one service until SIGTERM or SIGINT."""
+async def serve(
+    name: str,
+    schema: str,
+    settings: CommonSettings,
+    build: Build,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Run one service until `stop` is set, or, when none is given, until SIGTERM or SIGINT.
+
+    A background task that dies stops the service too, and `serve` then raises, so that the
+    process exits non-zero and its supervisor restarts it.
+    """
     await asyncio.to_thread(apply_migrations, settings.database_url, schema)
     pool = await create_pool(
         settings.database_url, schema, settings.db_pool_min_size, settings.db_pool_max_size
@@ -73,17 +83,19 @@ async def serve(name: str, schema: str, settings: CommonSettings, build: Build) 
     await server.start()
     _log.info("serving", extra={"service": name, "address": f"{settings.grpc_host}:{server.port}"})
 
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    tasks = [asyncio.create_task(task(stop), name=getattr(task, "__name__", "task")) for task in parts.background]
+    if stop is None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+    tasks = [asyncio.create_task(task(stop), name=task.__name__) for task in parts.background]
     waiter = asyncio.create_task(stop.wait())
     done, _ = await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
-    for task in done:
-        if task is not waiter and task.exception() is not None:
-            _log.error("background task died", exc_info=task.exception())
+    died = [t for t in done if t is not waiter and t.exception() is not None]
+    for task in died:
+        _log.error("background task died", exc_info=task.exception())
     stop.set()
+    waiter.cancel()
 
     _log.info("stopping", extra={"service": name})
     await server.stop(settings.shutdown_grace_seconds)
@@ -93,6 +105,8 @@ async def serve(name: str, schema: str, settings: CommonSettings, build: Build) 
     await nc.drain()
     await pool.close()
     _log.info("stopped", extra={"service": name})
+    if died:
+        raise RuntimeError(f"{name}: background task {died[0].get_name()} died")
 
 
 def main(name: str, schema: str, settings: CommonSettings, build: Build) -> None:

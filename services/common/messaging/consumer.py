@@ -12,7 +12,6 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 
-import nats.errors
 from google.protobuf.timestamp_pb2 import Timestamp
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -77,8 +76,8 @@ async def run_pull_consumer(
         while not stop.is_set():
             try:
                 msgs = await sub.fetch(batch, timeout=fetch_timeout)
-            except nats.errors.TimeoutError:
-                continue  # nothing there
+            except TimeoutError:  # nats-py raises its own or asyncio's: both mean
+                continue  # that nothing was there
             for msg in msgs:
                 await _process(js, topology, spec, handler, msg)
     finally:

@@ -152,7 +152,10 @@ async def draft_invitations(
         v.add("topic", "must be at most 200 characters")
     if len(request_id) > 100:
         v.add("request_id", "must be at most 100 characters")
-    customer_id = names.customer_id(parent)
+    try:
+        customer_id = names.customer_id(parent)
+    except InvalidArgument as exc:
+        v.extend(exc)
     v.raise_if_any()
     now = deps.clock()
 

@@ -1,0 +1,69 @@
+"""Real PostgreSQL and NATS for the tests that need them.
+
+TEST_DATABASE_URL / TEST_NATS_URL point at servers you run; without them an embedded PostgreSQL
+and a nats-server are started for the session. Either way each test session works in a fresh
+database and each test in its own event namespace, so nothing is shared with other runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from services.common.migrations import apply_all
+from tools import stack
+from tools.seed import seed_all
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        yield url
+        return
+    admin_url, server = stack.postgres(tmp_path_factory.mktemp("postgres") / "data", keep=False)
+    yield admin_url
+    server.cleanup()  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="session")
+def database_url(postgres_admin_url: str) -> Iterator[str]:
+    """A fresh database, migrated and seeded with the demo data."""
+    name = f"trainvite_test_{uuid.uuid4().hex[:12]}"
+    url = stack.create_database(postgres_admin_url, name)
+    apply_all(url)
+    asyncio.run(seed_all(url))
+    yield url
+    stack.drop_database(postgres_admin_url, name)
+
+
+@pytest.fixture(scope="session")
+def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    url = os.environ.get("TEST_NATS_URL")
+    if url:
+        yield url
+        return
+    server = stack.nats(tmp_path_factory.mktemp("nats"))
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture
+def namespace() -> str:
+    """A stream and subject prefix of this test's own."""
+    return f"t{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture(scope="session")
+def signing_key() -> str:
+    return "test-signing-key-" + uuid.uuid4().hex
+
+
+@pytest.fixture
+def outbox_dir(tmp_path: Path) -> Path:
+    return tmp_path / "outbox"

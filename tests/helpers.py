@@ -1,0 +1,55 @@
+"""Helpers shared by the integration and end-to-end tests."""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+
+import grpc
+
+from services.common.auth import CallerKind, issue_token
+from services.platform.seed import CSM_EMAIL, OTHER_CSM_EMAIL
+from trainvite.catalog.v1 import catalog_pb2_grpc
+from trainvite.dispatcher.v1 import dispatcher_pb2_grpc
+from trainvite.personalizer.v1 import personalizer_pb2_grpc
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def bearer(token: str) -> tuple[tuple[str, str]]:
+    return (("authorization", f"Bearer {token}"),)
+
+
+@dataclass
+class Clients:
+    """Stubs for the three services, and the tokens of the demo's callers."""
+
+    catalog: catalog_pb2_grpc.CatalogServiceStub
+    personalizer: personalizer_pb2_grpc.PersonalizerServiceStub
+    dispatcher: dispatcher_pb2_grpc.DispatcherServiceStub
+    channels: list[grpc.aio.Channel]
+    csm: tuple[tuple[str, str]]
+    other_csm: tuple[tuple[str, str]]
+    service: tuple[tuple[str, str]]
+
+    async def close(self) -> None:
+        for channel in self.channels:
+            await channel.close()
+
+
+def clients(endpoints: dict[str, str], key: str) -> Clients:
+    channels = [grpc.aio.insecure_channel(endpoints[n]) for n in ("catalog", "personalizer", "dispatcher")]
+    return Clients(
+        catalog=catalog_pb2_grpc.CatalogServiceStub(channels[0]),
+        personalizer=personalizer_pb2_grpc.PersonalizerServiceStub(channels[1]),
+        dispatcher=dispatcher_pb2_grpc.DispatcherServiceStub(channels[2]),
+        channels=channels,
+        csm=bearer(issue_token(key, CSM_EMAIL, CallerKind.CSM)),
+        other_csm=bearer(issue_token(key, OTHER_CSM_EMAIL, CallerKind.CSM)),
+        service=bearer(issue_token(key, "gateway", CallerKind.SERVICE)),
+    )

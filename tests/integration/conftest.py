@@ -1,0 +1,91 @@
+"""The three services in this process, on real PostgreSQL and NATS, over real gRPC."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from services.catalog import bootstrap as catalog
+from services.catalog.settings import CatalogSettings
+from services.common.runtime import serve
+from services.dispatcher import bootstrap as dispatcher
+from services.dispatcher.settings import DispatcherSettings
+from services.personalizer import bootstrap as personalizer
+from services.personalizer.settings import PersonalizerSettings
+from tests.helpers import Clients, clients, free_port
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def services(
+    database_url: str, nats_url: str, namespace: str, signing_key: str, outbox_dir: Path
+) -> AsyncIterator[Clients]:
+    """Catalog, personalizer and dispatcher serving on free ports, stopped after the test."""
+    ports = {"catalog": free_port(), "personalizer": free_port(), "dispatcher": free_port()}
+    common = {
+        "database_url": database_url,
+        "nats_url": nats_url,
+        "event_namespace": namespace,
+        "jwt_secret": signing_key,
+        "shutdown_grace_seconds": 2.0,
+    }
+    stop = asyncio.Event()
+    runs = [
+        serve("catalog", catalog.SCHEMA, CatalogSettings(grpc_port=ports["catalog"], **common), catalog.build, stop),
+        serve(
+            "personalizer",
+            personalizer.SCHEMA,
+            PersonalizerSettings(
+                grpc_port=ports["personalizer"],
+                catalog_address=f"127.0.0.1:{ports['catalog']}",
+                **common,
+            ),
+            personalizer.build,
+            stop,
+        ),
+        serve(
+            "dispatcher",
+            dispatcher.SCHEMA,
+            DispatcherSettings(
+                grpc_port=ports["dispatcher"], outbox_dir=outbox_dir, send_poll_seconds=0.1, **common
+            ),
+            dispatcher.build,
+            stop,
+        ),
+    ]
+    tasks = [asyncio.create_task(r) for r in runs]
+    endpoints = {name: f"127.0.0.1:{port}" for name, port in ports.items()}
+    c = clients(endpoints, signing_key)
+    try:
+        await _wait_until_serving(c, tasks)
+        yield c
+    finally:
+        stop.set()
+        await c.close()
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        errors = [r for r in results if isinstance(r, BaseException)]
+        assert not errors, errors
+
+
+async def _wait_until_serving(c: Clients, tasks: list[asyncio.Task[None]]) -> None:
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    for channel in c.channels:
+        stub = health_pb2_grpc.HealthStub(channel)
+        for _ in range(200):
+            for t in tasks:
+                if t.done():
+                    t.result()  # a service that failed to start fails the test here
+            try:
+                reply = await stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
+                if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                    break
+            except Exception:  # noqa: BLE001 - not listening yet
+                pass
+            await asyncio.sleep(0.05)
+        else:
+            raise TimeoutError("a service did not become SERVING")
