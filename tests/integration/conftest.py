@@ -15,7 +15,7 @@ from services.dispatcher import bootstrap as dispatcher
 from services.dispatcher.settings import DispatcherSettings
 from services.personalizer import bootstrap as personalizer
 from services.personalizer.settings import PersonalizerSettings
-from tests.helpers import Clients, clients, free_port
+from tests.helpers import Clients, clients, free_port, wait_until_serving
 
 pytestmark = pytest.mark.integration
 
@@ -61,7 +61,7 @@ async def services(
     endpoints = {name: f"127.0.0.1:{port}" for name, port in ports.items()}
     c = clients(endpoints, signing_key)
     try:
-        await _wait_until_serving(c, tasks)
+        await wait_until_serving(c, tasks)
         yield c
     finally:
         stop.set()
@@ -69,23 +69,3 @@ async def services(
         results = await asyncio.gather(*tasks, return_exceptions=True)
         errors = [r for r in results if isinstance(r, BaseException)]
         assert not errors, errors
-
-
-async def _wait_until_serving(c: Clients, tasks: list[asyncio.Task[None]]) -> None:
-    from grpc_health.v1 import health_pb2, health_pb2_grpc
-
-    for channel in c.channels:
-        stub = health_pb2_grpc.HealthStub(channel)
-        for _ in range(200):
-            for t in tasks:
-                if t.done():
-                    t.result()  # a service that failed to start fails the test here
-            try:
-                reply = await stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
-                if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                    break
-            except Exception:  # noqa: BLE001 - not listening yet
-                pass
-            await asyncio.sleep(0.05)
-        else:
-            raise TimeoutError("a service did not become SERVING")

@@ -1,0 +1,136 @@
+"""The PRD's chat flow against the three services running as processes, as `make run` starts them.
+
+Checks what reaches the recipients: the .eml files the dispatcher's local sender writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+
+from services.common.migrations import apply_all
+from tests.helpers import Clients, clients, free_port, wait_until_serving
+from tools import stack
+from tools.run import service_environment
+from tools.seed import seed_all
+from trainvite.dispatcher.v1 import dispatcher_pb2
+from trainvite.personalizer.v1 import personalizer_pb2 as pb
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def e2e_database(postgres_admin_url: str, namespace: str) -> Iterator[str]:
+    """A database of this test's own, so no earlier approval counts as an invitation."""
+    name = f"trainvite_e2e_{namespace}"
+    url = stack.create_database(postgres_admin_url, name)
+    apply_all(url)
+    asyncio.run(seed_all(url))
+    yield url
+    stack.drop_database(postgres_admin_url, name)
+
+
+@pytest.fixture
+async def processes(
+    e2e_database: str, nats_url: str, namespace: str, tmp_path: Path
+) -> AsyncIterator[tuple[Clients, Path]]:
+    key_file = tmp_path / "key"
+    key_file.write_text("e2e-signing-key-" + namespace + "-0123456789abcdef")
+    ports = {"catalog": free_port(), "personalizer": free_port(), "dispatcher": free_port()}
+    envs = service_environment(e2e_database, nats_url, str(key_file))
+    outbox = tmp_path / "outbox"
+    children = {}
+    for name, env in envs.items():
+        env = {
+            **os.environ,
+            **env,
+            "GRPC_PORT": str(ports[name]),
+            "EVENT_NAMESPACE": namespace,
+            "OUTBOX_DIR": str(outbox),
+            "CATALOG_ADDRESS": f"127.0.0.1:{ports['catalog']}",
+        }
+        children[name] = subprocess.Popen(
+            [sys.executable, "-m", f"services.{name}"],
+            cwd=ROOT,
+            env=env,
+            stdout=open(tmp_path / f"{name}.log", "wb"),  # noqa: SIM115
+            stderr=subprocess.STDOUT,
+        )
+    c = clients({n: f"127.0.0.1:{p}" for n, p in ports.items()}, key_file.read_text())
+    try:
+        await wait_until_serving(c, [])
+        yield c, outbox
+    finally:
+        await c.close()
+        for child in children.values():
+            child.send_signal(signal.SIGTERM)
+        codes = {name: child.wait(30) for name, child in children.items()}
+        assert codes == {name: 0 for name in children}, {
+            n: (tmp_path / f"{n}.log").read_text()[-2000:] for n in children
+        }
+
+
+def _read(outbox: Path) -> list[EmailMessage]:
+    return [
+        email.message_from_bytes(p.read_bytes(), policy=email.policy.default)  # type: ignore[misc]
+        for p in sorted(outbox.glob("*.eml"))
+    ]
+
+
+async def test_invite_cloudtech_team_then_send_all(processes: tuple[Clients, Path]) -> None:
+    c, outbox = processes
+    # "Invite CloudTech team to Advanced Analytics training"
+    batch = await c.personalizer.DraftInvitations(
+        pb.DraftInvitationsRequest(parent="customers/cloudtech", topic="Advanced Analytics"),
+        metadata=c.csm,
+    )
+    assert len(batch.drafts) == 3
+    # "Send All"
+    await c.personalizer.ApproveInvitationBatch(
+        pb.ApproveInvitationBatchRequest(name=batch.name, etag=batch.etag), metadata=c.csm
+    )
+    status = dispatcher_pb2.BatchDeliveryStatus()
+    for _ in range(300):
+        status = await c.dispatcher.GetBatchDeliveryStatus(
+            dispatcher_pb2.GetBatchDeliveryStatusRequest(name=f"{batch.name}/delivery-status"),
+            metadata=c.csm,
+        )
+        if status.sent_count == 3:
+            break
+        await asyncio.sleep(0.1)
+    assert status.sent_count == 3
+
+    messages = _read(outbox)
+    assert len(messages) == 3
+    to = {str(m["To"].addresses[0].addr_spec): m for m in messages}
+    assert set(to) == {
+        "sarah.chen@cloudtech.example",
+        "mike.johnson@cloudtech.example",
+        "lisa.park@cloudtech.example",
+    }
+    assert "tom.becker@cloudtech.example" not in to  # opted out
+    bodies = {addr: m.get_body(("plain",)).get_content() for addr, m in to.items()}  # type: ignore[union-attr]
+    assert bodies["sarah.chen@cloudtech.example"].startswith("Hi Sarah,")
+    assert bodies["mike.johnson@cloudtech.example"].startswith("Hi Mike,")
+    assert bodies["lisa.park@cloudtech.example"].startswith("Hi Lisa,")
+    assert len({str(m["Subject"]) for m in messages}) == 3
+    for draft in batch.drafts:
+        message = to[draft.recipient.email]
+        assert str(message["Subject"]) == draft.content.subject
+        assert draft.registration_url in bodies[draft.recipient.email]
+        assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        assert str(message["From"]) == "Alex Rivera <alex.rivera@trainvite.dev>"
+        calendar = [p for p in message.walk() if p.get_content_type() == "text/calendar"]
+        assert calendar and "METHOD:REQUEST" in calendar[0].get_content()

@@ -1,0 +1,100 @@
+"""Events on a real JetStream: bad ones are dead-lettered with the reason, repeats change nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import nats
+import pytest
+from nats.js import JetStreamContext
+
+from services.common.messaging.topology import Topology
+from tests.helpers import Clients
+from trainvite.dispatcher.v1 import dispatcher_pb2
+from trainvite.events.v1 import events_pb2
+from trainvite.personalizer.v1 import personalizer_pb2 as pb
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def js(nats_url: str) -> AsyncIterator[JetStreamContext]:
+    nc = await nats.connect(nats_url)
+    yield nc.jetstream()
+    await nc.drain()
+
+
+async def _dead_letters(js: JetStreamContext, topology: Topology, durable: str) -> list[events_pb2.DeadLetter]:
+    sub = await js.pull_subscribe(topology.dead_letter(durable), stream=topology.dead_letter_stream)
+    letters = []
+    for _ in range(50):
+        try:
+            msgs = await sub.fetch(10, timeout=0.2)
+        except TimeoutError:
+            if letters:
+                break
+            continue
+        for m in msgs:
+            letters.append(events_pb2.DeadLetter.FromString(m.data))
+            await m.ack()
+    await sub.unsubscribe()
+    return letters
+
+
+async def test_a_malformed_approval_is_dead_lettered_with_the_reason(
+    services: Clients, js: JetStreamContext, namespace: str
+) -> None:
+    topology = Topology(namespace)
+    await js.publish(topology.invitation_approved, b"\xff not protobuf", headers={"Nats-Msg-Id": "bad-1"})
+    incomplete = events_pb2.InvitationApproved(event_id=str(uuid.uuid4()), invitation="x")
+    await js.publish(
+        topology.invitation_approved, incomplete.SerializeToString(), headers={"Nats-Msg-Id": "bad-2"}
+    )
+    letters = await _dead_letters(js, topology, topology.dispatcher_invitations.durable)
+    assert len(letters) == 2
+    assert letters[0].payload == b"\xff not protobuf"
+    assert "not an InvitationApproved" in letters[0].reason
+    assert "missing fields" in letters[1].reason and "recipient.email" in letters[1].reason
+
+
+async def test_a_redelivered_approval_sends_once(
+    services: Clients, js: JetStreamContext, namespace: str, outbox_dir: Path
+) -> None:
+    batch = await services.personalizer.DraftInvitations(
+        pb.DraftInvitationsRequest(parent="customers/northwind", topic="Workflow Automation"),
+        metadata=services.csm,
+    )
+    assert batch.drafts
+    approved = await services.personalizer.ApproveInvitationBatch(
+        pb.ApproveInvitationBatchRequest(name=batch.name), metadata=services.csm
+    )
+    # Replay the approval events as a new publisher would (new message ids): the dispatcher
+    # must recognise the invitations, not the message ids.
+    topology = Topology(namespace)
+    sub = await js.pull_subscribe(topology.invitation_approved, stream=topology.invitations_stream)
+    originals = await sub.fetch(len(approved.drafts), timeout=5)
+    for m in originals:
+        await js.publish(m.subject, m.data, headers={"Nats-Msg-Id": str(uuid.uuid4())})
+        await m.ack()
+    status = dispatcher_pb2.BatchDeliveryStatus()
+    for _ in range(200):
+        status = await services.dispatcher.GetBatchDeliveryStatus(
+            dispatcher_pb2.GetBatchDeliveryStatusRequest(name=f"{batch.name}/delivery-status"),
+            metadata=services.csm,
+        )
+        if status.sent_count == len(batch.drafts):
+            break
+        await asyncio.sleep(0.05)
+    # Every replayed event has been processed (acked) by the dispatcher before we count.
+    spec = topology.dispatcher_invitations
+    for _ in range(200):
+        info = await js.consumer_info(spec.stream, spec.durable)
+        if info.num_pending == 0 and info.num_ack_pending == 0:
+            break
+        await asyncio.sleep(0.05)
+    assert info.delivered.consumer_seq >= 2 * len(batch.drafts)
+    assert status.sent_count == len(status.deliveries) == len(batch.drafts)
+    assert len(list(outbox_dir.glob("*.eml"))) == len(batch.drafts)

@@ -1,0 +1,61 @@
+"""Drafts rendered from the real templates: escaping, header safety, calendar invitation."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import icalendar
+import pytest
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, UndefinedError
+
+from services.personalizer.adapters.rendering import TEMPLATE_DIR, InvitationRenderer
+from services.personalizer.domain.model import Angle
+from services.personalizer.domain.selection import Assessment, assess
+from tests.unit.test_selection import CUSTOMER, LOW, POWER, SESSION, person
+
+NOW = dt.datetime(2026, 11, 24, tzinfo=dt.UTC)
+
+
+def render(assessment: Assessment) -> tuple[str, str, str, str]:
+    content, _ = InvitationRenderer().render(assessment, CUSTOMER, SESSION, uuid.uuid4(), NOW)
+    return content.subject, content.text_body, content.html_body, content.calendar_ics
+
+
+def test_a_name_with_html_stays_text_in_the_html_body() -> None:
+    who = person("operations_leader", display_name="<b>Eve</b> O'Neil", time_zone="Europe/London")
+    a = assess(who, CUSTOMER, SESSION, LOW, False)
+    assert isinstance(a, Assessment)
+    _, text, html, _ = render(a)
+    assert "Hi <b>Eve</b>," in text  # plain text is not HTML
+    assert "&lt;b&gt;Eve&lt;/b&gt;" in html and "<b>Eve</b>" not in html
+
+
+def test_the_subject_is_one_line_whatever_the_template_gives() -> None:
+    who = person("data_analyst", display_name="Mike\r\nBcc: x@evil.example")
+    a = assess(who, CUSTOMER, SESSION, POWER, False)
+    assert isinstance(a, Assessment) and a.angle is Angle.GO_DEEPER
+    subject, *_ = render(a)
+    assert "\n" not in subject and "\r" not in subject
+
+
+def test_the_calendar_invitation_parses_and_holds_the_right_instant() -> None:
+    a = assess(person("operations_leader", email="sarah@x.dev"), CUSTOMER, SESSION, LOW, False)
+    assert isinstance(a, Assessment)
+    *_, ics = render(a)
+    calendar = icalendar.Calendar.from_ical(ics)
+    assert calendar["METHOD"] == "REQUEST"
+    event = calendar.walk("VEVENT")[0]
+    assert event.decoded("DTSTART") == SESSION.start_time
+    assert event.decoded("DTEND") - event.decoded("DTSTART") == dt.timedelta(minutes=90)
+    assert str(event["UID"]) == "s1@trainvite.dev"
+    assert str(event["ATTENDEE"]) == "mailto:sarah@x.dev"
+
+
+def test_every_angle_has_its_templates_and_they_use_only_known_variables() -> None:
+    env = Environment(loader=FileSystemLoader(TEMPLATE_DIR), undefined=StrictUndefined)
+    for angle in Angle:
+        for part in ("subject.txt", "body.txt", "body.html"):
+            env.get_template(f"{angle.value}/{part}")  # compiles
+    with pytest.raises(UndefinedError):
+        env.from_string("{{ nobody.knows }}").render()

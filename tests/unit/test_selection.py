@@ -1,0 +1,107 @@
+"""Who is invited, who is left out, and the angle of each invitation."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from services.personalizer.domain.gaps import FeatureAdoption
+from services.personalizer.domain.model import (
+    AdoptionLevel,
+    Angle,
+    Customer,
+    Exclusion,
+    ExclusionReason,
+    LearningOutcome,
+    SessionInfo,
+    Stakeholder,
+)
+from services.personalizer.domain.selection import MIN_SCORE, Assessment, assess
+
+CUSTOMER = Customer(
+    "cloudtech", "CloudTech", "csm@x.dev", "Alex", "Alex",
+    frozenset({"dashboards", "report_scheduling", "sharing"}),
+)
+SESSION = SessionInfo(
+    name="training-sessions/s1", title="Advanced Analytics", topic="Analytics", level="advanced",
+    format="live_webinar", features=("dashboards", "report_scheduling", "sharing"),
+    target_roles=("operations_leader", "data_analyst", "team_lead"),
+    start_time=dt.datetime(2027, 2, 4, 19, tzinfo=dt.UTC), time_zone="America/New_York",
+    duration=dt.timedelta(minutes=90), join_url="", registration_url="https://x.dev/r",
+    presenter="", learning_outcomes=(
+        LearningOutcome("dashboards", "Build dashboards"),
+        LearningOutcome("report_scheduling", "Schedule reports"),
+        LearningOutcome("sharing", "Share insights"),
+    ),
+)
+
+
+def person(role: str, **kw: object) -> Stakeholder:
+    base: dict[str, object] = dict(
+        id=role, customer_id="cloudtech", display_name=f"{role} person", email=f"{role}@x.dev",
+        role=role, title=role.replace("_", " ").title(), time_zone="UTC",
+    )
+    base.update(kw)
+    return Stakeholder(**base)  # type: ignore[arg-type]
+
+
+def adoption(**levels: AdoptionLevel) -> dict[str, FeatureAdoption]:
+    return {
+        f: FeatureAdoption(f, level, int(level) * 4, int(level) * 20, 10, 50, "")
+        for f, level in levels.items()
+    }
+
+
+LOW = adoption(dashboards=AdoptionLevel.LOW, report_scheduling=AdoptionLevel.NONE,
+               sharing=AdoptionLevel.LOW)
+POWER = adoption(dashboards=AdoptionLevel.POWER, report_scheduling=AdoptionLevel.POWER,
+                 sharing=AdoptionLevel.HIGH)
+MEDIUM = adoption(dashboards=AdoptionLevel.MEDIUM, report_scheduling=AdoptionLevel.MEDIUM,
+                  sharing=AdoptionLevel.MEDIUM)
+
+
+def chosen(outcome: Assessment | Exclusion) -> Assessment:
+    assert isinstance(outcome, Assessment), outcome
+    return outcome
+
+
+def test_low_adoption_closes_the_gap_and_leads_with_the_first_gap() -> None:
+    a = chosen(assess(person("operations_leader"), CUSTOMER, SESSION, LOW, False))
+    assert a.angle is Angle.CLOSE_GAP
+    assert a.focus_feature == "dashboards"
+    assert a.talking_points == ["Build dashboards", "Schedule reports", "Share insights"]
+    assert [r.factor for r in a.reasons] == ["role_fit", "need", "level_fit"]
+
+
+def test_a_power_user_goes_deeper() -> None:
+    a = chosen(assess(person("data_analyst"), CUSTOMER, SESSION, POWER, False))
+    assert a.angle is Angle.GO_DEEPER
+
+
+def test_a_lead_in_the_middle_leads_adoption_with_team_features_first() -> None:
+    a = chosen(assess(person("team_lead"), CUSTOMER, SESSION, MEDIUM, False))
+    assert a.angle is Angle.LEAD_ADOPTION
+    assert a.talking_points[0] == "Share insights"
+
+
+def test_the_gap_scores_above_the_power_user_for_the_same_role() -> None:
+    gap = chosen(assess(person("data_analyst"), CUSTOMER, SESSION, LOW, False))
+    power = chosen(assess(person("data_analyst"), CUSTOMER, SESSION, POWER, False))
+    assert gap.score > power.score >= MIN_SCORE
+
+
+def test_exclusions_say_why() -> None:
+    cases = [
+        (person("team_lead", opted_out=True), False, ExclusionReason.OPTED_OUT),
+        (person("team_lead", email=None), False, ExclusionReason.NO_EMAIL),
+        (person("team_lead"), True, ExclusionReason.ALREADY_INVITED),
+        (person("it_admin"), False, ExclusionReason.LOW_FIT),
+    ]
+    for who, invited, reason in cases:
+        outcome = assess(who, CUSTOMER, SESSION, POWER if reason is ExclusionReason.LOW_FIT else LOW, invited)
+        assert isinstance(outcome, Exclusion) and outcome.reason is reason, (who, outcome)
+
+
+def test_a_customer_without_the_sessions_features_is_not_entitled() -> None:
+    other = Customer("c", "C", "csm@x.dev", "A", "A", frozenset({"api"}))
+    outcome = assess(person("team_lead"), other, SESSION, {}, False)
+    assert isinstance(outcome, Exclusion) and outcome.reason is ExclusionReason.NOT_ENTITLED
