@@ -8,12 +8,12 @@ from dataclasses import dataclass
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-
-from services.common.auth import CallerKind, issue_token
-from services.platform.seed import CSM_EMAIL, OTHER_CSM_EMAIL
 from trainvite.catalog.v1 import catalog_pb2_grpc
 from trainvite.dispatcher.v1 import dispatcher_pb2_grpc
 from trainvite.personalizer.v1 import personalizer_pb2_grpc
+
+from services.common.auth import CallerKind, issue_token
+from services.platform.seed import CSM_EMAIL, OTHER_CSM_EMAIL
 
 
 def free_port() -> int:
@@ -31,9 +31,9 @@ def bearer(token: str) -> tuple[tuple[str, str]]:
 class Clients:
     """Stubs for the three services, and the tokens of the demo's callers."""
 
-    catalog: catalog_pb2_grpc.CatalogServiceStub
-    personalizer: personalizer_pb2_grpc.PersonalizerServiceStub
-    dispatcher: dispatcher_pb2_grpc.DispatcherServiceStub
+    catalog: catalog_pb2_grpc.CatalogServiceAsyncStub
+    personalizer: personalizer_pb2_grpc.PersonalizerServiceAsyncStub
+    dispatcher: dispatcher_pb2_grpc.DispatcherServiceAsyncStub
     channels: list[grpc.aio.Channel]
     csm: tuple[tuple[str, str]]
     other_csm: tuple[tuple[str, str]]
@@ -45,7 +45,9 @@ class Clients:
 
 
 def clients(endpoints: dict[str, str], key: str) -> Clients:
-    channels = [grpc.aio.insecure_channel(endpoints[n]) for n in ("catalog", "personalizer", "dispatcher")]
+    channels = [
+        grpc.aio.insecure_channel(endpoints[n]) for n in ("catalog", "personalizer", "dispatcher")
+    ]
     return Clients(
         catalog=catalog_pb2_grpc.CatalogServiceStub(channels[0]),
         personalizer=personalizer_pb2_grpc.PersonalizerServiceStub(channels[1]),
@@ -69,7 +71,7 @@ async def wait_until_serving(c: Clients, tasks: list[asyncio.Task[None]]) -> Non
                 reply = await stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
                 if reply.status == health_pb2.HealthCheckResponse.SERVING:
                     break
-            except Exception:  # noqa: BLE001 - not listening yet
+            except Exception:
                 pass
             await asyncio.sleep(0.05)
         else:

@@ -1,9 +1,9 @@
 """`make demo`: the PRD's chat flow, played against the running services over gRPC.
 
-    CSM: Invite CloudTech team to Advanced Analytics training
-    ... training details, stakeholders with reasons, every draft in full ...
-    CSM: Send All
-    System: 3 personalized training invitations sent to CloudTech team!
+CSM: Invite CloudTech team to Advanced Analytics training
+... training details, stakeholders with reasons, every draft in full ...
+CSM: Send All
+System: 3 personalized training invitations sent to CloudTech team!
 """
 
 from __future__ import annotations
@@ -17,16 +17,16 @@ import time
 from zoneinfo import ZoneInfo
 
 import grpc
-
-from services.common.auth import CallerKind, issue_token
-from services.platform.seed import CSM_EMAIL
-from tools import devdata
-from tools.token import signing_key
 from trainvite.catalog.v1 import catalog_pb2
 from trainvite.common.v1 import common_pb2
 from trainvite.dispatcher.v1 import dispatcher_pb2, dispatcher_pb2_grpc
 from trainvite.personalizer.v1 import personalizer_pb2 as pb
 from trainvite.personalizer.v1 import personalizer_pb2_grpc
+
+from services.common.auth import CallerKind, issue_token
+from services.platform.seed import CSM_EMAIL
+from tools import devdata
+from tools.token import signing_key
 
 DEFAULT_REQUEST = "Invite CloudTech team to Advanced Analytics training"
 _CHAT = [
@@ -79,7 +79,7 @@ def summary(draft: pb.InvitationDraft) -> str:
     return f"{_ANGLE_WORDS.get(draft.angle, '')}: {first}"
 
 
-async def play(request: str, csm: str, endpoints: dict[str, str], timeout: float) -> int:
+async def play(request: str, csm: str, endpoints: dict[str, str], wait_seconds: float) -> int:
     customer_name, topic = parse_request(request)
     customer_id = re.sub(r"[^a-z0-9]+", "-", customer_name.lower()).strip("-")
     token = issue_token(signing_key(), csm, CallerKind.CSM)
@@ -98,7 +98,10 @@ async def play(request: str, csm: str, endpoints: dict[str, str], timeout: float
             metadata=metadata,
             timeout=30,
         )
-        say("System", f"I'll create personalized training invitations for {batch.customer_display_name}.")
+        say(
+            "System",
+            f"I'll create personalized training invitations for {batch.customer_display_name}.",
+        )
         print("\nTraining Details:")
         print("\n".join(session_details(batch.training_session)))
 
@@ -110,13 +113,16 @@ async def play(request: str, csm: str, endpoints: dict[str, str], timeout: float
         if batch.excluded:
             print("\nLeft out:")
             for e in batch.excluded:
-                reason = pb.ExclusionReason.Name(e.reason).removeprefix("EXCLUSION_REASON_")
+                code = pb.ExclusionReason.Name(e.reason).removeprefix("EXCLUSION_REASON_")
+                reason = code.lower().replace("_", " ")
                 s = e.stakeholder
-                print(f"- {s.display_name} ({s.title}): {reason.lower().replace('_', ' ')} - {e.detail}")
+                print(f"- {s.display_name} ({s.title}): {reason} - {e.detail}")
 
         print("\nGenerating personalized invitations...")
         for draft in batch.drafts:
-            print(f"\n📧 **Invitation to {draft.recipient.display_name}** <{draft.recipient.email}>")
+            print(
+                f"\n📧 **Invitation to {draft.recipient.display_name}** <{draft.recipient.email}>"
+            )
             print("---")
             print(f"Subject: {draft.content.subject}\n")
             print(draft.content.text_body.rstrip())
@@ -131,7 +137,7 @@ async def play(request: str, csm: str, endpoints: dict[str, str], timeout: float
             timeout=30,
         )
         status_name = f"{approved.name}/delivery-status"
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + wait_seconds
         status = dispatcher_pb2.BatchDeliveryStatus()
         while time.monotonic() < deadline:
             status = await dispatcher.GetBatchDeliveryStatus(
@@ -146,16 +152,24 @@ async def play(request: str, csm: str, endpoints: dict[str, str], timeout: float
             state = common_pb2.DeliveryState.Name(d.state).removeprefix("DELIVERY_STATE_").lower()
             print(f"  {d.recipient_email}: {state} {d.provider_message_id or d.detail}")
         if status.sent_count == n:
-            say("System", f"{n} personalized training invitations sent to {batch.customer_display_name} team!")
+            team = batch.customer_display_name
+            say("System", f"{n} personalized training invitations sent to {team} team!")
             return 0
-        say("System", textwrap.shorten(
-            f"{status.sent_count} of {n} sent, {status.pending_count} pending, "
-            f"{status.failed_count} failed, {status.suppressed_count} suppressed.", 200))
+        say(
+            "System",
+            textwrap.shorten(
+                f"{status.sent_count} of {n} sent, {status.pending_count} pending, "
+                f"{status.failed_count} failed, {status.suppressed_count} suppressed.",
+                200,
+            ),
+        )
         return 1
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("request", nargs="?", default=DEFAULT_REQUEST, help="what the CSM types")
     parser.add_argument("--csm", default=CSM_EMAIL, help="the CSM playing the flow")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for sending")

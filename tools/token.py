@@ -1,7 +1,7 @@
 """Print a bearer token for calling the services by hand (grpcurl, Postman).
 
-    make token CSM=alex.rivera@trainvite.dev
-    grpcurl -plaintext -H "authorization: Bearer $(make -s token CSM=...)" 127.0.0.1:50052 list
+make token CSM=alex.rivera@trainvite.dev
+grpcurl -plaintext -H "authorization: Bearer $(make -s token CSM=...)" 127.0.0.1:50052 list
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import datetime as dt
 import os
 
 from services.common.auth import CallerKind, issue_token
-from tools import devdata
 from services.platform.seed import CSM_EMAIL
+from tools import devdata
 
 
 def signing_key() -> str:
@@ -23,7 +23,9 @@ def signing_key() -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     who = parser.add_mutually_exclusive_group()
     who.add_argument("--csm", help=f"the CSM's email (default {CSM_EMAIL})")
     who.add_argument("--service", help="a service or gateway name instead of a CSM")

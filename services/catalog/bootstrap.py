@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 
+from trainvite.catalog.v1 import catalog_pb2, catalog_pb2_grpc
+
 from services.catalog.api.servicer import CatalogServicer
 from services.catalog.service_layer.handlers import utc_now
 from services.catalog.service_layer.unit_of_work import CatalogUnitOfWork
 from services.common.grpc_server import GrpcServer
 from services.common.outbox import run_relay
 from services.common.runtime import Infrastructure, ServiceParts
-from trainvite.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 
 SERVICE_NAME = "catalog"
 SCHEMA = "catalog"

@@ -134,5 +134,7 @@ async def seed(uow: CatalogUnitOfWork) -> None:
     """Create the demo sessions that do not exist yet."""
     async with uow:
         for request_id, session in demo_sessions():
-            await uow.sessions.add(session.with_id(uuid.uuid5(uuid.NAMESPACE_URL, request_id)), request_id)
+            await uow.sessions.add(
+                session.with_id(uuid.uuid5(uuid.NAMESPACE_URL, request_id)), request_id
+            )
         await uow.commit()

@@ -74,7 +74,7 @@ def verify_token(key: str, token: str) -> Principal:
             issuer=ISSUER,
             options={"require": ["sub", "exp", "iss", "aud"]},
         )
-        return Principal(subject=str(claims["sub"]), kind=CallerKind(claims.get("kind")))
+        return Principal(subject=str(claims["sub"]), kind=CallerKind(str(claims.get("kind"))))
     except (jwt.PyJWTError, ValueError) as exc:
         raise InvalidToken(str(exc)) from exc
 

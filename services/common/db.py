@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TypeAlias
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+# What repositories work on: a plain connection or one borrowed from the pool.
+Connection: TypeAlias = "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]"
 
 
-async def _init_connection(conn: asyncpg.Connection) -> None:
+async def _init_connection(conn: asyncpg.Connection[asyncpg.Record]) -> None:
     # jsonb columns in and out as Python objects.
     await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
 async def create_pool(
     database_url: str, schema: str, min_size: int = 1, max_size: int = 10
-) -> asyncpg.Pool:
+) -> asyncpg.Pool[asyncpg.Record]:
     """A pool whose connections see `schema` first, so a service's SQL names its tables plainly."""
     pool = await asyncpg.create_pool(
         database_url,
@@ -26,7 +30,3 @@ async def create_pool(
     )
     assert pool is not None
     return pool
-
-
-Record = asyncpg.Record
-Json = dict[str, Any]

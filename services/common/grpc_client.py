@@ -28,7 +28,7 @@ _RETRY_CONFIG = json.dumps(
 )
 
 
-class _AuthAndDeadline(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]
+class _AuthAndDeadline(grpc.aio.UnaryUnaryClientInterceptor):
     def __init__(self, token: Callable[[], str], deadline: float) -> None:
         self._token = token
         self._deadline = deadline

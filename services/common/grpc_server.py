@@ -1,4 +1,4 @@
-"""The grpc.aio server every service runs: auth, error mapping, health, reflection, graceful stop."""
+"""The grpc.aio server of every service: auth, error mapping, health, reflection, graceful stop."""
 
 from __future__ import annotations
 
@@ -26,12 +26,15 @@ PUBLIC_METHOD_PREFIXES = (
     "/grpc.reflection.v1.ServerReflection/",
 )
 
-Behavior = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
-HandlerCallDetails = grpc.HandlerCallDetails
-Continuation = Callable[[HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]]
+# grpc's own types for interceptors are loose (RpcMethodHandler is generic over anything), so
+# handlers are typed as Any here, at the one place that touches them.
+Context = grpc.aio.ServicerContext[Any, Any]
+Behavior = Callable[[Any, Context], Awaitable[Any]]
+Handler = Any
+Continuation = Callable[[grpc.HandlerCallDetails], Awaitable[Handler]]
 
 
-def _wrap_unary(handler: grpc.RpcMethodHandler, behavior: Behavior) -> grpc.RpcMethodHandler:
+def _wrap_unary(handler: Handler, behavior: Behavior) -> Handler:
     return grpc.unary_unary_rpc_method_handler(
         behavior,
         request_deserializer=handler.request_deserializer,
@@ -39,29 +42,29 @@ def _wrap_unary(handler: grpc.RpcMethodHandler, behavior: Behavior) -> grpc.RpcM
     )
 
 
-def _bearer_token(details: HandlerCallDetails) -> str | None:
+def _bearer_token(details: grpc.HandlerCallDetails) -> str | None:
     for key, value in details.invocation_metadata or ():
         if key == "authorization" and isinstance(value, str) and value.startswith("Bearer "):
             return value.removeprefix("Bearer ").strip()
     return None
 
 
-class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+class AuthInterceptor(grpc.aio.ServerInterceptor):
     """Every method but health and reflection needs a valid bearer token (fails closed)."""
 
     def __init__(self, signing_key: str) -> None:
         self._key = signing_key
 
     async def intercept_service(
-        self, continuation: Continuation, handler_call_details: HandlerCallDetails
-    ) -> grpc.RpcMethodHandler:
+        self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
+    ) -> Handler:
         handler = await continuation(handler_call_details)
         if handler is None or handler_call_details.method.startswith(PUBLIC_METHOD_PREFIXES):
             return handler
         token = _bearer_token(handler_call_details)
         inner = handler.unary_unary
 
-        async def authenticated(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        async def authenticated(request: Any, context: Context) -> Any:
             if token is None:
                 await context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing bearer token")
             try:
@@ -90,34 +93,40 @@ def status_for(exc: errors.DomainError) -> grpc.Status:
     if isinstance(exc, errors.InvalidArgument):
         bad_request = error_details_pb2.BadRequest(
             field_violations=[
-                error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
+                error_details_pb2.BadRequest.FieldViolation(
+                    field=v.field, description=v.description
+                )
                 for v in exc.violations
             ]
         )
         detail = any_pb2.Any()
         detail.Pack(bad_request)
-        return rpc_status.to_status(
+        status: grpc.Status = rpc_status.to_status(
             status_pb2.Status(code=code_pb2.INVALID_ARGUMENT, message=str(exc), details=[detail])
         )
+        return status
     code = next(
         (c for cls, c in _STATUS_OF if isinstance(exc, cls)), grpc.StatusCode.FAILED_PRECONDITION
     )
-    return rpc_status.to_status(status_pb2.Status(code=code.value[0], message=str(exc)))
+    plain: grpc.Status = rpc_status.to_status(
+        status_pb2.Status(code=code.value[0], message=str(exc))
+    )
+    return plain
 
 
-class ErrorMappingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+class ErrorMappingInterceptor(grpc.aio.ServerInterceptor):
     """Domain errors become status codes; every call is logged with its outcome and duration."""
 
     async def intercept_service(
-        self, continuation: Continuation, handler_call_details: HandlerCallDetails
-    ) -> grpc.RpcMethodHandler:
+        self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
+    ) -> Handler:
         handler = await continuation(handler_call_details)
         if handler is None or handler.unary_unary is None:
             return handler
         inner = handler.unary_unary
         method = handler_call_details.method
 
-        async def mapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        async def mapped(request: Any, context: Context) -> Any:
             started = time.perf_counter()
             outcome = "OK"
             try:

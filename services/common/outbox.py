@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import asyncpg
 from nats.js import JetStreamContext
 
+from services.common.db import Connection
 from services.common.messaging.jetstream import publish_event
 
 _log = logging.getLogger(__name__)
@@ -30,7 +31,7 @@ class OutboxMessage:
     payload: bytes
 
 
-async def add_to_outbox(conn: asyncpg.Connection, messages: list[OutboxMessage]) -> None:
+async def add_to_outbox(conn: Connection, messages: list[OutboxMessage]) -> None:
     """Write events in the caller's transaction."""
     if not messages:
         return
@@ -40,7 +41,9 @@ async def add_to_outbox(conn: asyncpg.Connection, messages: list[OutboxMessage])
     )
 
 
-async def relay_once(pool: asyncpg.Pool, js: JetStreamContext, limit: int = 200) -> int:
+async def relay_once(
+    pool: asyncpg.Pool[asyncpg.Record], js: JetStreamContext, limit: int = 200
+) -> int:
     """Publish up to `limit` unpublished events in order; return how many went out."""
     async with pool.acquire() as conn, conn.transaction():
         rows = await conn.fetch(
@@ -64,7 +67,11 @@ async def relay_once(pool: asyncpg.Pool, js: JetStreamContext, limit: int = 200)
 
 
 async def run_relay(
-    pool: asyncpg.Pool, js: JetStreamContext, schema: str, stop: asyncio.Event, poll: float = 1.0
+    pool: asyncpg.Pool[asyncpg.Record],
+    js: JetStreamContext,
+    schema: str,
+    stop: asyncio.Event,
+    poll: float = 1.0,
 ) -> None:
     """Relay until `stop` is set, woken by the outbox trigger's NOTIFY and by a poll timer."""
     wake = asyncio.Event()

@@ -13,6 +13,7 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import asyncpg
 import uvloop
@@ -37,7 +38,7 @@ class Infrastructure:
     """What a service's bootstrap wires its adapters to."""
 
     settings: CommonSettings
-    pool: asyncpg.Pool
+    pool: asyncpg.Pool[asyncpg.Record]
     nats: NATS
     js: JetStreamContext
     topology: Topology
@@ -88,8 +89,10 @@ async def serve(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-    tasks = [asyncio.create_task(task(stop), name=task.__name__) for task in parts.background]
-    waiter = asyncio.create_task(stop.wait())
+    tasks: list[asyncio.Future[None]] = [
+        asyncio.ensure_future(task(stop)) for task in parts.background
+    ]
+    waiter: asyncio.Future[Any] = asyncio.ensure_future(stop.wait())
     done, _ = await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
     died = [t for t in done if t is not waiter and t.exception() is not None]
     for task in died:
@@ -106,7 +109,7 @@ async def serve(
     await pool.close()
     _log.info("stopped", extra={"service": name})
     if died:
-        raise RuntimeError(f"{name}: background task {died[0].get_name()} died")
+        raise RuntimeError(f"{name}: a background task died") from died[0].exception()
 
 
 def main(name: str, schema: str, settings: CommonSettings, build: Build) -> None:

@@ -10,25 +10,27 @@ from types import TracebackType
 from typing import Self
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
+from services.common.db import Connection
 from services.common.outbox import OutboxMessage, add_to_outbox
 
 
 class UnitOfWork:
     """Base of each service's unit of work; subclasses bind their repositories in `_bind`."""
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool[asyncpg.Record]) -> None:
         self._pool = pool
-        self._conn: asyncpg.Connection | None = None
+        self._conn: PoolConnectionProxy[asyncpg.Record] | None = None
         self._tx: asyncpg.transaction.Transaction | None = None
         self._outbox: list[OutboxMessage] = []
 
     @property
-    def connection(self) -> asyncpg.Connection:
+    def connection(self) -> Connection:
         assert self._conn is not None, "use the unit of work inside `async with`"
         return self._conn
 
-    def _bind(self, conn: asyncpg.Connection) -> None:
+    def _bind(self, conn: Connection) -> None:
         """Create the repositories over `conn`."""
 
     def publish(self, message: OutboxMessage) -> None:
@@ -36,11 +38,12 @@ class UnitOfWork:
         self._outbox.append(message)
 
     async def __aenter__(self) -> Self:
-        self._conn = await self._pool.acquire()
-        self._tx = self._conn.transaction()
+        conn = await self._pool.acquire()
+        self._conn = conn
+        self._tx = conn.transaction()
         await self._tx.start()
         self._outbox = []
-        self._bind(self._conn)
+        self._bind(conn)
         return self
 
     async def commit(self) -> None:

@@ -8,6 +8,8 @@ import datetime as dt
 import functools
 import logging
 
+from trainvite.dispatcher.v1 import dispatcher_pb2, dispatcher_pb2_grpc
+
 from services.common.grpc_server import GrpcServer
 from services.common.messaging.consumer import run_pull_consumer
 from services.common.outbox import run_relay
@@ -21,7 +23,6 @@ from services.dispatcher.service_layer import handlers
 from services.dispatcher.service_layer.handlers import Dependencies
 from services.dispatcher.service_layer.unit_of_work import DispatcherUnitOfWork
 from services.dispatcher.settings import DispatcherSettings
-from trainvite.dispatcher.v1 import dispatcher_pb2, dispatcher_pb2_grpc
 
 SERVICE_NAME = "dispatcher"
 SCHEMA = "dispatcher"

@@ -6,6 +6,8 @@ import asyncio
 import datetime as dt
 import functools
 
+from trainvite.personalizer.v1 import personalizer_pb2, personalizer_pb2_grpc
+
 from services.common.auth import CallerKind, issue_token
 from services.common.grpc_client import create_channel
 from services.common.grpc_server import GrpcServer
@@ -20,7 +22,6 @@ from services.personalizer.api.servicer import PersonalizerServicer
 from services.personalizer.service_layer.handlers import Dependencies
 from services.personalizer.service_layer.unit_of_work import PersonalizerUnitOfWork
 from services.personalizer.settings import PersonalizerSettings
-from trainvite.personalizer.v1 import personalizer_pb2, personalizer_pb2_grpc
 
 SERVICE_NAME = "personalizer"
 SCHEMA = "personalizer"
@@ -41,7 +42,9 @@ class _ServiceToken:
     def __call__(self) -> str:
         now = utc_now()
         if now >= self._renew_at:
-            self._token = issue_token(self._key, SERVICE_NAME, CallerKind.SERVICE, dt.timedelta(hours=1))
+            self._token = issue_token(
+                self._key, SERVICE_NAME, CallerKind.SERVICE, dt.timedelta(hours=1)
+            )
             self._renew_at = now + dt.timedelta(minutes=30)
         return self._token
 

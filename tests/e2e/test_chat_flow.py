@@ -17,14 +17,14 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from trainvite.dispatcher.v1 import dispatcher_pb2
+from trainvite.personalizer.v1 import personalizer_pb2 as pb
 
 from services.common.migrations import apply_all
 from tests.helpers import Clients, clients, free_port, wait_until_serving
 from tools import stack
 from tools.run import service_environment
 from tools.seed import seed_all
-from trainvite.dispatcher.v1 import dispatcher_pb2
-from trainvite.personalizer.v1 import personalizer_pb2 as pb
 
 pytestmark = pytest.mark.e2e
 
@@ -84,7 +84,7 @@ async def processes(
 
 def _read(outbox: Path) -> list[EmailMessage]:
     return [
-        email.message_from_bytes(p.read_bytes(), policy=email.policy.default)  # type: ignore[misc]
+        email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
         for p in sorted(outbox.glob("*.eml"))
     ]
 

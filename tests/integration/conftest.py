@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,7 +27,7 @@ async def services(
 ) -> AsyncIterator[Clients]:
     """Catalog, personalizer and dispatcher serving on free ports, stopped after the test."""
     ports = {"catalog": free_port(), "personalizer": free_port(), "dispatcher": free_port()}
-    common = {
+    common: dict[str, Any] = {
         "database_url": database_url,
         "nats_url": nats_url,
         "event_namespace": namespace,
@@ -35,7 +36,13 @@ async def services(
     }
     stop = asyncio.Event()
     runs = [
-        serve("catalog", catalog.SCHEMA, CatalogSettings(grpc_port=ports["catalog"], **common), catalog.build, stop),
+        serve(
+            "catalog",
+            catalog.SCHEMA,
+            CatalogSettings(grpc_port=ports["catalog"], **common),
+            catalog.build,
+            stop,
+        ),
         serve(
             "personalizer",
             personalizer.SCHEMA,
@@ -51,7 +58,10 @@ async def services(
             "dispatcher",
             dispatcher.SCHEMA,
             DispatcherSettings(
-                grpc_port=ports["dispatcher"], outbox_dir=outbox_dir, send_poll_seconds=0.1, **common
+                grpc_port=ports["dispatcher"],
+                outbox_dir=outbox_dir,
+                send_poll_seconds=0.1,
+                **common,
             ),
             dispatcher.build,
             stop,

@@ -7,11 +7,11 @@ import pytest
 from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
+from trainvite.catalog.v1 import catalog_pb2
+from trainvite.personalizer.v1 import personalizer_pb2 as pb
 
 from services.common.auth import CallerKind, issue_token
 from tests.helpers import Clients, bearer
-from trainvite.catalog.v1 import catalog_pb2
-from trainvite.personalizer.v1 import personalizer_pb2 as pb
 
 pytestmark = pytest.mark.integration
 
@@ -36,7 +36,13 @@ async def test_a_call_without_a_token_is_unauthenticated(services: Clients) -> N
 
 
 async def test_a_token_signed_with_another_key_is_unauthenticated(services: Clients) -> None:
-    forged = bearer(issue_token("not-the-key-but-just-as-long-as-one-0123456789", "alex.rivera@trainvite.dev", CallerKind.CSM))
+    forged = bearer(
+        issue_token(
+            "not-the-key-but-just-as-long-as-one-0123456789",
+            "alex.rivera@trainvite.dev",
+            CallerKind.CSM,
+        )
+    )
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await services.personalizer.GetTrainingGaps(GAPS, metadata=forged)
     assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
@@ -100,7 +106,9 @@ async def test_unknown_resources_are_not_found(services: Clients) -> None:
     assert err.value.code() == grpc.StatusCode.NOT_FOUND
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await services.personalizer.DraftInvitations(
-            pb.DraftInvitationsRequest(parent="customers/cloudtech", topic="underwater basket weaving"),
+            pb.DraftInvitationsRequest(
+                parent="customers/cloudtech", topic="underwater basket weaving"
+            ),
             metadata=services.csm,
         )
     assert err.value.code() == grpc.StatusCode.NOT_FOUND

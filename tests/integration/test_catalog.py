@@ -9,9 +9,9 @@ import grpc
 import pytest
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
+from trainvite.catalog.v1 import catalog_pb2
 
 from tests.helpers import Clients
-from trainvite.catalog.v1 import catalog_pb2
 
 pytestmark = pytest.mark.integration
 

@@ -1,4 +1,4 @@
-"""Events on a real JetStream: bad ones are dead-lettered with the reason, repeats change nothing."""
+"""Events on a real JetStream: bad ones are dead-lettered with the reason; repeats do nothing."""
 
 from __future__ import annotations
 
@@ -9,13 +9,14 @@ from pathlib import Path
 
 import nats
 import pytest
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-
-from services.common.messaging.topology import Topology
-from tests.helpers import Clients
 from trainvite.dispatcher.v1 import dispatcher_pb2
 from trainvite.events.v1 import events_pb2
 from trainvite.personalizer.v1 import personalizer_pb2 as pb
+
+from services.common.messaging.topology import Topology
+from tests.helpers import Clients
 
 pytestmark = pytest.mark.integration
 
@@ -27,9 +28,11 @@ async def js(nats_url: str) -> AsyncIterator[JetStreamContext]:
     await nc.drain()
 
 
-async def _dead_letters(js: JetStreamContext, topology: Topology, durable: str) -> list[events_pb2.DeadLetter]:
+async def _dead_letters(
+    js: JetStreamContext, topology: Topology, durable: str
+) -> list[events_pb2.DeadLetter]:
     sub = await js.pull_subscribe(topology.dead_letter(durable), stream=topology.dead_letter_stream)
-    letters = []
+    letters: list[events_pb2.DeadLetter] = []
     for _ in range(50):
         try:
             msgs = await sub.fetch(10, timeout=0.2)
@@ -48,10 +51,14 @@ async def test_a_malformed_approval_is_dead_lettered_with_the_reason(
     services: Clients, js: JetStreamContext, namespace: str
 ) -> None:
     topology = Topology(namespace)
-    await js.publish(topology.invitation_approved, b"\xff not protobuf", headers={"Nats-Msg-Id": "bad-1"})
+    await js.publish(
+        topology.invitation_approved, b"\xff not protobuf", headers={"Nats-Msg-Id": "bad-1"}
+    )
     incomplete = events_pb2.InvitationApproved(event_id=str(uuid.uuid4()), invitation="x")
     await js.publish(
-        topology.invitation_approved, incomplete.SerializeToString(), headers={"Nats-Msg-Id": "bad-2"}
+        topology.invitation_approved,
+        incomplete.SerializeToString(),
+        headers={"Nats-Msg-Id": "bad-2"},
     )
     letters = await _dead_letters(js, topology, topology.dispatcher_invitations.durable)
     assert len(letters) == 2
@@ -75,7 +82,7 @@ async def test_a_redelivered_approval_sends_once(
     # must recognise the invitations, not the message ids.
     topology = Topology(namespace)
     sub = await js.pull_subscribe(topology.invitation_approved, stream=topology.invitations_stream)
-    originals = []
+    originals: list[Msg] = []
     while len(originals) < len(approved.drafts):
         originals += await sub.fetch(len(approved.drafts) - len(originals), timeout=5)
     for m in originals:

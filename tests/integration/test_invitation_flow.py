@@ -11,11 +11,11 @@ from pathlib import Path
 import grpc
 import pytest
 from google.protobuf.field_mask_pb2 import FieldMask
-
-from tests.helpers import Clients
 from trainvite.common.v1 import common_pb2
 from trainvite.dispatcher.v1 import dispatcher_pb2
 from trainvite.personalizer.v1 import personalizer_pb2 as pb
+
+from tests.helpers import Clients
 
 pytestmark = pytest.mark.integration
 
@@ -66,9 +66,7 @@ async def test_send_all_delivers_each_approved_invitation_once(
     services: Clients, outbox_dir: Path
 ) -> None:
     batch = await services.personalizer.DraftInvitations(
-        pb.DraftInvitationsRequest(
-            parent="customers/northwind", topic="Advanced Analytics"
-        ),
+        pb.DraftInvitationsRequest(parent="customers/northwind", topic="Advanced Analytics"),
         metadata=services.csm,
     )
     approved = await services.personalizer.ApproveInvitationBatch(
@@ -108,7 +106,9 @@ async def test_edit_needs_the_current_etag_and_approval_sends_the_edit(
     edit = pb.InvitationDraft(name=draft.name, etag=draft.etag)
     edit.content.subject = "A session picked for you, Sarah"
     updated = await services.personalizer.UpdateInvitationDraft(
-        pb.UpdateInvitationDraftRequest(draft=edit, update_mask=FieldMask(paths=["content.subject"])),
+        pb.UpdateInvitationDraftRequest(
+            draft=edit, update_mask=FieldMask(paths=["content.subject"])
+        ),
         metadata=services.csm,
     )
     assert updated.content.subject == "A session picked for you, Sarah"
@@ -117,14 +117,17 @@ async def test_edit_needs_the_current_etag_and_approval_sends_the_edit(
 
     with pytest.raises(grpc.aio.AioRpcError) as stale:
         await services.personalizer.UpdateInvitationDraft(
-            pb.UpdateInvitationDraftRequest(draft=edit, update_mask=FieldMask(paths=["content.subject"])),
+            pb.UpdateInvitationDraftRequest(
+                draft=edit, update_mask=FieldMask(paths=["content.subject"])
+            ),
             metadata=services.csm,
         )
     assert stale.value.code() == grpc.StatusCode.ABORTED
 
     with pytest.raises(grpc.aio.AioRpcError) as stale_batch:
         await services.personalizer.ApproveInvitationBatch(
-            pb.ApproveInvitationBatchRequest(name=batch.name, etag=batch.etag), metadata=services.csm
+            pb.ApproveInvitationBatchRequest(name=batch.name, etag=batch.etag),
+            metadata=services.csm,
         )
     assert stale_batch.value.code() == grpc.StatusCode.ABORTED
 

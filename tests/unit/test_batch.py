@@ -29,16 +29,25 @@ def batch(n: int = 2) -> InvitationBatch:
         InvitationDraft(
             id=uuid.uuid4(),
             recipient=Recipient(f"p{i}", f"P {i}", f"p{i}@x.dev", "team_lead", "Lead", "UTC"),
-            score=0.8, reasons=[], angle=Angle.CLOSE_GAP, talking_points=[],
+            score=0.8,
+            reasons=[],
+            angle=Angle.CLOSE_GAP,
+            talking_points=[],
             content=Content(f"Subject {i}", "text", "<p>html</p>", "ics"),
             registration_url="https://x.dev/r",
         )
         for i in range(n)
     ]
     return InvitationBatch(
-        id=uuid.uuid4(), customer_id="c", customer_name="C", session=SESSION,
-        sender=Sender("csm@x.dev", "CSM"), created_by="csm@x.dev", created_at=AT,
-        drafts=drafts, excluded=[],
+        id=uuid.uuid4(),
+        customer_id="c",
+        customer_name="C",
+        session=SESSION,
+        sender=Sender("csm@x.dev", "CSM"),
+        created_by="csm@x.dev",
+        created_at=AT,
+        drafts=drafts,
+        excluded=[],
     )
 
 
@@ -46,7 +55,9 @@ def test_approval_records_who_when_and_the_fingerprint_and_emits_one_event_each(
     b = batch()
     b.approve("csm@x.dev", AT, b.etag)
     assert b.state is BatchState.APPROVED and b.approved_by == "csm@x.dev" and b.approved_at == AT
-    assert all(d.state is DraftState.APPROVED and d.content_sha256 == d.content.sha256() for d in b.drafts)
+    assert all(
+        d.state is DraftState.APPROVED and d.content_sha256 == d.content.sha256() for d in b.drafts
+    )
     assert [e.draft for e in b.events] == b.drafts
 
 

@@ -22,14 +22,19 @@ from tests.unit.test_selection import SESSION
 def test_start_in_the_recipients_zone(zone: str, date: str, time: str, abbreviation: str) -> None:
     when = local_logistics(SESSION, zone)
     assert (when.date, when.time, when.zone_abbreviation, when.zone_name) == (
-        date, time, abbreviation, zone,
+        date,
+        time,
+        abbreviation,
+        zone,
     )
     assert when.duration_minutes == 90
     assert when.short_date in {"Feb 4", "Feb 5"}
 
 
 def test_daylight_saving_changes_the_offset_not_the_instant() -> None:
-    summer = SESSION.__class__(**{**SESSION.__dict__, "start_time": dt.datetime(2027, 7, 1, 18, tzinfo=dt.UTC)})
+    summer = SESSION.__class__(
+        **{**SESSION.__dict__, "start_time": dt.datetime(2027, 7, 1, 18, tzinfo=dt.UTC)}
+    )
     when = local_logistics(summer, "America/New_York")
     assert (when.time, when.zone_abbreviation) == ("2:00 PM", "EDT")
 
@@ -39,4 +44,7 @@ def test_an_unknown_zone_falls_back_to_the_sessions_zone() -> None:
 
 
 def test_each_recipient_gets_their_own_link() -> None:
-    assert registration_link("https://x.dev/r?src=mail", "abc") == "https://x.dev/r?src=mail&invitation=abc"
+    assert (
+        registration_link("https://x.dev/r?src=mail", "abc")
+        == "https://x.dev/r?src=mail&invitation=abc"
+    )

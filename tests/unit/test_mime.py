@@ -14,12 +14,22 @@ AT = dt.datetime(2026, 11, 24, 12, tzinfo=dt.UTC)
 
 def delivery(**kw: str) -> Delivery:
     fields: dict[str, object] = dict(
-        invitation="customers/c/invitation-batches/b/drafts/d", batch="customers/c/invitation-batches/b",
-        customer_id="c", training_session="training-sessions/s", recipient_email="sarah@x.example",
-        recipient_name="Sarah Chen", sender_email="alex@trainvite.dev", sender_name="Alex Rivera",
-        subject="Unlock Custom Dashboards", text_body="Hi Sarah,\n", html_body="<p>Hi Sarah,</p>",
-        calendar_ics="BEGIN:VCALENDAR\r\nMETHOD:REQUEST\r\nEND:VCALENDAR\r\n", content_sha256="x",
-        approved_by="alex@trainvite.dev", approved_at=AT, send_after=AT,
+        invitation="customers/c/invitation-batches/b/drafts/d",
+        batch="customers/c/invitation-batches/b",
+        customer_id="c",
+        training_session="training-sessions/s",
+        recipient_email="sarah@x.example",
+        recipient_name="Sarah Chen",
+        sender_email="alex@trainvite.dev",
+        sender_name="Alex Rivera",
+        subject="Unlock Custom Dashboards",
+        text_body="Hi Sarah,\n",
+        html_body="<p>Hi Sarah,</p>",
+        calendar_ics="BEGIN:VCALENDAR\r\nMETHOD:REQUEST\r\nEND:VCALENDAR\r\n",
+        content_sha256="x",
+        approved_by="alex@trainvite.dev",
+        approved_at=AT,
+        send_after=AT,
     )
     fields.update(kw)
     return Delivery.accept(ApprovedInvitation(**fields))  # type: ignore[arg-type]
@@ -39,6 +49,8 @@ def test_headers_and_parts() -> None:
 
 
 def test_a_name_with_line_breaks_cannot_add_a_header() -> None:
-    raw = build_message(delivery(recipient_name="Eve\r\nBcc: x@evil.example"), "https://u").as_bytes()
+    raw = build_message(
+        delivery(recipient_name="Eve\r\nBcc: x@evil.example"), "https://u"
+    ).as_bytes()
     message = email.message_from_bytes(raw, policy=email.policy.default)
     assert message["Bcc"] is None

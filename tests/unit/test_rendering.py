@@ -53,7 +53,9 @@ def test_the_calendar_invitation_parses_and_holds_the_right_instant() -> None:
 
 
 def test_every_angle_has_its_templates_and_they_use_only_known_variables() -> None:
-    env = Environment(loader=FileSystemLoader(TEMPLATE_DIR), undefined=StrictUndefined)
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATE_DIR), undefined=StrictUndefined, autoescape=True
+    )
     for angle in Angle:
         for part in ("subject.txt", "body.txt", "body.html"):
             env.get_template(f"{angle.value}/{part}")  # compiles

@@ -18,16 +18,28 @@ from services.personalizer.domain.model import (
 from services.personalizer.domain.selection import MIN_SCORE, Assessment, assess
 
 CUSTOMER = Customer(
-    "cloudtech", "CloudTech", "csm@x.dev", "Alex", "Alex",
+    "cloudtech",
+    "CloudTech",
+    "csm@x.dev",
+    "Alex",
+    "Alex",
     frozenset({"dashboards", "report_scheduling", "sharing"}),
 )
 SESSION = SessionInfo(
-    name="training-sessions/s1", title="Advanced Analytics", topic="Analytics", level="advanced",
-    format="live_webinar", features=("dashboards", "report_scheduling", "sharing"),
+    name="training-sessions/s1",
+    title="Advanced Analytics",
+    topic="Analytics",
+    level="advanced",
+    format="live_webinar",
+    features=("dashboards", "report_scheduling", "sharing"),
     target_roles=("operations_leader", "data_analyst", "team_lead"),
-    start_time=dt.datetime(2027, 2, 4, 19, tzinfo=dt.UTC), time_zone="America/New_York",
-    duration=dt.timedelta(minutes=90), join_url="", registration_url="https://x.dev/r",
-    presenter="", learning_outcomes=(
+    start_time=dt.datetime(2027, 2, 4, 19, tzinfo=dt.UTC),
+    time_zone="America/New_York",
+    duration=dt.timedelta(minutes=90),
+    join_url="",
+    registration_url="https://x.dev/r",
+    presenter="",
+    learning_outcomes=(
         LearningOutcome("dashboards", "Build dashboards"),
         LearningOutcome("report_scheduling", "Schedule reports"),
         LearningOutcome("sharing", "Share insights"),
@@ -37,8 +49,13 @@ SESSION = SessionInfo(
 
 def person(role: str, **kw: object) -> Stakeholder:
     base: dict[str, object] = dict(
-        id=role, customer_id="cloudtech", display_name=f"{role} person", email=f"{role}@x.dev",
-        role=role, title=role.replace("_", " ").title(), time_zone="UTC",
+        id=role,
+        customer_id="cloudtech",
+        display_name=f"{role} person",
+        email=f"{role}@x.dev",
+        role=role,
+        title=role.replace("_", " ").title(),
+        time_zone="UTC",
     )
     base.update(kw)
     return Stakeholder(**base)  # type: ignore[arg-type]
@@ -51,12 +68,19 @@ def adoption(**levels: AdoptionLevel) -> dict[str, FeatureAdoption]:
     }
 
 
-LOW = adoption(dashboards=AdoptionLevel.LOW, report_scheduling=AdoptionLevel.NONE,
-               sharing=AdoptionLevel.LOW)
-POWER = adoption(dashboards=AdoptionLevel.POWER, report_scheduling=AdoptionLevel.POWER,
-                 sharing=AdoptionLevel.HIGH)
-MEDIUM = adoption(dashboards=AdoptionLevel.MEDIUM, report_scheduling=AdoptionLevel.MEDIUM,
-                  sharing=AdoptionLevel.MEDIUM)
+LOW = adoption(
+    dashboards=AdoptionLevel.LOW, report_scheduling=AdoptionLevel.NONE, sharing=AdoptionLevel.LOW
+)
+POWER = adoption(
+    dashboards=AdoptionLevel.POWER,
+    report_scheduling=AdoptionLevel.POWER,
+    sharing=AdoptionLevel.HIGH,
+)
+MEDIUM = adoption(
+    dashboards=AdoptionLevel.MEDIUM,
+    report_scheduling=AdoptionLevel.MEDIUM,
+    sharing=AdoptionLevel.MEDIUM,
+)
 
 
 def chosen(outcome: Assessment | Exclusion) -> Assessment:
@@ -97,7 +121,9 @@ def test_exclusions_say_why() -> None:
         (person("it_admin"), False, ExclusionReason.LOW_FIT),
     ]
     for who, invited, reason in cases:
-        outcome = assess(who, CUSTOMER, SESSION, POWER if reason is ExclusionReason.LOW_FIT else LOW, invited)
+        outcome = assess(
+            who, CUSTOMER, SESSION, POWER if reason is ExclusionReason.LOW_FIT else LOW, invited
+        )
         assert isinstance(outcome, Exclusion) and outcome.reason is reason, (who, outcome)
 
 

@@ -15,6 +15,7 @@ from services.catalog.domain.model import (
     TopicQuery,
     TrainingSession,
 )
+from services.common.db import Connection
 
 _COLUMNS = """
     id, title, topic, description, features, level, target_roles, format, start_time, time_zone,
@@ -51,7 +52,7 @@ def _to_session(row: asyncpg.Record) -> TrainingSession:
 class SessionRepository:
     """Reads and writes sessions on one connection (inside a unit of work's transaction)."""
 
-    def __init__(self, conn: asyncpg.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
     async def add(self, session: TrainingSession, request_id: str | None) -> TrainingSession:

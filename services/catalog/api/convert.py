@@ -7,6 +7,7 @@ import uuid
 
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
+from trainvite.catalog.v1 import catalog_pb2
 
 from services.catalog.domain.model import (
     Format,
@@ -16,7 +17,6 @@ from services.catalog.domain.model import (
     TrainingSession,
 )
 from services.common.errors import Violations
-from trainvite.catalog.v1 import catalog_pb2
 
 _LEVEL_TO_PB = {
     Level.BEGINNER: catalog_pb2.SESSION_LEVEL_BEGINNER,

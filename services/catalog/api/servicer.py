@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import grpc
+from trainvite.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 
 from services.catalog.api.convert import session_from_pb, session_to_pb
 from services.catalog.service_layer import handlers
 from services.catalog.service_layer.handlers import Clock, UowFactory
-from trainvite.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 
 
 class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
@@ -16,7 +18,9 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
         self._clock = clock
 
     async def CreateTrainingSession(
-        self, request: catalog_pb2.CreateTrainingSessionRequest, context: grpc.aio.ServicerContext
+        self,
+        request: catalog_pb2.CreateTrainingSessionRequest,
+        context: grpc.aio.ServicerContext[Any, Any],
     ) -> catalog_pb2.TrainingSession:
         session = session_from_pb(request.training_session)
         stored = await handlers.create_session(
@@ -25,12 +29,16 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
         return session_to_pb(stored)
 
     async def GetTrainingSession(
-        self, request: catalog_pb2.GetTrainingSessionRequest, context: grpc.aio.ServicerContext
+        self,
+        request: catalog_pb2.GetTrainingSessionRequest,
+        context: grpc.aio.ServicerContext[Any, Any],
     ) -> catalog_pb2.TrainingSession:
         return session_to_pb(await handlers.get_session(self._uow, request.name))
 
     async def ListTrainingSessions(
-        self, request: catalog_pb2.ListTrainingSessionsRequest, context: grpc.aio.ServicerContext
+        self,
+        request: catalog_pb2.ListTrainingSessionsRequest,
+        context: grpc.aio.ServicerContext[Any, Any],
     ) -> catalog_pb2.ListTrainingSessionsResponse:
         page = await handlers.list_sessions(
             self._uow, request.page_size, request.page_token, request.include_past, self._clock()
@@ -41,7 +49,9 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
         )
 
     async def SearchTrainingSessions(
-        self, request: catalog_pb2.SearchTrainingSessionsRequest, context: grpc.aio.ServicerContext
+        self,
+        request: catalog_pb2.SearchTrainingSessionsRequest,
+        context: grpc.aio.ServicerContext[Any, Any],
     ) -> catalog_pb2.SearchTrainingSessionsResponse:
         found = await handlers.search_sessions(
             self._uow, request.query, request.page_size, request.include_past, self._clock()

@@ -145,8 +145,26 @@ _FEATURE_KEY = re.compile(r"[a-z][a-z0-9_]*")
 
 # Words a CSM adds around a topic that say nothing about which session is meant.
 _NOISE_WORDS = frozenset(
-    {"training", "trainings", "session", "sessions", "webinar", "webinars", "course", "class",
-     "workshop", "the", "a", "an", "to", "for", "on", "about", "invite", "team"}
+    {
+        "training",
+        "trainings",
+        "session",
+        "sessions",
+        "webinar",
+        "webinars",
+        "course",
+        "class",
+        "workshop",
+        "the",
+        "a",
+        "an",
+        "to",
+        "for",
+        "on",
+        "about",
+        "invite",
+        "team",
+    }
 )
 
 

@@ -96,9 +96,7 @@ async def list_sessions(
     size = _page_size(page_size, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, "page_size")
     after = _decode_token(page_token, include_past) if page_token else None
     async with uow_factory() as uow:
-        sessions = await uow.sessions.list_by_start(
-            size + 1, after, None if include_past else now
-        )
+        sessions = await uow.sessions.list_by_start(size + 1, after, None if include_past else now)
     more = len(sessions) > size
     sessions = sessions[:size]
     token = _encode_token(sessions[-1], include_past) if more else ""

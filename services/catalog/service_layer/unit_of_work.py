@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncpg
-
 from services.catalog.adapters.repository import SessionRepository
+from services.common.db import Connection
 from services.common.unit_of_work import UnitOfWork
 
 
 class CatalogUnitOfWork(UnitOfWork):
     sessions: SessionRepository
 
-    def _bind(self, conn: asyncpg.Connection) -> None:
+    def _bind(self, conn: Connection) -> None:
         self.sessions = SessionRepository(conn)

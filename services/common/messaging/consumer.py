@@ -16,10 +16,10 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig
+from trainvite.events.v1 import events_pb2
 
 from services.common.messaging.jetstream import publish_event
 from services.common.messaging.topology import ConsumerSpec, Topology
-from trainvite.events.v1 import events_pb2
 
 _log = logging.getLogger(__name__)
 
@@ -95,7 +95,9 @@ async def _process(
     try:
         await handler(msg)
     except PoisonMessage as exc:
-        _log.warning("dead-lettering a bad event", extra={"durable": spec.durable, "reason": str(exc)})
+        _log.warning(
+            "dead-lettering a bad event", extra={"durable": spec.durable, "reason": str(exc)}
+        )
         await dead_letter(js, topology, spec.durable, msg, str(exc))
         await msg.term()
     except Exception as exc:

@@ -37,7 +37,9 @@ async def declare_streams(js: JetStreamContext, topology: Topology) -> None:
             await js.update_stream(config)
 
 
-async def publish_event(js: JetStreamContext, subject: str, event_id: str, payload: bytes) -> PubAck:
+async def publish_event(
+    js: JetStreamContext, subject: str, event_id: str, payload: bytes
+) -> PubAck:
     """Publish with the event id as Nats-Msg-Id, so that a retried publish is stored once."""
     ack = await js.publish(subject, payload, headers={"Nats-Msg-Id": event_id})
     if ack.duplicate:

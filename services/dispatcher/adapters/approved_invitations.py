@@ -6,13 +6,13 @@ import datetime as dt
 
 from google.protobuf.message import DecodeError
 from nats.aio.msg import Msg
+from trainvite.events.v1 import events_pb2
 
 from services.common.fingerprint import content_sha256
 from services.common.messaging.consumer import MessageHandler, PoisonMessage
 from services.dispatcher.domain.model import ApprovedInvitation
 from services.dispatcher.service_layer import handlers
 from services.dispatcher.service_layer.handlers import Dependencies
-from trainvite.events.v1 import events_pb2
 
 
 def decode(data: bytes) -> ApprovedInvitation:

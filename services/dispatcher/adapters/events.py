@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from google.protobuf.timestamp_pb2 import Timestamp
+from trainvite.common.v1 import common_pb2
+from trainvite.events.v1 import events_pb2
 
 from services.common.messaging.topology import Topology
 from services.common.outbox import OutboxMessage
 from services.dispatcher.domain.model import DeliveryOutcome, DeliveryState
-from trainvite.common.v1 import common_pb2
-from trainvite.events.v1 import events_pb2
 
 STATE_TO_PB = {
     DeliveryState.PENDING: common_pb2.DELIVERY_STATE_PENDING,
@@ -31,4 +31,6 @@ def delivery_outcome(event: DeliveryOutcome, topology: Topology) -> OutboxMessag
         provider_message_id=event.provider_message_id,
         detail=event.detail,
     )
-    return OutboxMessage(str(event.event_id), topology.delivery_outcome, message.SerializeToString())
+    return OutboxMessage(
+        str(event.event_id), topology.delivery_outcome, message.SerializeToString()
+    )

@@ -1,4 +1,4 @@
-"""The RFC 5322 message for a delivery: text, HTML and calendar invitation, one-click unsubscribe."""
+"""The RFC 5322 message of a delivery: text, HTML, calendar invitation, one-click unsubscribe."""
 
 from __future__ import annotations
 
@@ -37,7 +37,5 @@ def build_message(delivery: Delivery, unsubscribe_base_url: str) -> EmailMessage
     )
     message.add_alternative(a.html_body, subtype="html")
     if a.calendar_ics:
-        message.add_alternative(
-            a.calendar_ics, subtype="calendar", params={"method": "REQUEST"}
-        )
+        message.add_alternative(a.calendar_ics, subtype="calendar", params={"method": "REQUEST"})
     return message

@@ -6,12 +6,26 @@ import datetime as dt
 
 import asyncpg
 
+from services.common.db import Connection
 from services.dispatcher.domain.model import ApprovedInvitation, Delivery, DeliveryState
 
 _APPROVED_COLUMNS = (
-    "invitation", "batch", "customer_id", "training_session", "recipient_email",
-    "recipient_name", "sender_email", "sender_name", "subject", "text_body", "html_body",
-    "calendar_ics", "content_sha256", "approved_by", "approved_at", "send_after",
+    "invitation",
+    "batch",
+    "customer_id",
+    "training_session",
+    "recipient_email",
+    "recipient_name",
+    "sender_email",
+    "sender_name",
+    "subject",
+    "text_body",
+    "html_body",
+    "calendar_ics",
+    "content_sha256",
+    "approved_by",
+    "approved_at",
+    "send_after",
 )
 
 
@@ -29,7 +43,7 @@ def _to_delivery(row: asyncpg.Record) -> Delivery:
 
 
 class DeliveryRepository:
-    def __init__(self, conn: asyncpg.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
     async def add(self, delivery: Delivery) -> bool:

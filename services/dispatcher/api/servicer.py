@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
+from trainvite.dispatcher.v1 import dispatcher_pb2 as pb
+from trainvite.dispatcher.v1 import dispatcher_pb2_grpc
 
 from services.common.auth import current_principal
 from services.dispatcher.adapters.events import STATE_TO_PB
 from services.dispatcher.domain.model import Delivery, DeliveryState
 from services.dispatcher.service_layer import handlers
 from services.dispatcher.service_layer.handlers import Dependencies
-from trainvite.dispatcher.v1 import dispatcher_pb2 as pb
-from trainvite.dispatcher.v1 import dispatcher_pb2_grpc
 
 
 def _delivery_to_pb(d: Delivery) -> pb.Delivery:
@@ -36,7 +38,7 @@ class DispatcherServicer(dispatcher_pb2_grpc.DispatcherServiceServicer):
         self._deps = deps
 
     async def GetBatchDeliveryStatus(
-        self, request: pb.GetBatchDeliveryStatusRequest, context: grpc.aio.ServicerContext
+        self, request: pb.GetBatchDeliveryStatusRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.BatchDeliveryStatus:
         deliveries = await handlers.batch_status(self._deps, request.name, current_principal())
 

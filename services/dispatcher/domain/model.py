@@ -77,8 +77,13 @@ class Delivery:
     def _record(self) -> None:
         self.events.append(
             DeliveryOutcome(
-                uuid.uuid4(), self.approved.invitation, self.approved.batch, self.state,
-                self.message_id, self.provider_message_id, self.detail,
+                uuid.uuid4(),
+                self.approved.invitation,
+                self.approved.batch,
+                self.state,
+                self.message_id,
+                self.provider_message_id,
+                self.detail,
             )
         )
 

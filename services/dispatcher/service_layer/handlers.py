@@ -10,12 +10,11 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 
 from services.common.auth import Principal
-from services.common.errors import PermissionDenied
+from services.common.errors import InvalidArgument, PermissionDenied
 from services.common.outbox import OutboxMessage
 from services.dispatcher.adapters.senders import MailSender, PermanentSendError, TransientSendError
 from services.dispatcher.domain.model import ApprovedInvitation, Delivery, DeliveryOutcome
 from services.dispatcher.service_layer.unit_of_work import DispatcherUnitOfWork
-from services.common.errors import InvalidArgument
 
 _log = logging.getLogger(__name__)
 

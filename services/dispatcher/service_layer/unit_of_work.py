@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import asyncpg
-
+from services.common.db import Connection
 from services.common.unit_of_work import UnitOfWork
 from services.dispatcher.adapters.repository import DeliveryRepository
 
@@ -11,5 +10,5 @@ from services.dispatcher.adapters.repository import DeliveryRepository
 class DispatcherUnitOfWork(UnitOfWork):
     deliveries: DeliveryRepository
 
-    def _bind(self, conn: asyncpg.Connection) -> None:
+    def _bind(self, conn: Connection) -> None:
         self.deliveries = DeliveryRepository(conn)

@@ -8,6 +8,7 @@ from typing import Any
 
 import asyncpg
 
+from services.common.db import Connection
 from services.personalizer.domain.model import (
     Angle,
     BatchState,
@@ -29,22 +30,38 @@ from services.personalizer.domain.model import (
 
 def session_to_json(s: SessionInfo) -> dict[str, Any]:
     return {
-        "name": s.name, "title": s.title, "topic": s.topic, "level": s.level, "format": s.format,
-        "features": list(s.features), "target_roles": list(s.target_roles),
-        "start_time": s.start_time.isoformat(), "time_zone": s.time_zone,
-        "duration_seconds": s.duration.total_seconds(), "join_url": s.join_url,
-        "registration_url": s.registration_url, "presenter": s.presenter,
+        "name": s.name,
+        "title": s.title,
+        "topic": s.topic,
+        "level": s.level,
+        "format": s.format,
+        "features": list(s.features),
+        "target_roles": list(s.target_roles),
+        "start_time": s.start_time.isoformat(),
+        "time_zone": s.time_zone,
+        "duration_seconds": s.duration.total_seconds(),
+        "join_url": s.join_url,
+        "registration_url": s.registration_url,
+        "presenter": s.presenter,
         "learning_outcomes": [{"feature": o.feature, "text": o.text} for o in s.learning_outcomes],
     }
 
 
 def session_from_json(d: dict[str, Any]) -> SessionInfo:
     return SessionInfo(
-        name=d["name"], title=d["title"], topic=d["topic"], level=d["level"], format=d["format"],
-        features=tuple(d["features"]), target_roles=tuple(d["target_roles"]),
-        start_time=dt.datetime.fromisoformat(d["start_time"]), time_zone=d["time_zone"],
-        duration=dt.timedelta(seconds=d["duration_seconds"]), join_url=d["join_url"],
-        registration_url=d["registration_url"], presenter=d["presenter"],
+        name=d["name"],
+        title=d["title"],
+        topic=d["topic"],
+        level=d["level"],
+        format=d["format"],
+        features=tuple(d["features"]),
+        target_roles=tuple(d["target_roles"]),
+        start_time=dt.datetime.fromisoformat(d["start_time"]),
+        time_zone=d["time_zone"],
+        duration=dt.timedelta(seconds=d["duration_seconds"]),
+        join_url=d["join_url"],
+        registration_url=d["registration_url"],
+        presenter=d["presenter"],
         learning_outcomes=tuple(LearningOutcome(**o) for o in d["learning_outcomes"]),
     )
 
@@ -53,8 +70,13 @@ def _exclusion_to_json(e: Exclusion) -> dict[str, Any]:
     s = e.stakeholder
     return {
         "stakeholder": {
-            "id": s.id, "customer_id": s.customer_id, "display_name": s.display_name,
-            "email": s.email, "role": s.role, "title": s.title, "time_zone": s.time_zone,
+            "id": s.id,
+            "customer_id": s.customer_id,
+            "display_name": s.display_name,
+            "email": s.email,
+            "role": s.role,
+            "title": s.title,
+            "time_zone": s.time_zone,
             "opted_out": s.opted_out,
         },
         "reason": e.reason.value,
@@ -68,8 +90,12 @@ def _exclusion_from_json(d: dict[str, Any]) -> Exclusion:
 
 def _recipient_to_json(r: Recipient) -> dict[str, Any]:
     return {
-        "stakeholder_id": r.stakeholder_id, "display_name": r.display_name, "email": r.email,
-        "role": r.role, "title": r.title, "time_zone": r.time_zone,
+        "stakeholder_id": r.stakeholder_id,
+        "display_name": r.display_name,
+        "email": r.email,
+        "role": r.role,
+        "title": r.title,
+        "time_zone": r.time_zone,
     }
 
 
@@ -95,7 +121,7 @@ def _draft_from_row(row: asyncpg.Record) -> InvitationDraft:
 class BatchRepository:
     """Reads and writes batches on one connection (inside a unit of work's transaction)."""
 
-    def __init__(self, conn: asyncpg.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
     async def add(self, batch: InvitationBatch, request_id: str | None) -> bool:
@@ -110,10 +136,19 @@ class BatchRepository:
             ON CONFLICT (customer_id, request_id) DO NOTHING
             RETURNING true
             """,
-            batch.id, batch.customer_id, batch.customer_name, batch.session.name,
-            session_to_json(batch.session), batch.sender.email, batch.sender.display_name,
-            batch.state.value, [_exclusion_to_json(e) for e in batch.excluded], request_id,
-            batch.created_by, batch.created_at, batch.version,
+            batch.id,
+            batch.customer_id,
+            batch.customer_name,
+            batch.session.name,
+            session_to_json(batch.session),
+            batch.sender.email,
+            batch.sender.display_name,
+            batch.state.value,
+            [_exclusion_to_json(e) for e in batch.excluded],
+            request_id,
+            batch.created_by,
+            batch.created_at,
+            batch.version,
         )
         if not inserted:
             return False
@@ -127,12 +162,24 @@ class BatchRepository:
             """,
             [
                 (
-                    d.id, batch.id, i, batch.session.name, d.recipient.stakeholder_id,
-                    _recipient_to_json(d.recipient), d.score,
+                    d.id,
+                    batch.id,
+                    i,
+                    batch.session.name,
+                    d.recipient.stakeholder_id,
+                    _recipient_to_json(d.recipient),
+                    d.score,
                     [{"factor": r.factor, "weight": r.weight, "text": r.text} for r in d.reasons],
-                    d.angle.value, d.talking_points, d.content.subject, d.content.text_body,
-                    d.content.html_body, d.content.calendar_ics, d.registration_url,
-                    d.state.value, d.updated_by, d.version,
+                    d.angle.value,
+                    d.talking_points,
+                    d.content.subject,
+                    d.content.text_body,
+                    d.content.html_body,
+                    d.content.calendar_ics,
+                    d.registration_url,
+                    d.state.value,
+                    d.updated_by,
+                    d.version,
                 )
                 for i, d in enumerate(batch.drafts)
             ],
@@ -143,7 +190,8 @@ class BatchRepository:
         """The batch a DraftInvitations call with this request id created, if any."""
         value: uuid.UUID | None = await self._conn.fetchval(
             "SELECT id FROM invitation_batches WHERE customer_id = $1 AND request_id = $2",
-            customer_id, request_id,
+            customer_id,
+            request_id,
         )
         return value
 
@@ -156,7 +204,8 @@ class BatchRepository:
             f"""
             SELECT * FROM invitation_batches WHERE id = $1 AND customer_id = $2 {lock}
             """,
-            batch_id, customer_id,
+            batch_id,
+            customer_id,
         )
         if row is None:
             return None
@@ -187,7 +236,11 @@ class BatchRepository:
             SET state = $2, approved_by = NULLIF($3, ''), approved_at = $4, version = $5
             WHERE id = $1
             """,
-            batch.id, batch.state.value, batch.approved_by, batch.approved_at, batch.version,
+            batch.id,
+            batch.state.value,
+            batch.approved_by,
+            batch.approved_at,
+            batch.version,
         )
         await self._conn.executemany(
             """
@@ -199,9 +252,17 @@ class BatchRepository:
             """,
             [
                 (
-                    d.id, d.content.subject, d.content.text_body, d.content.html_body,
-                    d.content.calendar_ics, d.state.value, d.content_sha256,
-                    d.delivery_state.value, d.delivery_detail, d.updated_by, d.version,
+                    d.id,
+                    d.content.subject,
+                    d.content.text_body,
+                    d.content.html_body,
+                    d.content.calendar_ics,
+                    d.state.value,
+                    d.content_sha256,
+                    d.delivery_state.value,
+                    d.delivery_detail,
+                    d.updated_by,
+                    d.version,
                 )
                 for d in batch.drafts
             ],
@@ -236,6 +297,8 @@ class BatchRepository:
             UPDATE invitation_drafts SET delivery_state = $2, delivery_detail = $3
             WHERE id = $1 AND state = 'approved'
             """,
-            draft_id, state.value, detail,
+            draft_id,
+            state.value,
+            detail,
         )
         return True

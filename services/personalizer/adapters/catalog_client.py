@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 import grpc
+from trainvite.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 
 from services.common.errors import InvalidArgument, NotFound
 from services.personalizer.domain.model import LearningOutcome, SessionInfo
-from trainvite.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 
 _LEVELS = {
     catalog_pb2.SESSION_LEVEL_BEGINNER: "beginner",

@@ -6,6 +6,7 @@ import uuid
 
 from google.protobuf.message import DecodeError
 from nats.aio.msg import Msg
+from trainvite.events.v1 import events_pb2
 
 from services.common.errors import InvalidArgument
 from services.common.messaging.consumer import MessageHandler, PoisonMessage
@@ -13,7 +14,6 @@ from services.personalizer.api.convert import DELIVERY_STATE_FROM_PB
 from services.personalizer.domain.model import DeliveryState
 from services.personalizer.service_layer import handlers
 from services.personalizer.service_layer.handlers import Dependencies
-from trainvite.events.v1 import events_pb2
 
 
 def delivery_outcome_handler(deps: Dependencies) -> MessageHandler:

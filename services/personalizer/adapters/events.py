@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from google.protobuf.timestamp_pb2 import Timestamp
+from trainvite.common.v1 import common_pb2
+from trainvite.events.v1 import events_pb2
 
 from services.common.messaging.topology import Topology
 from services.common.outbox import OutboxMessage
 from services.personalizer.domain.model import Angle, InvitationApproved
-from trainvite.common.v1 import common_pb2
-from trainvite.events.v1 import events_pb2
 
 ANGLE_TO_PB = {
     Angle.CLOSE_GAP: common_pb2.PERSONALIZATION_ANGLE_CLOSE_GAP,

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-import asyncpg
-
+from services.common.db import Connection
 from services.personalizer.domain.gaps import RoleBenchmark, Usage
 from services.personalizer.domain.model import Customer, Stakeholder
 
@@ -13,7 +12,7 @@ from services.personalizer.domain.model import Customer, Stakeholder
 class PlatformRepository:
     """Customers, stakeholders, usage and role benchmarks."""
 
-    def __init__(self, conn: asyncpg.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
     async def customer(self, customer_id: str) -> Customer | None:

@@ -80,7 +80,11 @@ class InvitationRenderer:
         text = self._env.get_template(f"{angle}/body.txt").render(context).strip() + "\n"
         html = self._env.get_template(f"{angle}/body.html").render(context)
         recipient = Recipient(
-            person.id, person.display_name, person.email or "", person.role, person.title,
+            person.id,
+            person.display_name,
+            person.email or "",
+            person.role,
+            person.title,
             person.time_zone,
         )
         ics = calendar_invitation(session, customer, recipient, link, now)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
+from trainvite.catalog.v1 import catalog_pb2
+from trainvite.common.v1 import common_pb2
+from trainvite.personalizer.v1 import personalizer_pb2 as pb
 
 from services.personalizer.adapters.events import ANGLE_TO_PB
 from services.personalizer.domain.gaps import FeatureAdoption
@@ -19,9 +22,6 @@ from services.personalizer.domain.model import (
     Stakeholder,
 )
 from services.personalizer.service_layer.handlers import TrainingGaps
-from trainvite.catalog.v1 import catalog_pb2
-from trainvite.common.v1 import common_pb2
-from trainvite.personalizer.v1 import personalizer_pb2 as pb
 
 _LEVEL = {
     AdoptionLevel.NONE: common_pb2.ADOPTION_LEVEL_NONE,
@@ -54,12 +54,12 @@ _EXCLUSION = {
     ExclusionReason.NOT_ENTITLED: pb.EXCLUSION_REASON_NOT_ENTITLED,
     ExclusionReason.LOW_FIT: pb.EXCLUSION_REASON_LOW_FIT,
 }
-_SESSION_LEVEL = {
+_SESSION_LEVEL: dict[str, catalog_pb2.SessionLevel] = {
     "beginner": catalog_pb2.SESSION_LEVEL_BEGINNER,
     "intermediate": catalog_pb2.SESSION_LEVEL_INTERMEDIATE,
     "advanced": catalog_pb2.SESSION_LEVEL_ADVANCED,
 }
-_SESSION_FORMAT = {
+_SESSION_FORMAT: dict[str, catalog_pb2.SessionFormat] = {
     "live_webinar": catalog_pb2.SESSION_FORMAT_LIVE_WEBINAR,
     "in_person": catalog_pb2.SESSION_FORMAT_IN_PERSON,
     "on_demand": catalog_pb2.SESSION_FORMAT_ON_DEMAND,
@@ -68,16 +68,25 @@ _SESSION_FORMAT = {
 
 def _stakeholder(s: Stakeholder) -> pb.Stakeholder:
     return pb.Stakeholder(
-        id=s.id, display_name=s.display_name, email=s.email or "", role=s.role, title=s.title,
+        id=s.id,
+        display_name=s.display_name,
+        email=s.email or "",
+        role=s.role,
+        title=s.title,
         time_zone=s.time_zone,
     )
 
 
 def _adoption(a: FeatureAdoption) -> pb.FeatureAdoption:
     return pb.FeatureAdoption(
-        feature=a.feature, level=_LEVEL[a.level], active_days=a.active_days, events=a.events,
+        feature=a.feature,
+        level=_LEVEL[a.level],
+        active_days=a.active_days,
+        events=a.events,
         role_median_active_days=a.role_median_active_days,
-        role_median_events=a.role_median_events, gap=a.gap, explanation=a.explanation,
+        role_median_events=a.role_median_events,
+        gap=a.gap,
+        explanation=a.explanation,
     )
 
 
@@ -102,13 +111,21 @@ def session_to_pb(s: SessionInfo) -> catalog_pb2.TrainingSession:
     duration = Duration()
     duration.FromTimedelta(s.duration)
     return catalog_pb2.TrainingSession(
-        name=s.name, title=s.title, topic=s.topic, level=_SESSION_LEVEL.get(s.level, 0),
-        format=_SESSION_FORMAT.get(s.format, 0), features=s.features,
-        target_roles=s.target_roles, start_time=start, time_zone=s.time_zone, duration=duration,
-        join_url=s.join_url, registration_url=s.registration_url, presenter=s.presenter,
+        name=s.name,
+        title=s.title,
+        topic=s.topic,
+        level=_SESSION_LEVEL.get(s.level, catalog_pb2.SESSION_LEVEL_UNSPECIFIED),
+        format=_SESSION_FORMAT.get(s.format, catalog_pb2.SESSION_FORMAT_UNSPECIFIED),
+        features=s.features,
+        target_roles=s.target_roles,
+        start_time=start,
+        time_zone=s.time_zone,
+        duration=duration,
+        join_url=s.join_url,
+        registration_url=s.registration_url,
+        presenter=s.presenter,
         learning_outcomes=[
-            catalog_pb2.LearningOutcome(feature=o.feature, text=o.text)
-            for o in s.learning_outcomes
+            catalog_pb2.LearningOutcome(feature=o.feature, text=o.text) for o in s.learning_outcomes
         ],
     )
 
@@ -118,16 +135,24 @@ def draft_to_pb(name: str, d: InvitationDraft) -> pb.InvitationDraft:
     return pb.InvitationDraft(
         name=name,
         recipient=pb.Stakeholder(
-            id=r.stakeholder_id, display_name=r.display_name, email=r.email, role=r.role,
-            title=r.title, time_zone=r.time_zone,
+            id=r.stakeholder_id,
+            display_name=r.display_name,
+            email=r.email,
+            role=r.role,
+            title=r.title,
+            time_zone=r.time_zone,
         ),
         score=d.score,
-        reasons=[pb.SelectionReason(factor=x.factor, weight=x.weight, text=x.text) for x in d.reasons],
+        reasons=[
+            pb.SelectionReason(factor=x.factor, weight=x.weight, text=x.text) for x in d.reasons
+        ],
         angle=ANGLE_TO_PB[d.angle],
         talking_points=d.talking_points,
         content=common_pb2.InvitationContent(
-            subject=d.content.subject, text_body=d.content.text_body,
-            html_body=d.content.html_body, calendar_ics=d.content.calendar_ics,
+            subject=d.content.subject,
+            text_body=d.content.text_body,
+            html_body=d.content.html_body,
+            calendar_ics=d.content.calendar_ics,
         ),
         registration_url=d.registration_url,
         state=_DRAFT_STATE[d.state],
@@ -151,7 +176,8 @@ def batch_to_pb(batch: InvitationBatch) -> pb.InvitationBatch:
         drafts=[draft_to_pb(batch.draft_name(d), d) for d in batch.drafts],
         excluded=[
             pb.ExcludedStakeholder(
-                stakeholder=_stakeholder(e.stakeholder), reason=_EXCLUSION[e.reason],
+                stakeholder=_stakeholder(e.stakeholder),
+                reason=_EXCLUSION[e.reason],
                 detail=e.detail,
             )
             for e in batch.excluded

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import grpc
+from trainvite.personalizer.v1 import personalizer_pb2 as pb
+from trainvite.personalizer.v1 import personalizer_pb2_grpc
 
 from services.common.auth import current_principal
 from services.personalizer.api.convert import batch_to_pb, draft_to_pb, gaps_to_pb
 from services.personalizer.domain.model import Content
 from services.personalizer.service_layer import handlers
 from services.personalizer.service_layer.handlers import Dependencies
-from trainvite.personalizer.v1 import personalizer_pb2 as pb
-from trainvite.personalizer.v1 import personalizer_pb2_grpc
 
 
 class PersonalizerServicer(personalizer_pb2_grpc.PersonalizerServiceServicer):
@@ -18,7 +20,7 @@ class PersonalizerServicer(personalizer_pb2_grpc.PersonalizerServiceServicer):
         self._deps = deps
 
     async def GetTrainingGaps(
-        self, request: pb.GetTrainingGapsRequest, context: grpc.aio.ServicerContext
+        self, request: pb.GetTrainingGapsRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.TrainingGaps:
         gaps = await handlers.get_training_gaps(
             self._deps, request.name, request.window_days, current_principal()
@@ -26,7 +28,7 @@ class PersonalizerServicer(personalizer_pb2_grpc.PersonalizerServiceServicer):
         return gaps_to_pb(gaps)
 
     async def DraftInvitations(
-        self, request: pb.DraftInvitationsRequest, context: grpc.aio.ServicerContext
+        self, request: pb.DraftInvitationsRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.InvitationBatch:
         batch = await handlers.draft_invitations(
             self._deps,
@@ -39,12 +41,12 @@ class PersonalizerServicer(personalizer_pb2_grpc.PersonalizerServiceServicer):
         return batch_to_pb(batch)
 
     async def GetInvitationBatch(
-        self, request: pb.GetInvitationBatchRequest, context: grpc.aio.ServicerContext
+        self, request: pb.GetInvitationBatchRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.InvitationBatch:
         return batch_to_pb(await handlers.get_batch(self._deps, request.name, current_principal()))
 
     async def UpdateInvitationDraft(
-        self, request: pb.UpdateInvitationDraftRequest, context: grpc.aio.ServicerContext
+        self, request: pb.UpdateInvitationDraftRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.InvitationDraft:
         content = request.draft.content
         draft = await handlers.update_draft(
@@ -58,7 +60,7 @@ class PersonalizerServicer(personalizer_pb2_grpc.PersonalizerServiceServicer):
         return draft_to_pb(request.draft.name, draft)
 
     async def ApproveInvitationBatch(
-        self, request: pb.ApproveInvitationBatchRequest, context: grpc.aio.ServicerContext
+        self, request: pb.ApproveInvitationBatchRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.InvitationBatch:
         batch = await handlers.approve_batch(
             self._deps, request.name, request.etag, current_principal()

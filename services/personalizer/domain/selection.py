@@ -170,7 +170,9 @@ def assess(
         )
     adoption = [adoption_by_feature[f] for f in covered if f in adoption_by_feature]
     if not adoption:
-        return Exclusion(person, ExclusionReason.LOW_FIT, "No usage data for the session's features")
+        return Exclusion(
+            person, ExclusionReason.LOW_FIT, "No usage data for the session's features"
+        )
     level = overall_level(adoption)
     reasons = [_role_fit(person, session), _need(adoption, customer), _level_fit(level, session)]
     role, need, level_fit = (r.weight for r in reasons)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import asyncpg
-
+from services.common.db import Connection
 from services.common.unit_of_work import UnitOfWork
 from services.personalizer.adapters.batch_repository import BatchRepository
 from services.personalizer.adapters.platform_repository import PlatformRepository
@@ -13,6 +12,6 @@ class PersonalizerUnitOfWork(UnitOfWork):
     batches: BatchRepository
     platform: PlatformRepository
 
-    def _bind(self, conn: asyncpg.Connection) -> None:
+    def _bind(self, conn: Connection) -> None:
         self.batches = BatchRepository(conn)
         self.platform = PlatformRepository(conn)
