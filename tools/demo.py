@@ -118,6 +118,13 @@ async def play(request: str, csm: str, endpoints: dict[str, str], wait_seconds: 
                 s = e.stakeholder
                 print(f"- {s.display_name} ({s.title}): {reason} - {e.detail}")
 
+        if not batch.drafts:
+            say(
+                "System",
+                f"Nobody at {batch.customer_display_name} is left to invite to this session.",
+            )
+            return 0
+
         print("\nGenerating personalized invitations...")
         for draft in batch.drafts:
             print(

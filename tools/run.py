@@ -16,6 +16,9 @@ import subprocess
 import sys
 import time
 
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
 from services.common.migrations import apply_all
 from tools import devdata, stack
 from tools.seed import seed_all
@@ -54,6 +57,26 @@ def service_environment(
             "OUTBOX_DIR": str(devdata.DATA_DIR / "outbox"),
         },
     }
+
+
+def _wait_until_serving(
+    name: str, address: str, child: subprocess.Popen[bytes], seconds: float = 60
+) -> None:
+    """Block until the service's health check answers SERVING."""
+    deadline = time.monotonic() + seconds
+    with grpc.insecure_channel(address) as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        while time.monotonic() < deadline:
+            if child.poll() is not None:
+                raise SystemExit(f"{name} exited with {child.returncode}; see its log")
+            try:
+                reply = health.Check(health_pb2.HealthCheckRequest(), timeout=1)
+                if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.RpcError:
+                pass  # not listening yet
+            time.sleep(0.2)
+    raise SystemExit(f"{name} did not report SERVING within {seconds:.0f} s")
 
 
 def main() -> int:
@@ -101,6 +124,8 @@ def main() -> int:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
+        for name, port in SERVICES.items():
+            _wait_until_serving(name, f"127.0.0.1:{port}", children[name])
         devdata.write_endpoints({n: f"127.0.0.1:{p}" for n, p in SERVICES.items()})
         for name, port in SERVICES.items():
             _say(f"{name:<13} grpc 127.0.0.1:{port}   log {logs / (name + '.log')}")
