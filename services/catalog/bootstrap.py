@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from trainvite.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 
 from services.catalog.api.servicer import CatalogServicer
 from services.catalog.service_layer.handlers import utc_now
 from services.catalog.service_layer.unit_of_work import CatalogUnitOfWork
 from services.common.grpc_server import GrpcServer
-from services.common.outbox import run_relay
-from services.common.runtime import Infrastructure, ServiceParts
+from services.common.runtime import (
+    Infrastructure,
+    ServiceParts,
+    outbox_relay_task,
+)
 
 SERVICE_NAME = "catalog"
 SCHEMA = "catalog"
@@ -27,7 +28,4 @@ async def build(infra: Infrastructure) -> ServiceParts:
             lambda s: catalog_pb2_grpc.add_CatalogServiceServicer_to_server(servicer, s),
         )
 
-    async def outbox_relay(stop: asyncio.Event) -> None:
-        await run_relay(infra.pool, infra.js, SCHEMA, stop)
-
-    return ServiceParts(register=register, background=[outbox_relay])
+    return ServiceParts(register=register, background=[outbox_relay_task(infra, SCHEMA)])

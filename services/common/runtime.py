@@ -23,9 +23,11 @@ from nats.js import JetStreamContext
 from services.common.db import create_pool
 from services.common.grpc_server import GrpcServer
 from services.common.logging import configure_logging
+from services.common.messaging.consumer import MessageHandler, run_pull_consumer
 from services.common.messaging.jetstream import connect, declare_streams
-from services.common.messaging.topology import Topology
+from services.common.messaging.topology import ConsumerSpec, Topology
 from services.common.migrations import apply_migrations
+from services.common.outbox import run_relay
 from services.common.settings import CommonSettings
 
 _log = logging.getLogger(__name__)
@@ -54,6 +56,27 @@ class ServiceParts:
 
 
 Build = Callable[[Infrastructure], Awaitable[ServiceParts]]
+
+
+def outbox_relay_task(infra: Infrastructure, schema: str) -> BackgroundTask:
+    """The background task that relays `schema`'s outbox to JetStream."""
+
+    async def outbox_relay(stop: asyncio.Event) -> None:
+        await run_relay(infra.pool, infra.js, schema, stop)
+
+    return outbox_relay
+
+
+def consumer_task(
+    infra: Infrastructure, spec: ConsumerSpec, handler: MessageHandler
+) -> BackgroundTask:
+    """The background task that feeds `spec`'s durable consumer to `handler`."""
+
+    async def consume(stop: asyncio.Event) -> None:
+        await run_pull_consumer(infra.js, infra.topology, spec, handler, stop)
+
+    consume.__name__ = f"consume {spec.durable}"
+    return consume
 
 
 async def serve(

@@ -11,9 +11,12 @@ import logging
 from trainvite.dispatcher.v1 import dispatcher_pb2, dispatcher_pb2_grpc
 
 from services.common.grpc_server import GrpcServer
-from services.common.messaging.consumer import run_pull_consumer
-from services.common.outbox import run_relay
-from services.common.runtime import Infrastructure, ServiceParts
+from services.common.runtime import (
+    Infrastructure,
+    ServiceParts,
+    consumer_task,
+    outbox_relay_task,
+)
 from services.dispatcher.adapters import events
 from services.dispatcher.adapters.approved_invitations import approved_invitation_handler
 from services.dispatcher.adapters.mime import build_message
@@ -55,18 +58,6 @@ async def build(infra: Infrastructure) -> ServiceParts:
             lambda s: dispatcher_pb2_grpc.add_DispatcherServiceServicer_to_server(servicer, s),
         )
 
-    async def outbox_relay(stop: asyncio.Event) -> None:
-        await run_relay(infra.pool, infra.js, SCHEMA, stop)
-
-    async def approved_invitations(stop: asyncio.Event) -> None:
-        await run_pull_consumer(
-            infra.js,
-            infra.topology,
-            infra.topology.dispatcher_invitations,
-            approved_invitation_handler(deps),
-            stop,
-        )
-
     async def send_worker(stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
@@ -79,5 +70,12 @@ async def build(infra: Infrastructure) -> ServiceParts:
                     await asyncio.wait_for(stop.wait(), settings.send_poll_seconds)
 
     return ServiceParts(
-        register=register, background=[outbox_relay, approved_invitations, send_worker]
+        register=register,
+        background=[
+            outbox_relay_task(infra, SCHEMA),
+            consumer_task(
+                infra, infra.topology.dispatcher_invitations, approved_invitation_handler(deps)
+            ),
+            send_worker,
+        ],
     )

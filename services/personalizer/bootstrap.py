@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import functools
 
@@ -11,9 +10,12 @@ from trainvite.personalizer.v1 import personalizer_pb2, personalizer_pb2_grpc
 from services.common.auth import CallerKind, issue_token
 from services.common.grpc_client import create_channel
 from services.common.grpc_server import GrpcServer
-from services.common.messaging.consumer import run_pull_consumer
-from services.common.outbox import run_relay
-from services.common.runtime import Infrastructure, ServiceParts
+from services.common.runtime import (
+    Infrastructure,
+    ServiceParts,
+    consumer_task,
+    outbox_relay_task,
+)
 from services.personalizer.adapters import events
 from services.personalizer.adapters.catalog_client import CatalogClient
 from services.personalizer.adapters.delivery_outcomes import delivery_outcome_handler
@@ -73,21 +75,18 @@ async def build(infra: Infrastructure) -> ServiceParts:
             lambda s: personalizer_pb2_grpc.add_PersonalizerServiceServicer_to_server(servicer, s),
         )
 
-    async def outbox_relay(stop: asyncio.Event) -> None:
-        await run_relay(infra.pool, infra.js, SCHEMA, stop)
-
-    async def delivery_outcomes(stop: asyncio.Event) -> None:
-        await run_pull_consumer(
-            infra.js,
-            infra.topology,
-            infra.topology.personalizer_delivery_outcomes,
-            delivery_outcome_handler(deps),
-            stop,
-        )
-
     async def close() -> None:
         await channel.close()
 
     return ServiceParts(
-        register=register, background=[outbox_relay, delivery_outcomes], close=close
+        register=register,
+        background=[
+            outbox_relay_task(infra, SCHEMA),
+            consumer_task(
+                infra,
+                infra.topology.personalizer_delivery_outcomes,
+                delivery_outcome_handler(deps),
+            ),
+        ],
+        close=close,
     )

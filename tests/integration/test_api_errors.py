@@ -118,3 +118,21 @@ async def test_health_is_open_and_serving(services: Clients) -> None:
     for channel in services.channels:
         reply = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest())
         assert reply.status == health_pb2.HealthCheckResponse.SERVING
+
+
+async def test_reflection_lists_every_service_without_a_token(services: Clients) -> None:
+    from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+    expected = {
+        "trainvite.catalog.v1.CatalogService",
+        "trainvite.personalizer.v1.PersonalizerService",
+        "trainvite.dispatcher.v1.DispatcherService",
+    }
+    listed: set[str] = set()
+    for channel in services.channels:
+        stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+        request = reflection_pb2.ServerReflectionRequest(list_services="")
+        async for reply in stub.ServerReflectionInfo(iter([request])):
+            listed |= {s.name for s in reply.list_services_response.service}
+    assert expected <= listed
+    assert "grpc.health.v1.Health" in listed
