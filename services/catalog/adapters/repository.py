@@ -1,32 +1,48 @@
-"""Training sessions in PostgreSQL (schema `catalog`)."""
+"""Courses, sessions and seats in PostgreSQL (schema `catalog`)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
+from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 
 from services.catalog.domain.model import (
+    SEAT_HOLDING,
+    Course,
+    CourseState,
     Format,
     LearningOutcome,
     Level,
-    State,
+    ScheduledSession,
+    SessionState,
     TopicQuery,
     TrainingSession,
+    registration_transition,
 )
 from services.common.db import Connection
 
-_COLUMNS = """
-    id, title, topic, description, features, level, target_roles, format, start_time, time_zone,
-    duration_minutes, capacity, join_url, registration_url, presenter, state, learning_outcomes,
-    version, created_at, updated_at
+_COURSE_COLUMNS = """
+    c.id AS c_id, c.title, c.topic, c.description, c.features, c.level, c.target_roles,
+    c.format, c.duration_minutes, c.learning_outcomes, c.state AS c_state,
+    c.version AS c_version, c.created_at AS c_created_at, c.updated_at AS c_updated_at
+"""
+_SESSION_COLUMNS = """
+    o.id AS o_id, o.course_id, o.start_time, o.time_zone, o.capacity, o.join_url,
+    o.registration_url, o.presenter, o.state AS o_state, o.cancel_reason, o.seats_taken,
+    o.version AS o_version, o.created_at AS o_created_at, o.updated_at AS o_updated_at
+"""
+_SCHEDULED = f"""
+    SELECT {_SESSION_COLUMNS}, {_COURSE_COLUMNS}
+    FROM occurrences o JOIN courses c ON c.id = o.course_id
 """
 
 
-def _to_session(row: asyncpg.Record) -> TrainingSession:
-    return TrainingSession(
-        id=row["id"],
+def _course(row: asyncpg.Record) -> Course:
+    return Course(
+        id=row["c_id"],
         title=row["title"],
         topic=row["topic"],
         description=row["description"],
@@ -34,100 +50,254 @@ def _to_session(row: asyncpg.Record) -> TrainingSession:
         level=Level(row["level"]),
         target_roles=tuple(row["target_roles"]),
         format=Format(row["format"]),
+        duration=dt.timedelta(minutes=row["duration_minutes"]),
+        learning_outcomes=tuple(LearningOutcome(**o) for o in row["learning_outcomes"]),
+        state=CourseState(row["c_state"]),
+        version=row["c_version"],
+        created_at=row["c_created_at"],
+        updated_at=row["c_updated_at"],
+    )
+
+
+def _session(row: asyncpg.Record) -> TrainingSession:
+    return TrainingSession(
+        id=row["o_id"],
+        course_id=row["course_id"],
         start_time=row["start_time"],
         time_zone=row["time_zone"],
-        duration=dt.timedelta(minutes=row["duration_minutes"]),
         capacity=row["capacity"],
         join_url=row["join_url"],
         registration_url=row["registration_url"],
         presenter=row["presenter"],
-        state=State(row["state"]),
-        learning_outcomes=tuple(LearningOutcome(**o) for o in row["learning_outcomes"]),
-        version=row["version"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
+        state=SessionState(row["o_state"]),
+        cancel_reason=row["cancel_reason"],
+        seats_taken=row["seats_taken"],
+        version=row["o_version"],
+        created_at=row["o_created_at"],
+        updated_at=row["o_updated_at"],
     )
 
 
+def _scheduled(row: asyncpg.Record) -> ScheduledSession:
+    return ScheduledSession(_session(row), _course(row))
+
+
+def _outcomes(course: Course) -> list[dict[str, str]]:
+    return [{"feature": o.feature, "text": o.text} for o in course.learning_outcomes]
+
+
+@dataclass(frozen=True)
+class SessionFilter:
+    """What ListTrainingSessions narrows the sessions to."""
+
+    not_before: dt.datetime | None = None
+    before: dt.datetime | None = None
+    feature: str | None = None
+    role: str | None = None
+    level: Level | None = None
+    course_id: uuid.UUID | None = None
+    show_cancelled: bool = False
+
+
+class CourseRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    async def add(self, course: Course, request_id: str | None) -> Course:
+        """Insert; with a request id already used, return the course that id created."""
+        row = await self._conn.fetchrow(
+            """
+            INSERT INTO courses AS c (id, title, topic, description, features, level,
+                target_roles, format, duration_minutes, learning_outcomes, request_id)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+            ON CONFLICT (request_id) DO NOTHING
+            RETURNING c.id
+            """,
+            course.id,
+            course.title,
+            course.topic,
+            course.description,
+            list(course.features),
+            course.level.value,
+            list(course.target_roles),
+            course.format.value,
+            int(course.duration.total_seconds() // 60),
+            _outcomes(course),
+            request_id,
+        )
+        if row is None:
+            course_id = await self._conn.fetchval(
+                "SELECT id FROM courses WHERE request_id = $1", request_id
+            )
+        else:
+            course_id = row["id"]
+        found = await self.get(course_id)
+        assert found is not None
+        return found
+
+    async def get(self, course_id: uuid.UUID, for_update: bool = False) -> Course | None:
+        lock = "FOR UPDATE" if for_update else ""
+        row = await self._conn.fetchrow(
+            f"SELECT {_COURSE_COLUMNS} FROM courses c WHERE c.id = $1 {lock}", course_id
+        )
+        return None if row is None else _course(row)
+
+    async def list_page(
+        self, limit: int, after: tuple[str, uuid.UUID] | None, show_cancelled: bool
+    ) -> list[Course]:
+        """Courses by title (case-insensitive), after a keyset position."""
+        rows = await self._conn.fetch(
+            f"""
+            SELECT {_COURSE_COLUMNS} FROM courses c
+            WHERE ($1 OR c.state = 'active')
+              AND ($2::text IS NULL OR (lower(c.title), c.id) > ($2, $3::uuid))
+            ORDER BY lower(c.title), c.id
+            LIMIT $4
+            """,
+            show_cancelled,
+            after[0] if after else None,
+            after[1] if after else None,
+            limit,
+        )
+        return [_course(r) for r in rows]
+
+    async def save(self, course: Course) -> None:
+        await self._conn.execute(
+            """
+            UPDATE courses SET title = $2, topic = $3, description = $4, features = $5,
+                level = $6, target_roles = $7, format = $8, duration_minutes = $9,
+                learning_outcomes = $10, state = $11, version = $12, updated_at = $13
+            WHERE id = $1
+            """,
+            course.id,
+            course.title,
+            course.topic,
+            course.description,
+            list(course.features),
+            course.level.value,
+            list(course.target_roles),
+            course.format.value,
+            int(course.duration.total_seconds() // 60),
+            _outcomes(course),
+            course.state.value,
+            course.version,
+            course.updated_at,
+        )
+
+
 class SessionRepository:
-    """Reads and writes sessions on one connection (inside a unit of work's transaction)."""
+    """Sessions, always read with their course."""
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
-    async def add(self, session: TrainingSession, request_id: str | None) -> TrainingSession:
+    async def add(self, session: TrainingSession, request_id: str | None) -> ScheduledSession:
         """Insert; with a request id already used, return the session that id created."""
-        row = await self._conn.fetchrow(
-            f"""
-            INSERT INTO training_sessions (
-                id, title, topic, description, features, level, target_roles, format,
-                start_time, time_zone, duration_minutes, capacity, join_url, registration_url,
-                presenter, state, learning_outcomes, request_id)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+        session_id = await self._conn.fetchval(
+            """
+            INSERT INTO occurrences (id, course_id, start_time, time_zone, capacity, join_url,
+                registration_url, presenter, request_id)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
             ON CONFLICT (request_id) DO NOTHING
-            RETURNING {_COLUMNS}
+            RETURNING id
             """,
             session.id,
-            session.title,
-            session.topic,
-            session.description,
-            list(session.features),
-            session.level.value,
-            list(session.target_roles),
-            session.format.value,
+            session.course_id,
             session.start_time,
             session.time_zone,
-            int(session.duration.total_seconds() // 60),
+            session.capacity,
+            session.join_url,
+            session.registration_url,
+            session.presenter,
+            request_id,
+        )
+        if session_id is None:
+            session_id = await self._conn.fetchval(
+                "SELECT id FROM occurrences WHERE request_id = $1", request_id
+            )
+        found = await self.get(session_id)
+        assert found is not None
+        return found
+
+    async def get(self, session_id: uuid.UUID, for_update: bool = False) -> ScheduledSession | None:
+        lock = "FOR UPDATE OF o" if for_update else ""
+        row = await self._conn.fetchrow(f"{_SCHEDULED} WHERE o.id = $1 {lock}", session_id)
+        return None if row is None else _scheduled(row)
+
+    async def save(self, session: TrainingSession) -> None:
+        await self._conn.execute(
+            """
+            UPDATE occurrences SET start_time = $2, time_zone = $3, capacity = $4, join_url = $5,
+                registration_url = $6, presenter = $7, state = $8, cancel_reason = $9,
+                version = $10, updated_at = $11
+            WHERE id = $1
+            """,
+            session.id,
+            session.start_time,
+            session.time_zone,
             session.capacity,
             session.join_url,
             session.registration_url,
             session.presenter,
             session.state.value,
-            [{"feature": o.feature, "text": o.text} for o in session.learning_outcomes],
-            request_id,
+            session.cancel_reason,
+            session.version,
+            session.updated_at,
         )
-        if row is None:  # the request id was used before: the retried create's first result
-            row = await self._conn.fetchrow(
-                f"SELECT {_COLUMNS} FROM training_sessions WHERE request_id = $1", request_id
-            )
-        assert row is not None
-        return _to_session(row)
 
-    async def get(self, session_id: uuid.UUID) -> TrainingSession | None:
-        row = await self._conn.fetchrow(
-            f"SELECT {_COLUMNS} FROM training_sessions WHERE id = $1", session_id
-        )
-        return None if row is None else _to_session(row)
-
-    async def list_by_start(
-        self,
-        limit: int,
-        after: tuple[dt.datetime, uuid.UUID] | None,
-        not_before: dt.datetime | None,
-    ) -> list[TrainingSession]:
-        """Sessions in (start_time, id) order, after a keyset position, from `not_before` on."""
+    async def list_page(
+        self, f: SessionFilter, limit: int, after: tuple[dt.datetime, uuid.UUID] | None
+    ) -> list[ScheduledSession]:
+        """Sessions by (start time, id) matching the filter, after a keyset position."""
         rows = await self._conn.fetch(
             f"""
-            SELECT {_COLUMNS} FROM training_sessions
-            WHERE ($1::timestamptz IS NULL OR start_time >= $1)
-              AND ($2::timestamptz IS NULL OR (start_time, id) > ($2, $3::uuid))
-            ORDER BY start_time, id
-            LIMIT $4
+            {_SCHEDULED}
+            WHERE ($1::timestamptz IS NULL OR o.start_time >= $1)
+              AND ($2::timestamptz IS NULL OR o.start_time < $2)
+              AND ($3::text IS NULL OR c.features @> ARRAY[$3::text])
+              AND ($4::text IS NULL OR c.target_roles = '{{}}' OR c.target_roles @> ARRAY[$4::text])
+              AND ($5::text IS NULL OR c.level = $5)
+              AND ($6::uuid IS NULL OR o.course_id = $6)
+              AND ($7 OR o.state = 'scheduled')
+              AND ($8::timestamptz IS NULL OR (o.start_time, o.id) > ($8, $9::uuid))
+            ORDER BY o.start_time, o.id
+            LIMIT $10
             """,
-            not_before,
+            f.not_before,
+            f.before,
+            f.feature,
+            f.role,
+            f.level.value if f.level else None,
+            f.course_id,
+            f.show_cancelled,
             after[0] if after else None,
             after[1] if after else None,
             limit,
         )
-        return [_to_session(r) for r in rows]
+        return [_scheduled(r) for r in rows]
+
+    async def upcoming_of_course(
+        self, course_id: uuid.UUID, now: dt.datetime
+    ) -> list[TrainingSession]:
+        rows = await self._conn.fetch(
+            f"""
+            {_SCHEDULED}
+            WHERE o.course_id = $1 AND o.state = 'scheduled' AND o.start_time > $2
+            ORDER BY o.start_time
+            """,
+            course_id,
+            now,
+        )
+        return [_session(r) for r in rows]
 
     async def search(
         self, query: TopicQuery, limit: int, not_before: dt.datetime | None
-    ) -> list[tuple[TrainingSession, float]]:
-        """Scheduled sessions matching the words (any of them) or, for typos, their trigrams.
+    ) -> list[tuple[ScheduledSession, float]]:
+        """Scheduled sessions of the courses matching the words (any of them) or their trigrams.
 
-        Relevance adds the text-search rank (title and topic weigh most) to the trigram word
-        similarity of the query to the title and topic, so the exact course comes first.
+        Courses are matched through their indexes (text search and trigrams) first; relevance
+        adds the text-search rank (title and topic weigh most), the trigram word similarity and
+        a bonus for a title or topic equal to the words, so the exact course comes first.
         """
         rows = await self._conn.fetch(
             f"""
@@ -135,19 +305,97 @@ class SessionRepository:
                 SELECT NULLIF(replace(plainto_tsquery('english', $1)::text, '&', '|'), '')::tsquery
                            AS tsq,
                        lower($1) AS words
+            ), matched AS (
+                SELECT c.id,
+                       coalesce(ts_rank(c.search_document, q.tsq), 0)
+                       + public.word_similarity(q.words, c.search_title)
+                       + CASE WHEN lower(c.topic) = q.words OR lower(c.title) = q.words
+                              THEN 1 ELSE 0 END AS relevance
+                FROM courses c, q
+                WHERE c.state = 'active'
+                  AND (c.search_document @@ q.tsq OR q.words OPERATOR(public.<%) c.search_title)
             )
-            SELECT {_COLUMNS},
-                   coalesce(ts_rank(s.search_document, q.tsq), 0)
-                   + public.word_similarity(q.words, s.search_title) AS relevance
-            FROM training_sessions s, q
-            WHERE s.state = 'scheduled'
-              AND ($2::timestamptz IS NULL OR s.start_time >= $2)
-              AND (s.search_document @@ q.tsq OR q.words OPERATOR(public.<%) s.search_title)
-            ORDER BY relevance DESC, s.start_time
+            SELECT {_SESSION_COLUMNS}, {_COURSE_COLUMNS}, m.relevance
+            FROM matched m
+            JOIN courses c ON c.id = m.id
+            JOIN occurrences o ON o.course_id = m.id
+            WHERE o.state = 'scheduled' AND ($2::timestamptz IS NULL OR o.start_time >= $2)
+            ORDER BY m.relevance DESC, o.start_time, o.id
             LIMIT $3
             """,
             query.text,
             not_before,
             limit,
         )
-        return [(_to_session(r), float(r["relevance"])) for r in rows]
+        return [(_scheduled(r), float(r["relevance"])) for r in rows]
+
+    async def next_of_similar_courses(
+        self, course: Course, now: dt.datetime, limit: int
+    ) -> list[tuple[ScheduledSession, list[str]]]:
+        """The next session of each other course sharing features: most shared, then soonest."""
+        rows = await self._conn.fetch(
+            f"""
+            SELECT * FROM (
+                SELECT DISTINCT ON (c.id) {_SESSION_COLUMNS}, {_COURSE_COLUMNS},
+                       ARRAY(SELECT unnest(c.features) INTERSECT SELECT unnest($2::text[]))
+                           AS shared
+                FROM courses c
+                JOIN occurrences o ON o.course_id = c.id
+                WHERE c.id <> $1 AND c.state = 'active' AND c.features && $2::text[]
+                  AND o.state = 'scheduled' AND o.start_time > $3
+                ORDER BY c.id, o.start_time
+            ) nearest
+            ORDER BY cardinality(shared) DESC, start_time
+            LIMIT $4
+            """,
+            course.id,
+            list(course.features),
+            now,
+            limit,
+        )
+        return [(_scheduled(r), sorted(r["shared"])) for r in rows]
+
+    async def apply_registration(
+        self, event_id: uuid.UUID, session_id: uuid.UUID, email: str, kind: str
+    ) -> bool:
+        """Apply one registration event once; keep seats_taken equal to the seat holders."""
+        first_time = await self._conn.fetchval(
+            """
+            INSERT INTO processed_events (event_id) VALUES ($1)
+            ON CONFLICT DO NOTHING RETURNING true
+            """,
+            event_id,
+        )
+        if not first_time:
+            return False
+        current = await self._conn.fetchval(
+            "SELECT state FROM registrations WHERE occurrence_id = $1 AND email = $2 FOR UPDATE",
+            session_id,
+            email,
+        )
+        target = registration_transition(current, kind)
+        if target is None:
+            return True
+        await self._conn.execute(
+            """
+            INSERT INTO registrations (occurrence_id, email, state) VALUES ($1, $2, $3)
+            ON CONFLICT (occurrence_id, email) DO UPDATE SET state = $3, updated_at = now()
+            """,
+            session_id,
+            email,
+            target,
+        )
+        delta = int(target in SEAT_HOLDING) - int(current in SEAT_HOLDING)
+        if delta:
+            await self._conn.execute(
+                "UPDATE occurrences SET seats_taken = seats_taken + $2 WHERE id = $1",
+                session_id,
+                delta,
+            )
+        return True
+
+    async def exists(self, session_id: uuid.UUID) -> bool:
+        found: Any = await self._conn.fetchval(
+            "SELECT 1 FROM occurrences WHERE id = $1", session_id
+        )
+        return found is not None

@@ -4,21 +4,26 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Any
 
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
 from trainvite.catalog.v1 import catalog_pb2
 
 from services.catalog.domain.model import (
+    Course,
+    CourseState,
     Format,
     LearningOutcome,
     Level,
-    State,
+    ScheduledSession,
+    SessionState,
     TrainingSession,
+    parse_course_name,
 )
-from services.common.errors import Violations
+from services.common.errors import InvalidArgument, Violations
 
-_LEVEL_TO_PB = {
+LEVEL_TO_PB = {
     Level.BEGINNER: catalog_pb2.SESSION_LEVEL_BEGINNER,
     Level.INTERMEDIATE: catalog_pb2.SESSION_LEVEL_INTERMEDIATE,
     Level.ADVANCED: catalog_pb2.SESSION_LEVEL_ADVANCED,
@@ -28,14 +33,17 @@ _FORMAT_TO_PB = {
     Format.IN_PERSON: catalog_pb2.SESSION_FORMAT_IN_PERSON,
     Format.ON_DEMAND: catalog_pb2.SESSION_FORMAT_ON_DEMAND,
 }
-_STATE_TO_PB = {
-    State.SCHEDULED: catalog_pb2.SESSION_STATE_SCHEDULED,
-    State.CANCELLED: catalog_pb2.SESSION_STATE_CANCELLED,
-    State.COMPLETED: catalog_pb2.SESSION_STATE_COMPLETED,
+_SESSION_STATE_TO_PB = {
+    SessionState.SCHEDULED: catalog_pb2.SESSION_STATE_SCHEDULED,
+    SessionState.CANCELLED: catalog_pb2.SESSION_STATE_CANCELLED,
+    SessionState.COMPLETED: catalog_pb2.SESSION_STATE_COMPLETED,
 }
-_LEVEL_FROM_PB = {v: k for k, v in _LEVEL_TO_PB.items()}
+_COURSE_STATE_TO_PB = {
+    CourseState.ACTIVE: catalog_pb2.COURSE_STATE_ACTIVE,
+    CourseState.CANCELLED: catalog_pb2.COURSE_STATE_CANCELLED,
+}
+LEVEL_FROM_PB = {v: k for k, v in LEVEL_TO_PB.items()}
 _FORMAT_FROM_PB = {v: k for k, v in _FORMAT_TO_PB.items()}
-_STATE_FROM_PB = {v: k for k, v in _STATE_TO_PB.items()}
 
 
 def timestamp(value: dt.datetime) -> Timestamp:
@@ -44,72 +52,134 @@ def timestamp(value: dt.datetime) -> Timestamp:
     return ts
 
 
-def session_to_pb(session: TrainingSession) -> catalog_pb2.TrainingSession:
-    """The wire form of a session."""
-    duration = Duration()
-    duration.FromTimedelta(session.duration)
-    message = catalog_pb2.TrainingSession(
-        name=session.name,
-        title=session.title,
-        topic=session.topic,
-        description=session.description,
-        features=session.features,
-        level=_LEVEL_TO_PB[session.level],
-        target_roles=session.target_roles,
-        format=_FORMAT_TO_PB[session.format],
-        start_time=timestamp(session.start_time),
-        time_zone=session.time_zone,
-        duration=duration,
-        capacity=session.capacity,
-        join_url=session.join_url,
-        registration_url=session.registration_url,
-        presenter=session.presenter,
-        state=_STATE_TO_PB[session.state],
-        learning_outcomes=[
-            catalog_pb2.LearningOutcome(feature=o.feature, text=o.text)
-            for o in session.learning_outcomes
-        ],
-        etag=session.etag,
+def _duration(value: dt.timedelta) -> Duration:
+    d = Duration()
+    d.FromTimedelta(value)
+    return d
+
+
+def _outcomes(outcomes: tuple[LearningOutcome, ...]) -> list[catalog_pb2.LearningOutcome]:
+    return [catalog_pb2.LearningOutcome(feature=o.feature, text=o.text) for o in outcomes]
+
+
+def course_to_pb(course: Course) -> catalog_pb2.Course:
+    message = catalog_pb2.Course(
+        name=course.name,
+        title=course.title,
+        topic=course.topic,
+        description=course.description,
+        features=course.features,
+        level=LEVEL_TO_PB[course.level],
+        target_roles=course.target_roles,
+        format=_FORMAT_TO_PB[course.format],
+        duration=_duration(course.duration),
+        learning_outcomes=_outcomes(course.learning_outcomes),
+        state=_COURSE_STATE_TO_PB[course.state],
+        etag=course.etag,
     )
-    if session.created_at is not None:
-        message.create_time.CopyFrom(timestamp(session.created_at))
-    if session.updated_at is not None:
-        message.update_time.CopyFrom(timestamp(session.updated_at))
+    if course.created_at is not None:
+        message.create_time.CopyFrom(timestamp(course.created_at))
+    if course.updated_at is not None:
+        message.update_time.CopyFrom(timestamp(course.updated_at))
     return message
 
 
-def session_from_pb(
-    message: catalog_pb2.TrainingSession, field_prefix: str = "training_session."
-) -> TrainingSession:
-    """A domain session from the wire; fields the wire cannot express are reported together."""
+def scheduled_to_pb(view: ScheduledSession, now: dt.datetime) -> catalog_pb2.TrainingSession:
+    """A session with its course's content and its seats, as readers get it."""
+    s, c = view.session, view.course
+    message = catalog_pb2.TrainingSession(
+        name=s.name,
+        course=c.name,
+        title=c.title,
+        topic=c.topic,
+        description=c.description,
+        features=c.features,
+        level=LEVEL_TO_PB[c.level],
+        target_roles=c.target_roles,
+        format=_FORMAT_TO_PB[c.format],
+        start_time=timestamp(s.start_time),
+        time_zone=s.time_zone,
+        duration=_duration(c.duration),
+        capacity=s.capacity,
+        join_url=s.join_url,
+        registration_url=s.registration_url,
+        presenter=s.presenter,
+        state=_SESSION_STATE_TO_PB[view.state_at(now)],
+        learning_outcomes=_outcomes(c.learning_outcomes),
+        etag=s.etag,
+        seats_taken=s.seats_taken,
+        full=s.full,
+        cancel_reason=s.cancel_reason,
+    )
+    if s.seats_left is not None:
+        message.seats_left = s.seats_left
+    if s.created_at is not None:
+        message.create_time.CopyFrom(timestamp(s.created_at))
+    if s.updated_at is not None:
+        message.update_time.CopyFrom(timestamp(s.updated_at))
+    return message
+
+
+def course_fields(message: catalog_pb2.Course, p: str = "course.") -> dict[str, Any]:
+    """The course's writable fields from the wire; enum values it cannot hold are reported."""
     v = Violations()
-    p = field_prefix
-    if not message.HasField("start_time"):
-        v.add(f"{p}start_time", "is required")
-    if not message.HasField("duration"):
-        v.add(f"{p}duration", "is required")
-    if message.level not in _LEVEL_FROM_PB:
+    if message.level not in LEVEL_FROM_PB:
         v.add(f"{p}level", "must be BEGINNER, INTERMEDIATE or ADVANCED")
     if message.format not in _FORMAT_FROM_PB:
         v.add(f"{p}format", "must be LIVE_WEBINAR, IN_PERSON or ON_DEMAND")
     v.raise_if_any()
-    return TrainingSession(
-        id=uuid.UUID(int=0),
-        title=message.title,
-        topic=message.topic,
-        description=message.description,
-        features=tuple(message.features),
-        level=_LEVEL_FROM_PB[message.level],
-        target_roles=tuple(message.target_roles),
-        format=_FORMAT_FROM_PB[message.format],
-        start_time=message.start_time.ToDatetime(tzinfo=dt.UTC),
-        time_zone=message.time_zone,
-        duration=message.duration.ToTimedelta(),
-        capacity=message.capacity,
-        join_url=message.join_url,
-        registration_url=message.registration_url,
-        presenter=message.presenter,
-        learning_outcomes=tuple(
+    return {
+        "title": message.title,
+        "topic": message.topic,
+        "description": message.description,
+        "features": tuple(message.features),
+        "level": LEVEL_FROM_PB[message.level],
+        "target_roles": tuple(message.target_roles),
+        "format": _FORMAT_FROM_PB[message.format],
+        "duration": message.duration.ToTimedelta(),
+        "learning_outcomes": tuple(
             LearningOutcome(feature=o.feature, text=o.text) for o in message.learning_outcomes
         ),
-    )
+    }
+
+
+def course_from_pb(message: catalog_pb2.Course) -> Course:
+    """A new course from the wire."""
+    v = Violations()
+    if not message.HasField("duration"):
+        v.add("course.duration", "is required")
+    try:
+        fields = course_fields(message)
+    except InvalidArgument as exc:
+        v.extend(exc)
+    v.raise_if_any()
+    return Course(id=uuid.UUID(int=0), **fields)
+
+
+def session_fields(message: catalog_pb2.TrainingSession) -> dict[str, Any]:
+    """The session's writable logistics from the wire."""
+    return {
+        "start_time": message.start_time.ToDatetime(tzinfo=dt.UTC),
+        "time_zone": message.time_zone,
+        "capacity": message.capacity,
+        "join_url": message.join_url,
+        "registration_url": message.registration_url,
+        "presenter": message.presenter,
+    }
+
+
+def session_from_pb(message: catalog_pb2.TrainingSession) -> TrainingSession:
+    """A new session from the wire: its course and its logistics."""
+    v = Violations()
+    course_id = uuid.UUID(int=0)
+    if not message.course:
+        v.add("training_session.course", "is required")
+    else:
+        try:
+            course_id = parse_course_name(message.course, "training_session.course")
+        except InvalidArgument as exc:
+            v.extend(exc)
+    if not message.HasField("start_time"):
+        v.add("training_session.start_time", "is required")
+    v.raise_if_any()
+    return TrainingSession(id=uuid.UUID(int=0), course_id=course_id, **session_fields(message))

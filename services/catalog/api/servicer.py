@@ -2,65 +2,162 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import grpc
-from trainvite.catalog.v1 import catalog_pb2, catalog_pb2_grpc
+from trainvite.catalog.v1 import catalog_pb2 as pb
+from trainvite.catalog.v1 import catalog_pb2_grpc
 
-from services.catalog.api.convert import session_from_pb, session_to_pb
+from services.catalog.api.convert import (
+    LEVEL_FROM_PB,
+    course_fields,
+    course_from_pb,
+    course_to_pb,
+    scheduled_to_pb,
+    session_fields,
+    session_from_pb,
+)
+from services.catalog.domain.model import ScheduledSession
 from services.catalog.service_layer import handlers
-from services.catalog.service_layer.handlers import Clock, UowFactory
+from services.catalog.service_layer.handlers import Dependencies, SessionQuery
+from services.common.auth import current_principal
+from services.common.errors import InvalidArgument
+
+Context = grpc.aio.ServicerContext[Any, Any]
 
 
 class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
-    def __init__(self, uow_factory: UowFactory, clock: Clock) -> None:
-        self._uow = uow_factory
-        self._clock = clock
+    def __init__(self, deps: Dependencies) -> None:
+        self._deps = deps
+
+    def _now_pb(self, view: ScheduledSession) -> pb.TrainingSession:
+        return scheduled_to_pb(view, self._deps.clock())
+
+    async def CreateCourse(self, request: pb.CreateCourseRequest, context: Context) -> pb.Course:
+        course = course_from_pb(request.course)
+        return course_to_pb(await handlers.create_course(self._deps, course, request.request_id))
+
+    async def GetCourse(self, request: pb.GetCourseRequest, context: Context) -> pb.Course:
+        return course_to_pb(await handlers.get_course(self._deps, request.name))
+
+    async def ListCourses(
+        self, request: pb.ListCoursesRequest, context: Context
+    ) -> pb.ListCoursesResponse:
+        page = await handlers.list_courses(
+            self._deps, request.page_size, request.page_token, request.show_cancelled
+        )
+        return pb.ListCoursesResponse(
+            courses=[course_to_pb(c) for c in page.items], next_page_token=page.next_page_token
+        )
+
+    async def UpdateCourse(self, request: pb.UpdateCourseRequest, context: Context) -> pb.Course:
+        course = await handlers.change_course(
+            self._deps,
+            request.course.name,
+            course_fields(request.course),
+            list(request.update_mask.paths),
+            request.course.etag,
+            current_principal().subject,
+        )
+        return course_to_pb(course)
+
+    async def CancelCourse(self, request: pb.CancelCourseRequest, context: Context) -> pb.Course:
+        course = await handlers.cancel_course(
+            self._deps, request.name, request.etag, current_principal().subject
+        )
+        return course_to_pb(course)
 
     async def CreateTrainingSession(
-        self,
-        request: catalog_pb2.CreateTrainingSessionRequest,
-        context: grpc.aio.ServicerContext[Any, Any],
-    ) -> catalog_pb2.TrainingSession:
+        self, request: pb.CreateTrainingSessionRequest, context: Context
+    ) -> pb.TrainingSession:
         session = session_from_pb(request.training_session)
-        stored = await handlers.create_session(
-            self._uow, session, request.request_id, self._clock()
-        )
-        return session_to_pb(stored)
+        stored = await handlers.create_session(self._deps, session, request.request_id)
+        return self._now_pb(stored)
 
     async def GetTrainingSession(
-        self,
-        request: catalog_pb2.GetTrainingSessionRequest,
-        context: grpc.aio.ServicerContext[Any, Any],
-    ) -> catalog_pb2.TrainingSession:
-        return session_to_pb(await handlers.get_session(self._uow, request.name))
+        self, request: pb.GetTrainingSessionRequest, context: Context
+    ) -> pb.TrainingSession:
+        return self._now_pb(await handlers.get_session(self._deps, request.name))
 
     async def ListTrainingSessions(
-        self,
-        request: catalog_pb2.ListTrainingSessionsRequest,
-        context: grpc.aio.ServicerContext[Any, Any],
-    ) -> catalog_pb2.ListTrainingSessionsResponse:
-        page = await handlers.list_sessions(
-            self._uow, request.page_size, request.page_token, request.include_past, self._clock()
+        self, request: pb.ListTrainingSessionsRequest, context: Context
+    ) -> pb.ListTrainingSessionsResponse:
+        if request.level and request.level not in LEVEL_FROM_PB:
+            raise InvalidArgument.single("level", "is not a known level")
+        query = SessionQuery(
+            include_past=request.include_past,
+            feature=request.feature,
+            role=request.role,
+            level=LEVEL_FROM_PB.get(request.level),
+            start_after=(
+                request.start_after.ToDatetime(tzinfo=dt.UTC)
+                if request.HasField("start_after")
+                else None
+            ),
+            start_before=(
+                request.start_before.ToDatetime(tzinfo=dt.UTC)
+                if request.HasField("start_before")
+                else None
+            ),
+            course=request.course,
+            show_cancelled=request.show_cancelled,
         )
-        return catalog_pb2.ListTrainingSessionsResponse(
-            training_sessions=[session_to_pb(s) for s in page.sessions],
+        page = await handlers.list_sessions(
+            self._deps, query, request.page_size, request.page_token
+        )
+        return pb.ListTrainingSessionsResponse(
+            training_sessions=[self._now_pb(s) for s in page.items],
             next_page_token=page.next_page_token,
         )
 
-    async def SearchTrainingSessions(
-        self,
-        request: catalog_pb2.SearchTrainingSessionsRequest,
-        context: grpc.aio.ServicerContext[Any, Any],
-    ) -> catalog_pb2.SearchTrainingSessionsResponse:
-        found = await handlers.search_sessions(
-            self._uow, request.query, request.page_size, request.include_past, self._clock()
+    async def UpdateTrainingSession(
+        self, request: pb.UpdateTrainingSessionRequest, context: Context
+    ) -> pb.TrainingSession:
+        updated = await handlers.change_session(
+            self._deps,
+            request.training_session.name,
+            session_fields(request.training_session),
+            list(request.update_mask.paths),
+            request.training_session.etag,
+            current_principal().subject,
         )
-        return catalog_pb2.SearchTrainingSessionsResponse(
+        return self._now_pb(updated)
+
+    async def CancelTrainingSession(
+        self, request: pb.CancelTrainingSessionRequest, context: Context
+    ) -> pb.TrainingSession:
+        cancelled = await handlers.cancel(
+            self._deps, request.name, request.etag, request.reason, current_principal().subject
+        )
+        return self._now_pb(cancelled)
+
+    async def SearchTrainingSessions(
+        self, request: pb.SearchTrainingSessionsRequest, context: Context
+    ) -> pb.SearchTrainingSessionsResponse:
+        found = await handlers.search_sessions(
+            self._deps, request.query, request.page_size, request.include_past
+        )
+        return pb.SearchTrainingSessionsResponse(
             results=[
-                catalog_pb2.SearchTrainingSessionsResponse.Result(
-                    training_session=session_to_pb(s), relevance=r
+                pb.SearchTrainingSessionsResponse.Result(
+                    training_session=self._now_pb(s), relevance=r
                 )
                 for s, r in found
+            ]
+        )
+
+    async def ListAlternativeSessions(
+        self, request: pb.ListAlternativeSessionsRequest, context: Context
+    ) -> pb.ListAlternativeSessionsResponse:
+        found = await handlers.alternatives(self._deps, request.name, request.page_size)
+        return pb.ListAlternativeSessionsResponse(
+            alternatives=[
+                pb.ListAlternativeSessionsResponse.Alternative(
+                    training_session=self._now_pb(a.scheduled),
+                    same_course=a.same_course,
+                    shared_features=a.shared_features,
+                )
+                for a in found
             ]
         )

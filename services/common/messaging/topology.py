@@ -57,6 +57,11 @@ class Topology:
         """webinar tools and registration links -> dispatcher (and catalog for seats)."""
         return self._subject("attendance.recorded")
 
+    @property
+    def session_changed(self) -> str:
+        """catalog -> personalizer: a session was rescheduled, cancelled or changed."""
+        return self._subject("catalog.session_changed")
+
     def dead_letter(self, consumer: str) -> str:
         """Where a consumer puts a message it cannot process, with the reason."""
         return self._subject(f"deadletter.{consumer}")
@@ -75,6 +80,10 @@ class Topology:
         return self._stream("ATTENDANCE")
 
     @property
+    def catalog_stream(self) -> str:
+        return self._stream("CATALOG")
+
+    @property
     def dead_letter_stream(self) -> str:
         return self._stream("DEADLETTER")
 
@@ -84,6 +93,7 @@ class Topology:
             StreamSpec(self.invitations_stream, [self._subject("invitations.>")]),
             StreamSpec(self.deliveries_stream, [self._subject("deliveries.>")]),
             StreamSpec(self.attendance_stream, [self._subject("attendance.>")]),
+            StreamSpec(self.catalog_stream, [self._subject("catalog.>")]),
             StreamSpec(self.dead_letter_stream, [self._subject("deadletter.>")]),
         ]
 
@@ -95,6 +105,15 @@ class Topology:
             stream=self.invitations_stream,
             durable="dispatcher-invitation-approved",
             filter_subject=self.invitation_approved,
+        )
+
+    @property
+    def catalog_registrations(self) -> ConsumerSpec:
+        """The catalog counts the seats taken from registration events."""
+        return ConsumerSpec(
+            stream=self.attendance_stream,
+            durable="catalog-registrations",
+            filter_subject=self.attendance_recorded,
         )
 
     @property
