@@ -17,7 +17,7 @@ GENERATED := gen/.generated
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: help install proto lint test test-unit test-integration test-e2e run demo token migrate clean
+.PHONY: help install proto lint test test-unit test-integration test-e2e run demo token migrate bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -48,7 +48,7 @@ proto: $(GENERATED) ## generate the Python code of protos/ into gen/
 lint: $(GENERATED) ## ruff, mypy and buf lint
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy services tools tests
+	$(VENV)/bin/mypy services tools tests bench
 	$(VENV)/bin/buf lint
 
 test: $(GENERATED) ## all tests: unit, integration (real PostgreSQL and NATS), end-to-end
@@ -74,6 +74,9 @@ demo: $(GENERATED) ## play the chat flow against the running services
 
 token: $(GENERATED) ## print a bearer token: make token CSM=alex.rivera@trainvite.dev
 	@$(PY) -m tools.token $(if $(CSM),--csm $(CSM),) $(if $(SERVICE),--service $(SERVICE),)
+
+bench: $(GENERATED) ## benchmarks, each beside a raw baseline measured in the same run
+	$(PY) -m bench
 
 clean: ## remove generated code and environments (keeps .data)
 	rm -rf gen build $(VENV) $(TOOLS)

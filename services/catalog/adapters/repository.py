@@ -295,9 +295,11 @@ class SessionRepository:
     ) -> list[tuple[ScheduledSession, float]]:
         """Scheduled sessions of the courses matching the words (any of them) or their trigrams.
 
-        Courses are matched through their indexes (text search and trigrams) first; relevance
-        adds the text-search rank (title and topic weigh most), the trigram word similarity and
-        a bonus for a title or topic equal to the words, so the exact course comes first.
+        Courses are matched through their indexes (text search and trigrams) and ranked first,
+        so relevance is computed once per course, not per session: the text-search rank (title
+        and topic weigh most), the trigram word similarity, and a bonus for a title or topic
+        equal to the words, so the exact course comes first. Only the best `limit` courses that
+        have a session in range are joined to their sessions.
         """
         rows = await self._conn.fetch(
             f"""
@@ -305,7 +307,7 @@ class SessionRepository:
                 SELECT NULLIF(replace(plainto_tsquery('english', $1)::text, '&', '|'), '')::tsquery
                            AS tsq,
                        lower($1) AS words
-            ), matched AS (
+            ), ranked AS MATERIALIZED (
                 SELECT c.id,
                        coalesce(ts_rank(c.search_document, q.tsq), 0)
                        + public.word_similarity(q.words, c.search_title)
@@ -314,9 +316,15 @@ class SessionRepository:
                 FROM courses c, q
                 WHERE c.state = 'active'
                   AND (c.search_document @@ q.tsq OR q.words OPERATOR(public.<%) c.search_title)
+                  AND EXISTS (
+                      SELECT 1 FROM occurrences o
+                      WHERE o.course_id = c.id AND o.state = 'scheduled'
+                        AND ($2::timestamptz IS NULL OR o.start_time >= $2))
+                ORDER BY relevance DESC
+                LIMIT $3
             )
             SELECT {_SESSION_COLUMNS}, {_COURSE_COLUMNS}, m.relevance
-            FROM matched m
+            FROM ranked m
             JOIN courses c ON c.id = m.id
             JOIN occurrences o ON o.course_id = m.id
             WHERE o.state = 'scheduled' AND ($2::timestamptz IS NULL OR o.start_time >= $2)
