@@ -20,6 +20,7 @@ from services.personalizer.adapters import events
 from services.personalizer.adapters.catalog_client import CatalogClient
 from services.personalizer.adapters.delivery_outcomes import delivery_outcome_handler
 from services.personalizer.adapters.rendering import InvitationRenderer
+from services.personalizer.adapters.session_changes import session_change_handler
 from services.personalizer.api.servicer import PersonalizerServicer
 from services.personalizer.service_layer.handlers import Dependencies
 from services.personalizer.service_layer.unit_of_work import PersonalizerUnitOfWork
@@ -86,6 +87,11 @@ async def build(infra: Infrastructure) -> ServiceParts:
                 infra,
                 infra.topology.personalizer_delivery_outcomes,
                 delivery_outcome_handler(deps),
+            ),
+            consumer_task(
+                infra,
+                infra.topology.personalizer_session_changes,
+                session_change_handler(deps),
             ),
         ],
         close=close,

@@ -117,6 +117,15 @@ class Topology:
         )
 
     @property
+    def personalizer_session_changes(self) -> ConsumerSpec:
+        """The personalizer drafts notices to the invitees of a changed session."""
+        return ConsumerSpec(
+            stream=self.catalog_stream,
+            durable="personalizer-session-changed",
+            filter_subject=self.session_changed,
+        )
+
+    @property
     def personalizer_delivery_outcomes(self) -> ConsumerSpec:
         """The personalizer shows delivery outcomes on the batch."""
         return ConsumerSpec(

@@ -19,7 +19,9 @@ from services.personalizer.domain.model import (
     ExclusionReason,
     InvitationBatch,
     InvitationDraft,
+    Invitee,
     LearningOutcome,
+    Purpose,
     Recipient,
     SelectionReason,
     Sender,
@@ -44,6 +46,7 @@ def session_to_json(s: SessionInfo) -> dict[str, Any]:
         "registration_url": s.registration_url,
         "presenter": s.presenter,
         "learning_outcomes": [{"feature": o.feature, "text": o.text} for o in s.learning_outcomes],
+        "sequence": s.sequence,
     }
 
 
@@ -63,6 +66,7 @@ def session_from_json(d: dict[str, Any]) -> SessionInfo:
         registration_url=d["registration_url"],
         presenter=d["presenter"],
         learning_outcomes=tuple(LearningOutcome(**o) for o in d["learning_outcomes"]),
+        sequence=d.get("sequence", 0),
     )
 
 
@@ -131,9 +135,9 @@ class BatchRepository:
             INSERT INTO invitation_batches (
                 id, customer_id, customer_name, training_session, session_snapshot,
                 sender_email, sender_name, state, excluded, request_id, created_by, created_at,
-                version)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-            ON CONFLICT (customer_id, request_id) DO NOTHING
+                version, purpose, notice_reason, source_event_id)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+            ON CONFLICT DO NOTHING
             RETURNING true
             """,
             batch.id,
@@ -149,6 +153,9 @@ class BatchRepository:
             batch.created_by,
             batch.created_at,
             batch.version,
+            batch.purpose.value,
+            batch.notice_reason,
+            batch.source_event_id,
         )
         if not inserted:
             return False
@@ -157,8 +164,9 @@ class BatchRepository:
             INSERT INTO invitation_drafts (
                 id, batch_id, position, training_session, stakeholder_id, recipient, score,
                 reasons, angle, talking_points, subject, text_body, html_body, calendar_ics,
-                registration_url, state, updated_by, version)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+                registration_url, state, updated_by, version, purpose)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
+                    $19)
             """,
             [
                 (
@@ -180,6 +188,7 @@ class BatchRepository:
                     d.state.value,
                     d.updated_by,
                     d.version,
+                    batch.purpose.value,
                 )
                 for i, d in enumerate(batch.drafts)
             ],
@@ -226,6 +235,9 @@ class BatchRepository:
             approved_by=row["approved_by"] or "",
             approved_at=row["approved_at"],
             version=row["version"],
+            purpose=Purpose(row["purpose"]),
+            notice_reason=row["notice_reason"],
+            source_event_id=row["source_event_id"],
         )
 
     async def save(self, batch: InvitationBatch) -> None:
@@ -270,14 +282,52 @@ class BatchRepository:
 
     async def invited_stakeholders(self, training_session: str) -> set[str]:
         """Stakeholders with an approved invitation to the session."""
+        return {i.recipient.stakeholder_id for i in await self.invitees(training_session)}
+
+    async def invitees(self, training_session: str) -> list[Invitee]:
+        """Everyone holding an approved invitation to the session, by customer."""
         rows = await self._conn.fetch(
             """
-            SELECT stakeholder_id FROM invitation_drafts
-            WHERE training_session = $1 AND state = 'approved'
+            SELECT b.customer_id, d.recipient, d.angle, d.registration_url
+            FROM invitation_drafts d JOIN invitation_batches b ON b.id = d.batch_id
+            WHERE d.training_session = $1 AND d.state = 'approved' AND d.purpose = 'invitation'
+            ORDER BY b.customer_id, d.position
             """,
             training_session,
         )
-        return {r["stakeholder_id"] for r in rows}
+        return [
+            Invitee(
+                r["customer_id"],
+                Recipient(**r["recipient"]),
+                Angle(r["angle"]),
+                r["registration_url"],
+            )
+            for r in rows
+        ]
+
+    async def page_for_customer(
+        self,
+        customer_id: str,
+        limit: int,
+        after: tuple[dt.datetime, uuid.UUID] | None,
+        pending_only: bool,
+    ) -> list[uuid.UUID]:
+        """Batch ids of a customer, newest first, after a keyset position."""
+        rows = await self._conn.fetch(
+            """
+            SELECT id FROM invitation_batches
+            WHERE customer_id = $1 AND (NOT $2 OR state = 'pending_review')
+              AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4::uuid))
+            ORDER BY created_at DESC, id DESC
+            LIMIT $5
+            """,
+            customer_id,
+            pending_only,
+            after[0] if after else None,
+            after[1] if after else None,
+            limit,
+        )
+        return [r["id"] for r in rows]
 
     async def record_delivery(
         self, event_id: uuid.UUID, draft_id: uuid.UUID, state: DeliveryState, detail: str

@@ -7,7 +7,7 @@ import datetime as dt
 import grpc
 from trainvite.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 
-from services.common.errors import InvalidArgument, NotFound
+from services.common.errors import FailedPrecondition, InvalidArgument, NotFound
 from services.personalizer.domain.model import LearningOutcome, SessionInfo
 
 _LEVELS = {
@@ -41,7 +41,14 @@ def session_info(message: catalog_pb2.TrainingSession) -> SessionInfo:
         learning_outcomes=tuple(
             LearningOutcome(o.feature, o.text) for o in message.learning_outcomes
         ),
+        sequence=_version(message.etag),
     )
+
+
+def _version(etag: str) -> int:
+    """The catalog's etag is the quoted version number."""
+    digits = etag.strip('"')
+    return int(digits) if digits.isdigit() else 0
 
 
 class CatalogClient:
@@ -62,7 +69,16 @@ class CatalogClient:
             if exc.code() == grpc.StatusCode.INVALID_ARGUMENT:
                 raise InvalidArgument.single("training_session", exc.details() or "") from exc
             raise
+        if message.state == catalog_pb2.SESSION_STATE_CANCELLED:
+            raise FailedPrecondition(f"{name} is cancelled")
         return session_info(message)
+
+    async def alternatives(self, name: str, limit: int = 3) -> list[SessionInfo]:
+        """Other upcoming sessions for someone who can't make this one."""
+        response = await self._stub.ListAlternativeSessions(
+            catalog_pb2.ListAlternativeSessionsRequest(name=name, page_size=limit)
+        )
+        return [session_info(a.training_session) for a in response.alternatives]
 
     async def best_match(self, topic: str) -> SessionInfo:
         """The upcoming session that best matches a CSM's words."""

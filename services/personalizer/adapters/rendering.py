@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,14 @@ import icalendar
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from services.personalizer.domain.logistics import local_logistics, registration_link
-from services.personalizer.domain.model import Content, Customer, Recipient, SessionInfo
+from services.personalizer.domain.model import (
+    Content,
+    Customer,
+    Notice,
+    Purpose,
+    Recipient,
+    SessionInfo,
+)
 from services.personalizer.domain.selection import Assessment
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -90,6 +98,59 @@ class InvitationRenderer:
         ics = calendar_invitation(session, customer, recipient, link, now)
         return Content(subject, text, html, ics), link
 
+    def render_notice(
+        self,
+        notice: Notice,
+        recipient: Recipient,
+        registration_url: str,
+        customer: Customer,
+        now: dt.datetime,
+    ) -> Content:
+        """A notice of a session change to one person who was invited to it."""
+        session = notice.session
+        first_name = recipient.display_name.split()[0] if recipient.display_name.split() else ""
+        context: dict[str, Any] = {
+            "recipient": {"first_name": first_name, "display_name": recipient.display_name},
+            "session": {
+                "title": session.title,
+                "presenter": session.presenter,
+                "join_url": session.join_url,
+            },
+            "when": local_logistics(session, recipient.time_zone),
+            "previous_when": local_logistics(
+                replace(
+                    session,
+                    start_time=notice.previous_start_time or session.start_time,
+                    time_zone=notice.previous_time_zone or session.time_zone,
+                ),
+                recipient.time_zone,
+            ),
+            "reason": notice.reason,
+            "alternatives": [
+                {"title": a.title, "when": local_logistics(a, recipient.time_zone)}
+                for a in notice.alternatives
+            ],
+            "registration_url": registration_url,
+            "csm": {
+                "name": customer.csm_name,
+                "email": customer.csm_email,
+                "signature": customer.csm_signature,
+            },
+        }
+        folder = f"notices/{notice.purpose.value}"
+        subject = _one_line(self._env.get_template(f"{folder}/subject.txt").render(context))
+        text = self._env.get_template(f"{folder}/body.txt").render(context).strip() + "\n"
+        html = self._env.get_template(f"{folder}/body.html").render(context)
+        ics = calendar_invitation(
+            session,
+            customer,
+            recipient,
+            registration_url,
+            now,
+            cancelled=notice.purpose is Purpose.CANCELLED,
+        )
+        return Content(subject, text, html, ics)
+
 
 def calendar_invitation(
     session: SessionInfo,
@@ -97,18 +158,21 @@ def calendar_invitation(
     recipient: Recipient,
     registration_url: str,
     now: dt.datetime,
+    cancelled: bool = False,
 ) -> str:
-    """RFC 5545 METHOD:REQUEST with a UID fixed per session, so updates replace the event."""
+    """RFC 5545 METHOD:REQUEST (or CANCEL) with a UID fixed per session and a SEQUENCE that
+    grows with each change, so a calendar replaces the event instead of adding another."""
     cal = icalendar.Calendar()
     cal.add("prodid", "-//trainvite//training invitations//EN")
     cal.add("version", "2.0")
-    cal.add("method", "REQUEST")
+    cal.add("method", "CANCEL" if cancelled else "REQUEST")
     event = icalendar.Event()
     event.add("uid", f"{session.id}@{CALENDAR_DOMAIN}")
     event.add("dtstamp", now.astimezone(dt.UTC))
     event.add("dtstart", session.start_time.astimezone(dt.UTC))
     event.add("dtend", (session.start_time + session.duration).astimezone(dt.UTC))
-    event.add("sequence", 0)
+    event.add("sequence", session.sequence)
+    event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
     event.add("summary", session.title)
     event.add(
         "description",

@@ -18,6 +18,7 @@ from services.personalizer.domain.model import (
     ExclusionReason,
     InvitationBatch,
     InvitationDraft,
+    Purpose,
     SessionInfo,
     Stakeholder,
 )
@@ -34,6 +35,12 @@ _DRAFT_STATE = {
     DraftState.PENDING_REVIEW: pb.DRAFT_STATE_PENDING_REVIEW,
     DraftState.APPROVED: pb.DRAFT_STATE_APPROVED,
     DraftState.DROPPED: pb.DRAFT_STATE_DROPPED,
+}
+_PURPOSE = {
+    Purpose.INVITATION: pb.BATCH_PURPOSE_INVITATION,
+    Purpose.RESCHEDULED: pb.BATCH_PURPOSE_RESCHEDULED,
+    Purpose.CANCELLED: pb.BATCH_PURPOSE_CANCELLED,
+    Purpose.UPDATED: pb.BATCH_PURPOSE_UPDATED,
 }
 _BATCH_STATE = {
     BatchState.PENDING_REVIEW: pb.BATCH_STATE_PENDING_REVIEW,
@@ -186,6 +193,8 @@ def batch_to_pb(batch: InvitationBatch) -> pb.InvitationBatch:
         create_time=created,
         approved_by=batch.approved_by,
         etag=batch.etag,
+        purpose=_PURPOSE[batch.purpose],
+        notice_reason=batch.notice_reason,
     )
     if batch.approved_at is not None:
         message.approve_time.FromDatetime(batch.approved_at)

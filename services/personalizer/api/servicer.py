@@ -40,6 +40,22 @@ class PersonalizerServicer(personalizer_pb2_grpc.PersonalizerServiceServicer):
         )
         return batch_to_pb(batch)
 
+    async def ListInvitationBatches(
+        self, request: pb.ListInvitationBatchesRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.ListInvitationBatchesResponse:
+        page = await handlers.list_batches(
+            self._deps,
+            request.parent,
+            request.page_size,
+            request.page_token,
+            request.pending_review_only,
+            current_principal(),
+        )
+        return pb.ListInvitationBatchesResponse(
+            invitation_batches=[batch_to_pb(b) for b in page.batches],
+            next_page_token=page.next_page_token,
+        )
+
     async def GetInvitationBatch(
         self, request: pb.GetInvitationBatchRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.InvitationBatch:

@@ -40,6 +40,15 @@ class ExclusionReason(enum.StrEnum):
     LOW_FIT = "low_fit"
 
 
+class Purpose(enum.StrEnum):
+    """What a batch tells its recipients: an invitation, or news about the session."""
+
+    INVITATION = "invitation"
+    RESCHEDULED = "rescheduled"
+    CANCELLED = "cancelled"
+    UPDATED = "updated"
+
+
 class DraftState(enum.StrEnum):
     PENDING_REVIEW = "pending_review"
     APPROVED = "approved"
@@ -114,6 +123,8 @@ class SessionInfo:
     registration_url: str
     presenter: str
     learning_outcomes: tuple[LearningOutcome, ...]
+    # Grows with every change of the session: the calendar invitation's SEQUENCE.
+    sequence: int = 0
 
     @property
     def id(self) -> str:
@@ -230,6 +241,10 @@ class InvitationBatch:
     approved_by: str = ""
     approved_at: dt.datetime | None = None
     version: int = 1
+    purpose: Purpose = Purpose.INVITATION
+    notice_reason: str = ""
+    # The catalog event a notice answers; one notice per customer and event.
+    source_event_id: uuid.UUID | None = None
     events: list[InvitationApproved] = field(default_factory=list)
 
     @property
@@ -271,3 +286,27 @@ class InvitationBatch:
         self.approved_by = by
         self.approved_at = at
         self.version += 1
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A change of a session that its invitees must hear about (from the catalog)."""
+
+    event_id: uuid.UUID
+    purpose: Purpose
+    session: SessionInfo
+    previous_start_time: dt.datetime | None
+    previous_time_zone: str
+    reason: str
+    changed_by: str
+    alternatives: tuple[SessionInfo, ...] = ()
+
+
+@dataclass(frozen=True)
+class Invitee:
+    """Someone holding an approved invitation to a session."""
+
+    customer_id: str
+    recipient: Recipient
+    angle: Angle
+    registration_url: str

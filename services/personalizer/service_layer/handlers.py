@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 import asyncpg
 
+from services.common import page_tokens
 from services.common.auth import Principal
 from services.common.errors import (
     FailedPrecondition,
@@ -29,7 +30,11 @@ from services.personalizer.domain.model import (
     InvitationApproved,
     InvitationBatch,
     InvitationDraft,
+    Invitee,
+    Notice,
+    Purpose,
     Recipient,
+    SelectionReason,
     Sender,
     SessionInfo,
     Stakeholder,
@@ -48,6 +53,8 @@ class SessionSource(Protocol):
 
     async def best_match(self, topic: str) -> SessionInfo: ...
 
+    async def alternatives(self, name: str, limit: int = 3) -> list[SessionInfo]: ...
+
 
 class Renderer(Protocol):
     def render(
@@ -58,6 +65,15 @@ class Renderer(Protocol):
         draft_id: uuid.UUID,
         now: dt.datetime,
     ) -> tuple[Content, str]: ...
+
+    def render_notice(
+        self,
+        notice: Notice,
+        recipient: Recipient,
+        registration_url: str,
+        customer: Customer,
+        now: dt.datetime,
+    ) -> Content: ...
 
 
 @dataclass(frozen=True)
@@ -316,3 +332,92 @@ async def record_delivery_outcome(
         applied = await uow.batches.record_delivery(event_id, draft_id, state, detail)
         await uow.commit()
     return applied
+
+
+@dataclass(frozen=True)
+class BatchPage:
+    batches: list[InvitationBatch]
+    next_page_token: str
+
+
+async def list_batches(
+    deps: Dependencies,
+    parent: str,
+    size: int,
+    token: str,
+    pending_only: bool,
+    principal: Principal,
+) -> BatchPage:
+    """A customer's batches, newest first."""
+    customer_id = names.customer_id(parent)
+    limit = page_tokens.page_size(size, 20, 100)
+    query = {"parent": parent, "pending_only": pending_only}
+    after = None
+    if token:
+        p = page_tokens.decode(token, query)
+        after = (dt.datetime.fromisoformat(p["c"]), uuid.UUID(p["i"]))
+    async with deps.uow() as uow:
+        await _customer_for(uow, customer_id, principal)
+        ids = await uow.batches.page_for_customer(customer_id, limit + 1, after, pending_only)
+        batches = [b for i in ids[:limit] if (b := await uow.batches.get(customer_id, i))]
+    next_token = ""
+    if len(ids) > limit and batches:
+        last = batches[-1]
+        next_token = page_tokens.encode(
+            {"c": last.created_at.isoformat(), "i": str(last.id)}, query
+        )
+    return BatchPage(batches, next_token)
+
+
+async def notify_session_change(deps: Dependencies, notice: Notice) -> int:
+    """Draft a notice for everyone invited to a changed session, one batch per customer,
+    held for the CSM's review like any invitation. Returns how many batches were created; a
+    repeated event creates none."""
+    if notice.purpose is Purpose.CANCELLED and not notice.alternatives:
+        notice = replace(
+            notice, alternatives=tuple(await deps.catalog.alternatives(notice.session.name))
+        )
+    now = deps.clock()
+    created = 0
+    async with deps.uow() as uow:
+        invitees = await uow.batches.invitees(notice.session.name)
+        by_customer: dict[str, list[Invitee]] = {}
+        for invitee in invitees:
+            by_customer.setdefault(invitee.customer_id, []).append(invitee)
+        for customer_id, people in by_customer.items():
+            customer = await uow.platform.customer(customer_id)
+            if customer is None:
+                continue  # the platform no longer knows the customer: nobody to write to
+            drafts = [
+                InvitationDraft(
+                    id=uuid.uuid4(),
+                    recipient=p.recipient,
+                    score=1.0,
+                    reasons=[SelectionReason("invited", 1.0, "Invited to this session")],
+                    angle=p.angle,
+                    talking_points=[],
+                    content=deps.renderer.render_notice(
+                        notice, p.recipient, p.registration_url, customer, now
+                    ),
+                    registration_url=p.registration_url,
+                    updated_by=notice.changed_by,
+                )
+                for p in people
+            ]
+            batch = InvitationBatch(
+                id=uuid.uuid4(),
+                customer_id=customer.id,
+                customer_name=customer.display_name,
+                session=notice.session,
+                sender=Sender(customer.csm_email, customer.csm_name),
+                created_by=notice.changed_by or "catalog",
+                created_at=now,
+                drafts=drafts,
+                excluded=[],
+                purpose=notice.purpose,
+                notice_reason=notice.reason,
+                source_event_id=notice.event_id,
+            )
+            created += int(await uow.batches.add(batch, None))
+        await uow.commit()
+    return created

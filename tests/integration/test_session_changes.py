@@ -1,0 +1,145 @@
+"""A session that moves or is cancelled after invitations went out: notices to approve."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import email
+import email.policy
+import uuid
+from pathlib import Path
+
+import icalendar
+import pytest
+from google.protobuf.duration_pb2 import Duration
+from google.protobuf.field_mask_pb2 import FieldMask
+from google.protobuf.timestamp_pb2 import Timestamp
+from trainvite.catalog.v1 import catalog_pb2 as cpb
+from trainvite.personalizer.v1 import personalizer_pb2 as pb
+
+from tests.helpers import Clients
+
+pytestmark = pytest.mark.integration
+
+
+def ts(value: dt.datetime) -> Timestamp:
+    t = Timestamp()
+    t.FromDatetime(value)
+    return t
+
+
+async def invited_session(c: Clients) -> tuple[cpb.TrainingSession, pb.InvitationBatch]:
+    """A new analytics session, with CloudTech's invitations to it approved."""
+    course = await c.catalog.CreateCourse(
+        cpb.CreateCourseRequest(
+            course=cpb.Course(
+                title=f"Analytics Clinic {uuid.uuid4().hex[:6]}",
+                topic="Analytics clinic",
+                features=["dashboards", "report_scheduling", "sharing"],
+                target_roles=["operations_leader", "data_analyst", "team_lead"],
+                level=cpb.SESSION_LEVEL_INTERMEDIATE,
+                format=cpb.SESSION_FORMAT_LIVE_WEBINAR,
+                duration=Duration(seconds=3600),
+                learning_outcomes=[
+                    cpb.LearningOutcome(feature="dashboards", text="Dashboards that answer")
+                ],
+            )
+        ),
+        metadata=c.csm,
+    )
+    start = (dt.datetime.now(dt.UTC) + dt.timedelta(days=40)).replace(
+        minute=0, second=0, microsecond=0
+    )
+    session = await c.catalog.CreateTrainingSession(
+        cpb.CreateTrainingSessionRequest(
+            training_session=cpb.TrainingSession(
+                course=course.name,
+                start_time=ts(start),
+                time_zone="America/New_York",
+                registration_url="https://example.com/r",
+            )
+        ),
+        metadata=c.csm,
+    )
+    batch = await c.personalizer.DraftInvitations(
+        pb.DraftInvitationsRequest(parent="customers/cloudtech", training_session=session.name),
+        metadata=c.csm,
+    )
+    assert batch.drafts
+    approved = await c.personalizer.ApproveInvitationBatch(
+        pb.ApproveInvitationBatchRequest(name=batch.name), metadata=c.csm
+    )
+    return session, approved
+
+
+async def pending_notice(c: Clients, purpose: int) -> pb.InvitationBatch:
+    for _ in range(200):
+        page = await c.personalizer.ListInvitationBatches(
+            pb.ListInvitationBatchesRequest(parent="customers/cloudtech", pending_review_only=True),
+            metadata=c.csm,
+        )
+        notices = [b for b in page.invitation_batches if b.purpose == purpose]
+        if notices:
+            return notices[0]
+        await asyncio.sleep(0.05)
+    raise AssertionError("no notice was drafted")
+
+
+async def test_a_reschedule_drafts_a_notice_to_every_invitee(
+    services: Clients, outbox_dir: Path
+) -> None:
+    session, invitations = await invited_session(services)
+    later = session.start_time.ToDatetime(tzinfo=dt.UTC) + dt.timedelta(days=7)
+    await services.catalog.UpdateTrainingSession(
+        cpb.UpdateTrainingSessionRequest(
+            training_session=cpb.TrainingSession(name=session.name, start_time=ts(later)),
+            update_mask=FieldMask(paths=["start_time"]),
+        ),
+        metadata=services.csm,
+    )
+    notice = await pending_notice(services, pb.BATCH_PURPOSE_RESCHEDULED)
+    assert {d.recipient.email for d in notice.drafts} == {
+        d.recipient.email for d in invitations.drafts
+    }
+    assert notice.training_session.name == session.name
+    sarah = next(d for d in notice.drafts if d.recipient.display_name == "Sarah Chen")
+    assert sarah.content.subject.startswith("New date:")
+    old_day = session.start_time.ToDatetime(tzinfo=dt.UTC).astimezone(
+        dt.timezone(dt.timedelta(hours=-5))
+    )
+    assert f"{old_day:%B} {old_day.day}" in sarah.content.text_body
+    assert "has moved to" in sarah.content.text_body
+
+    await services.personalizer.ApproveInvitationBatch(
+        pb.ApproveInvitationBatchRequest(name=notice.name), metadata=services.csm
+    )
+    for _ in range(200):
+        sent = [
+            email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
+            for p in outbox_dir.glob("*.eml")
+        ]
+        if len(sent) == len(invitations.drafts) + len(notice.drafts):
+            break
+        await asyncio.sleep(0.05)
+    moved = [m for m in sent if str(m["Subject"]).startswith("New date:")]
+    assert len(moved) == len(notice.drafts)
+    calendar_part = next(p for p in moved[0].walk() if p.get_content_type() == "text/calendar")
+    event = icalendar.Calendar.from_ical(calendar_part.get_content()).walk("VEVENT")[0]
+    assert event.decoded("DTSTART") == later
+    assert int(event["SEQUENCE"]) == 2  # the catalog's version after one change
+
+
+async def test_a_cancellation_drafts_a_notice_with_alternatives(services: Clients) -> None:
+    session, invitations = await invited_session(services)
+    await services.catalog.CancelTrainingSession(
+        cpb.CancelTrainingSessionRequest(name=session.name, reason="the presenter is ill"),
+        metadata=services.csm,
+    )
+    notice = await pending_notice(services, pb.BATCH_PURPOSE_CANCELLED)
+    assert notice.notice_reason == "the presenter is ill"
+    assert len(notice.drafts) == len(invitations.drafts)
+    body = notice.drafts[0].content.text_body
+    assert "has been cancelled" in body and "the presenter is ill" in body
+    assert "Advanced Analytics & Custom Dashboards" in body  # an alternative on the same features
+    ics = icalendar.Calendar.from_ical(notice.drafts[0].content.calendar_ics)
+    assert ics["METHOD"] == "CANCEL"
