@@ -126,7 +126,7 @@ async def test_a_reschedule_drafts_a_notice_to_every_invitee(
     calendar_part = next(p for p in moved[0].walk() if p.get_content_type() == "text/calendar")
     event = icalendar.Calendar.from_ical(calendar_part.get_content()).walk("VEVENT")[0]
     assert event.decoded("DTSTART") == later
-    assert int(event["SEQUENCE"]) == 2  # the catalog's version after one change
+    assert event.decoded("SEQUENCE") == 2  # the catalog's version after one change
 
 
 async def test_a_cancellation_drafts_a_notice_with_alternatives(services: Clients) -> None:
