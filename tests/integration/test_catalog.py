@@ -475,3 +475,34 @@ async def test_every_invalid_field_is_named(services: Clients) -> None:
             pb.SearchTrainingSessionsRequest(query=" ", page_size=99), metadata=services.csm
         )
     assert bad_fields(err.value) == {"query"}
+
+
+async def test_course_update_with_etag_and_a_new_duration_is_news_for_invitees(
+    services: Clients, changes: asyncio.Queue[events_pb2.TrainingSessionChanged]
+) -> None:
+    course = await new_course(services)
+    session = await new_session(services, course, in_days(12))
+    longer = Duration()
+    longer.FromTimedelta(dt.timedelta(minutes=90))
+    edit = pb.Course(name=course.name, etag=course.etag, title="Alerting, longer", duration=longer)
+    updated = await services.catalog.UpdateCourse(
+        pb.UpdateCourseRequest(course=edit, update_mask=FieldMask(paths=["title", "duration"])),
+        metadata=services.csm,
+    )
+    assert (updated.title, updated.etag) == ("Alerting, longer", '"2"')
+    assert updated.topic == course.topic  # not in the mask, not touched
+    event = await asyncio.wait_for(changes.get(), 10)
+    assert event.kind == events_pb2.SESSION_CHANGE_KIND_UPDATED
+    assert event.training_session.name == session.name
+    assert event.training_session.duration.ToTimedelta() == dt.timedelta(minutes=90)
+
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await services.catalog.UpdateCourse(
+            pb.UpdateCourseRequest(course=edit, update_mask=FieldMask(paths=["title"])),
+            metadata=services.csm,
+        )
+    assert err.value.code() == grpc.StatusCode.ABORTED
+    listed = await services.catalog.ListCourses(
+        pb.ListCoursesRequest(page_size=100), metadata=services.csm
+    )
+    assert course.name in {c.name for c in listed.courses}

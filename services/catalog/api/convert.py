@@ -120,27 +120,44 @@ def scheduled_to_pb(view: ScheduledSession, now: dt.datetime) -> catalog_pb2.Tra
     return message
 
 
-def course_fields(message: catalog_pb2.Course, p: str = "course.") -> dict[str, Any]:
-    """The course's writable fields from the wire; enum values it cannot hold are reported."""
+COURSE_FIELDS = (
+    "title",
+    "topic",
+    "description",
+    "features",
+    "level",
+    "target_roles",
+    "format",
+    "duration",
+    "learning_outcomes",
+)
+
+
+def course_fields(
+    message: catalog_pb2.Course, paths: tuple[str, ...] | list[str] = COURSE_FIELDS
+) -> dict[str, Any]:
+    """The course's writable fields named in `paths` from the wire (all of them for a create);
+    enum values the domain cannot hold are reported."""
     v = Violations()
-    if message.level not in LEVEL_FROM_PB:
-        v.add(f"{p}level", "must be BEGINNER, INTERMEDIATE or ADVANCED")
-    if message.format not in _FORMAT_FROM_PB:
-        v.add(f"{p}format", "must be LIVE_WEBINAR, IN_PERSON or ON_DEMAND")
+    if "level" in paths and message.level not in LEVEL_FROM_PB:
+        v.add("course.level", "must be BEGINNER, INTERMEDIATE or ADVANCED")
+    if "format" in paths and message.format not in _FORMAT_FROM_PB:
+        v.add("course.format", "must be LIVE_WEBINAR, IN_PERSON or ON_DEMAND")
     v.raise_if_any()
-    return {
-        "title": message.title,
-        "topic": message.topic,
-        "description": message.description,
-        "features": tuple(message.features),
-        "level": LEVEL_FROM_PB[message.level],
-        "target_roles": tuple(message.target_roles),
-        "format": _FORMAT_FROM_PB[message.format],
-        "duration": message.duration.ToTimedelta(),
-        "learning_outcomes": tuple(
+    readers: dict[str, Any] = {
+        "title": lambda: message.title,
+        "topic": lambda: message.topic,
+        "description": lambda: message.description,
+        "features": lambda: tuple(message.features),
+        "level": lambda: LEVEL_FROM_PB[message.level],
+        "target_roles": lambda: tuple(message.target_roles),
+        "format": lambda: _FORMAT_FROM_PB[message.format],
+        "duration": lambda: message.duration.ToTimedelta(),
+        "learning_outcomes": lambda: tuple(
             LearningOutcome(feature=o.feature, text=o.text) for o in message.learning_outcomes
         ),
     }
+    return {path: readers[path]() for path in paths if path in readers}
 
 
 def course_from_pb(message: catalog_pb2.Course) -> Course:

@@ -55,7 +55,7 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
         course = await handlers.change_course(
             self._deps,
             request.course.name,
-            course_fields(request.course),
+            course_fields(request.course, list(request.update_mask.paths)),
             list(request.update_mask.paths),
             request.course.etag,
             current_principal().subject,
