@@ -41,12 +41,25 @@ ADVANCED_ANALYTICS = Course(
     format=Format.LIVE_WEBINAR,
     duration=dt.timedelta(minutes=90),
     learning_outcomes=(
-        LearningOutcome("dashboards", "How to build custom dashboards tailored to your KPIs"),
         LearningOutcome(
-            "report_scheduling", "Automated report scheduling (no more manual exports!)"
+            "dashboards", "How to build custom dashboards tailored to your KPIs", Level.INTERMEDIATE
         ),
-        LearningOutcome("sharing", "Tips for sharing insights across your organization"),
-        LearningOutcome("dashboards", "Calculated fields and drill-downs for deeper analysis"),
+        LearningOutcome(
+            "report_scheduling",
+            "Automated report scheduling (no more manual exports!)",
+            Level.INTERMEDIATE,
+        ),
+        LearningOutcome(
+            "sharing", "Tips for sharing insights across your organization", Level.INTERMEDIATE
+        ),
+        LearningOutcome(
+            "dashboards", "Calculated fields and drill-downs for deeper analysis", Level.ADVANCED
+        ),
+        LearningOutcome(
+            "report_scheduling",
+            "Conditional report delivery and KPI alerts for stakeholders",
+            Level.ADVANCED,
+        ),
     ),
 )
 DASHBOARDS_FUNDAMENTALS = Course(

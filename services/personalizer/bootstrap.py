@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import functools
+import logging
 
 from trainvite.personalizer.v1 import personalizer_pb2, personalizer_pb2_grpc
 
@@ -21,13 +24,17 @@ from services.personalizer.adapters.catalog_client import CatalogClient
 from services.personalizer.adapters.delivery_outcomes import delivery_outcome_handler
 from services.personalizer.adapters.rendering import InvitationRenderer
 from services.personalizer.adapters.session_changes import session_change_handler
+from services.personalizer.adapters.triggers import attendance_handler, trigger_handler
 from services.personalizer.api.servicer import PersonalizerServicer
-from services.personalizer.service_layer.handlers import Dependencies
+from services.personalizer.service_layer import gaps
+from services.personalizer.service_layer.dependencies import Dependencies, Policy
 from services.personalizer.service_layer.unit_of_work import PersonalizerUnitOfWork
 from services.personalizer.settings import PersonalizerSettings
 
 SERVICE_NAME = "personalizer"
 SCHEMA = "personalizer"
+
+_log = logging.getLogger(__name__)
 
 
 def utc_now() -> dt.datetime:
@@ -66,8 +73,17 @@ async def build(infra: Infrastructure) -> ServiceParts:
         catalog=CatalogClient(channel),
         renderer=InvitationRenderer(),
         encode_approved=functools.partial(events.invitation_approved, topology=infra.topology),
+        encode_drafts_ready=functools.partial(events.drafts_ready, topology=infra.topology),
         clock=utc_now,
+        policy=Policy(
+            benchmark_windows=tuple(settings.benchmark_windows),
+            frequency_cap_days=settings.frequency_cap_days,
+            training_counts_days=settings.training_counts_days,
+        ),
     )
+    # Gap analysis reads precomputed benchmarks: have them before the first request.
+    if await gaps.benchmarks_missing(deps):
+        await gaps.refresh_benchmarks(deps)
     servicer = PersonalizerServicer(deps)
 
     def register(server: GrpcServer) -> None:
@@ -75,6 +91,16 @@ async def build(infra: Infrastructure) -> ServiceParts:
             personalizer_pb2.DESCRIPTOR.services_by_name["PersonalizerService"].full_name,
             lambda s: personalizer_pb2_grpc.add_PersonalizerServiceServicer_to_server(servicer, s),
         )
+
+    async def benchmark_refresher(stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), settings.benchmark_refresh_seconds)
+            if not stop.is_set():
+                try:
+                    await gaps.refresh_benchmarks(deps)
+                except Exception:
+                    _log.exception("benchmark refresh failed, will retry")
 
     async def close() -> None:
         await channel.close()
@@ -93,6 +119,13 @@ async def build(infra: Infrastructure) -> ServiceParts:
                 infra.topology.personalizer_session_changes,
                 session_change_handler(deps),
             ),
+            consumer_task(
+                infra,
+                infra.topology.personalizer_triggers,
+                trigger_handler(deps, infra.topology),
+            ),
+            consumer_task(infra, infra.topology.personalizer_attendance, attendance_handler(deps)),
+            benchmark_refresher,
         ],
         close=close,
     )

@@ -11,3 +11,10 @@ class PersonalizerSettings(CommonSettings):
     catalog_address: str = "127.0.0.1:50051"
     # Deadline of each call to the catalog, in seconds.
     catalog_deadline_seconds: float = 5.0
+    # Usage windows (days) whose role benchmarks are precomputed, and how often they are.
+    benchmark_windows: list[int] = [7, 30, 90]
+    benchmark_refresh_seconds: float = 3600.0
+    # No second training invitation to the same person within this many days.
+    frequency_cap_days: int = 14
+    # Training attended within this many days closes the gap on its features.
+    training_counts_days: int = 180

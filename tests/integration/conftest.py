@@ -23,9 +23,22 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 async def services(
-    database_url: str, nats_url: str, namespace: str, signing_key: str, outbox_dir: Path
+    request: pytest.FixtureRequest,
+    database_url: str,
+    nats_url: str,
+    namespace: str,
+    signing_key: str,
+    outbox_dir: Path,
 ) -> AsyncIterator[Clients]:
-    """Catalog, personalizer and dispatcher serving on free ports, stopped after the test."""
+    """Catalog, personalizer and dispatcher serving on free ports, stopped after the test.
+
+    The tests share one database, so the frequency cap is off unless a test asks for it with
+    `@pytest.mark.personalizer_settings(frequency_cap_days=...)`.
+    """
+    marker = request.node.get_closest_marker("personalizer_settings")
+    personalizer_overrides: dict[str, Any] = {"frequency_cap_days": 0}
+    if marker is not None:
+        personalizer_overrides.update(marker.kwargs)
     ports = {"catalog": free_port(), "personalizer": free_port(), "dispatcher": free_port()}
     common: dict[str, Any] = {
         "database_url": database_url,
@@ -49,6 +62,7 @@ async def services(
             PersonalizerSettings(
                 grpc_port=ports["personalizer"],
                 catalog_address=f"127.0.0.1:{ports['catalog']}",
+                **personalizer_overrides,
                 **common,
             ),
             personalizer.build,

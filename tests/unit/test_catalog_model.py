@@ -18,13 +18,13 @@ from services.catalog.domain.model import (
     TrainingSession,
     cancel_session,
     parse_session_name,
-    registration_transition,
     topic_query,
     update_course,
     update_session,
     validate_course,
     validate_session,
 )
+from services.common.attendance import registration_transition
 from services.common.errors import Aborted, FailedPrecondition, InvalidArgument
 
 NOW = dt.datetime(2026, 11, 24, tzinfo=dt.UTC)

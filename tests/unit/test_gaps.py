@@ -7,7 +7,9 @@ import pytest
 from services.personalizer.domain.gaps import RoleBenchmark, Usage, classify
 from services.personalizer.domain.model import AdoptionLevel
 
-PEERS = RoleBenchmark(median_active_days=10, p75_active_days=12, median_events=60, peers=8)
+PEERS = RoleBenchmark(
+    median_active_days=10, p75_active_days=12, median_events=60, peers=8, p25_active_days=6
+)
 
 
 @pytest.mark.parametrize(
@@ -30,8 +32,15 @@ def test_the_explanation_carries_the_numbers() -> None:
     adoption = classify("dashboards", Usage(2, 9), PEERS, 30)
     assert adoption.gap
     assert adoption.explanation == (
-        "2 active days and 9 events in 30 days; role median 10 days and 60 events across 8 people"
+        "2 active days and 9 events in 30 days; role median 10 days and 60 events "
+        "(quartiles 6-12) across 8 people"
     )
+
+
+def test_attended_training_on_the_feature_closes_the_gap() -> None:
+    trained = classify("dashboards", Usage(2, 9), PEERS, 30, trained_by="Dashboards Fundamentals")
+    assert trained.level is AdoptionLevel.LOW and not trained.gap
+    assert trained.explanation.endswith("; attended Dashboards Fundamentals")
 
 
 def test_use_where_role_peers_have_none_is_high_not_a_gap() -> None:

@@ -18,7 +18,7 @@ NOW = dt.datetime(2026, 11, 24, tzinfo=dt.UTC)
 
 
 def render(assessment: Assessment) -> tuple[str, str, str, str]:
-    content, _ = InvitationRenderer().render(assessment, CUSTOMER, SESSION, uuid.uuid4(), NOW)
+    content, _, _ = InvitationRenderer().render(assessment, CUSTOMER, SESSION, uuid.uuid4(), NOW)
     return content.subject, content.text_body, content.html_body, content.calendar_ics
 
 

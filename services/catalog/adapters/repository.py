@@ -10,7 +10,6 @@ from typing import Any
 import asyncpg
 
 from services.catalog.domain.model import (
-    SEAT_HOLDING,
     Course,
     CourseState,
     Format,
@@ -20,8 +19,8 @@ from services.catalog.domain.model import (
     SessionState,
     TopicQuery,
     TrainingSession,
-    registration_transition,
 )
+from services.common.attendance import SEAT_HOLDING, registration_transition
 from services.common.db import Connection
 
 _COURSE_COLUMNS = """
@@ -51,7 +50,7 @@ def _course(row: asyncpg.Record) -> Course:
         target_roles=tuple(row["target_roles"]),
         format=Format(row["format"]),
         duration=dt.timedelta(minutes=row["duration_minutes"]),
-        learning_outcomes=tuple(LearningOutcome(**o) for o in row["learning_outcomes"]),
+        learning_outcomes=tuple(LearningOutcome.from_json(o) for o in row["learning_outcomes"]),
         state=CourseState(row["c_state"]),
         version=row["c_version"],
         created_at=row["c_created_at"],
@@ -83,7 +82,7 @@ def _scheduled(row: asyncpg.Record) -> ScheduledSession:
 
 
 def _outcomes(course: Course) -> list[dict[str, str]]:
-    return [{"feature": o.feature, "text": o.text} for o in course.learning_outcomes]
+    return [o.to_json() for o in course.learning_outcomes]
 
 
 @dataclass(frozen=True)

@@ -59,7 +59,14 @@ def _duration(value: dt.timedelta) -> Duration:
 
 
 def _outcomes(outcomes: tuple[LearningOutcome, ...]) -> list[catalog_pb2.LearningOutcome]:
-    return [catalog_pb2.LearningOutcome(feature=o.feature, text=o.text) for o in outcomes]
+    return [
+        catalog_pb2.LearningOutcome(
+            feature=o.feature,
+            text=o.text,
+            level=LEVEL_TO_PB[o.level] if o.level else catalog_pb2.SESSION_LEVEL_UNSPECIFIED,
+        )
+        for o in outcomes
+    ]
 
 
 def course_to_pb(course: Course) -> catalog_pb2.Course:
@@ -154,7 +161,8 @@ def course_fields(
         "format": lambda: _FORMAT_FROM_PB[message.format],
         "duration": lambda: message.duration.ToTimedelta(),
         "learning_outcomes": lambda: tuple(
-            LearningOutcome(feature=o.feature, text=o.text) for o in message.learning_outcomes
+            LearningOutcome(feature=o.feature, text=o.text, level=LEVEL_FROM_PB.get(o.level))
+            for o in message.learning_outcomes
         ),
     }
     return {path: readers[path]() for path in paths if path in readers}

@@ -49,10 +49,22 @@ class ChangeKind(enum.StrEnum):
 
 @dataclass(frozen=True)
 class LearningOutcome:
-    """One thing participants learn, tied to a product feature."""
+    """One thing participants learn, tied to a product feature; `level` None means the course's."""
 
     feature: str
     text: str
+    level: Level | None = None
+
+    def to_json(self) -> dict[str, str]:
+        data = {"feature": self.feature, "text": self.text}
+        if self.level is not None:
+            data["level"] = self.level.value
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, str]) -> LearningOutcome:
+        level = data.get("level")
+        return cls(data["feature"], data["text"], Level(level) if level else None)
 
 
 def _etag(version: int) -> str:
@@ -397,29 +409,3 @@ def topic_query(raw: str) -> TopicQuery:
     words = re.findall(r"[\w-]+", raw.lower())
     terms = tuple(w for w in words if w not in _NOISE_WORDS)
     return TopicQuery(raw=raw, terms=terms or tuple(words))
-
-
-# ---------------------------------------------------------------------------------------------
-# Seats
-
-SEAT_HOLDING = frozenset({"registered", "attended", "no_show"})
-
-
-def registration_transition(current: str | None, kind: str) -> str | None:
-    """The person's next registration state for an event, or None when nothing changes.
-
-    Attendance never goes backwards: a late "registered" or "cancelled" does not undo
-    "attended", and "no_show" does not undo "attended" either.
-    """
-    target: str | None
-    if kind == "attended":
-        target = "attended"
-    elif kind == "registered":
-        target = "registered" if current in (None, "cancelled") else None
-    elif kind == "no_show":
-        target = "no_show" if current != "attended" else None
-    elif kind == "cancelled":
-        target = "cancelled" if current in (None, "registered") else None
-    else:
-        raise ValueError(f"unknown registration event {kind!r}")
-    return None if target == current else target

@@ -48,6 +48,20 @@ class Topology:
         return self._subject("invitations.approved")
 
     @property
+    def drafts_ready(self) -> str:
+        """personalizer -> the CSM's tools: a batch waits for review."""
+        return self._subject("invitations.drafts_ready")
+
+    @property
+    def platform_triggers(self) -> str:
+        """The platform -> personalizer: feature released, low adoption, onboarding scheduled."""
+        return self._subject("platform.>")
+
+    def platform_trigger(self, kind: str) -> str:
+        """One trigger's subject: feature_released, low_adoption, onboarding_scheduled."""
+        return self._subject(f"platform.{kind}")
+
+    @property
     def delivery_outcome(self) -> str:
         """dispatcher -> personalizer: sent, failed or suppressed."""
         return self._subject("deliveries.outcome")
@@ -84,6 +98,10 @@ class Topology:
         return self._stream("CATALOG")
 
     @property
+    def platform_stream(self) -> str:
+        return self._stream("PLATFORM")
+
+    @property
     def dead_letter_stream(self) -> str:
         return self._stream("DEADLETTER")
 
@@ -94,6 +112,7 @@ class Topology:
             StreamSpec(self.deliveries_stream, [self._subject("deliveries.>")]),
             StreamSpec(self.attendance_stream, [self._subject("attendance.>")]),
             StreamSpec(self.catalog_stream, [self._subject("catalog.>")]),
+            StreamSpec(self.platform_stream, [self._subject("platform.>")]),
             StreamSpec(self.dead_letter_stream, [self._subject("deadletter.>")]),
         ]
 
@@ -123,6 +142,25 @@ class Topology:
             stream=self.catalog_stream,
             durable="personalizer-session-changed",
             filter_subject=self.session_changed,
+        )
+
+    @property
+    def personalizer_triggers(self) -> ConsumerSpec:
+        """The personalizer drafts batches when the platform says a feature shipped, adoption
+        fell or onboarding is planned."""
+        return ConsumerSpec(
+            stream=self.platform_stream,
+            durable="personalizer-triggers",
+            filter_subject=self.platform_triggers,
+        )
+
+    @property
+    def personalizer_attendance(self) -> ConsumerSpec:
+        """The personalizer keeps each person's training history."""
+        return ConsumerSpec(
+            stream=self.attendance_stream,
+            durable="personalizer-attendance",
+            filter_subject=self.attendance_recorded,
         )
 
     @property

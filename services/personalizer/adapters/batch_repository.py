@@ -45,8 +45,11 @@ def session_to_json(s: SessionInfo) -> dict[str, Any]:
         "join_url": s.join_url,
         "registration_url": s.registration_url,
         "presenter": s.presenter,
-        "learning_outcomes": [{"feature": o.feature, "text": o.text} for o in s.learning_outcomes],
+        "learning_outcomes": [
+            {"feature": o.feature, "text": o.text, "level": o.level} for o in s.learning_outcomes
+        ],
         "sequence": s.sequence,
+        "course": s.course,
     }
 
 
@@ -67,6 +70,7 @@ def session_from_json(d: dict[str, Any]) -> SessionInfo:
         presenter=d["presenter"],
         learning_outcomes=tuple(LearningOutcome(**o) for o in d["learning_outcomes"]),
         sequence=d.get("sequence", 0),
+        course=d.get("course", ""),
     )
 
 
@@ -119,6 +123,7 @@ def _draft_from_row(row: asyncpg.Record) -> InvitationDraft:
         delivery_detail=row["delivery_detail"],
         updated_by=row["updated_by"],
         version=row["version"],
+        render_context=row["render_context"],
     )
 
 
@@ -159,20 +164,26 @@ class BatchRepository:
         )
         if not inserted:
             return False
+        await self.add_drafts(batch, batch.drafts)
+        return True
+
+    async def add_drafts(self, batch: InvitationBatch, drafts: list[InvitationDraft]) -> None:
+        """Store new drafts of a stored batch, in their place in `batch.drafts`."""
+        positions = {d.id: i for i, d in enumerate(batch.drafts)}
         await self._conn.executemany(
             """
             INSERT INTO invitation_drafts (
                 id, batch_id, position, training_session, stakeholder_id, recipient, score,
                 reasons, angle, talking_points, subject, text_body, html_body, calendar_ics,
-                registration_url, state, updated_by, version, purpose)
+                registration_url, state, updated_by, version, purpose, render_context)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-                    $19)
+                    $19, $20)
             """,
             [
                 (
                     d.id,
                     batch.id,
-                    i,
+                    positions[d.id],
                     batch.session.name,
                     d.recipient.stakeholder_id,
                     _recipient_to_json(d.recipient),
@@ -189,18 +200,24 @@ class BatchRepository:
                     d.updated_by,
                     d.version,
                     batch.purpose.value,
+                    d.render_context,
                 )
-                for i, d in enumerate(batch.drafts)
+                for d in drafts
             ],
         )
-        return True
 
-    async def id_for_request(self, customer_id: str, request_id: str) -> uuid.UUID | None:
-        """The batch a DraftInvitations call with this request id created, if any."""
+    async def id_for(
+        self, customer_id: str, request_id: str | None, source_event_id: uuid.UUID | None
+    ) -> uuid.UUID | None:
+        """The batch a call with this request id, or an event with this id, created, if any."""
         value: uuid.UUID | None = await self._conn.fetchval(
-            "SELECT id FROM invitation_batches WHERE customer_id = $1 AND request_id = $2",
+            """
+            SELECT id FROM invitation_batches
+            WHERE customer_id = $1 AND (request_id = $2 OR source_event_id = $3)
+            """,
             customer_id,
             request_id,
+            source_event_id,
         )
         return value
 
@@ -245,7 +262,8 @@ class BatchRepository:
         await self._conn.execute(
             """
             UPDATE invitation_batches
-            SET state = $2, approved_by = NULLIF($3, ''), approved_at = $4, version = $5
+            SET state = $2, approved_by = NULLIF($3, ''), approved_at = $4, version = $5,
+                excluded = $6
             WHERE id = $1
             """,
             batch.id,
@@ -253,6 +271,7 @@ class BatchRepository:
             batch.approved_by,
             batch.approved_at,
             batch.version,
+            [_exclusion_to_json(e) for e in batch.excluded],
         )
         await self._conn.executemany(
             """
@@ -304,6 +323,48 @@ class BatchRepository:
             )
             for r in rows
         ]
+
+    async def invited_since(self, stakeholder_ids: list[str], since: dt.datetime) -> dict[str, str]:
+        """stakeholder id -> the title of a session they had an invitation to approved since."""
+        rows = await self._conn.fetch(
+            """
+            SELECT DISTINCT ON (d.stakeholder_id) d.stakeholder_id,
+                   b.session_snapshot ->> 'title' AS title, b.approved_at
+            FROM invitation_drafts d JOIN invitation_batches b ON b.id = d.batch_id
+            WHERE d.stakeholder_id = ANY($1::text[]) AND d.state = 'approved'
+              AND d.purpose = 'invitation' AND b.approved_at >= $2
+            ORDER BY d.stakeholder_id, b.approved_at DESC
+            """,
+            stakeholder_ids,
+            since,
+        )
+        return {
+            r[
+                "stakeholder_id"
+            ]: f"{r['title']} (approved {r['approved_at']:%b} {r['approved_at'].day})"
+            for r in rows
+        }
+
+    async def log(
+        self,
+        batch_id: uuid.UUID,
+        draft_id: uuid.UUID | None,
+        action: str,
+        actor: str,
+        detail: str = "",
+    ) -> None:
+        """Who changed what in a batch."""
+        await self._conn.execute(
+            """
+            INSERT INTO batch_changes (batch_id, draft_id, action, actor, detail)
+            VALUES ($1, $2, $3, $4, $5)
+            """,
+            batch_id,
+            draft_id,
+            action,
+            actor,
+            detail,
+        )
 
     async def page_for_customer(
         self,

@@ -15,6 +15,7 @@ _LEVELS = {
     catalog_pb2.SESSION_LEVEL_INTERMEDIATE: "intermediate",
     catalog_pb2.SESSION_LEVEL_ADVANCED: "advanced",
 }
+_LEVEL_TO_PB = {v: k for k, v in _LEVELS.items()}
 _FORMATS = {
     catalog_pb2.SESSION_FORMAT_LIVE_WEBINAR: "live_webinar",
     catalog_pb2.SESSION_FORMAT_IN_PERSON: "in_person",
@@ -39,9 +40,11 @@ def session_info(message: catalog_pb2.TrainingSession) -> SessionInfo:
         registration_url=message.registration_url,
         presenter=message.presenter,
         learning_outcomes=tuple(
-            LearningOutcome(o.feature, o.text) for o in message.learning_outcomes
+            LearningOutcome(o.feature, o.text, _LEVELS.get(o.level, ""))
+            for o in message.learning_outcomes
         ),
         sequence=_version(message.etag),
+        course=message.course,
     )
 
 
@@ -57,8 +60,8 @@ class CatalogClient:
     def __init__(self, channel: grpc.aio.Channel) -> None:
         self._stub = catalog_pb2_grpc.CatalogServiceStub(channel)
 
-    async def get(self, name: str) -> SessionInfo:
-        """The session by name."""
+    async def get(self, name: str, allow_cancelled: bool = False) -> SessionInfo:
+        """The session by name; a cancelled one is FAILED_PRECONDITION unless allowed."""
         try:
             message = await self._stub.GetTrainingSession(
                 catalog_pb2.GetTrainingSessionRequest(name=name)
@@ -69,7 +72,7 @@ class CatalogClient:
             if exc.code() == grpc.StatusCode.INVALID_ARGUMENT:
                 raise InvalidArgument.single("training_session", exc.details() or "") from exc
             raise
-        if message.state == catalog_pb2.SESSION_STATE_CANCELLED:
+        if message.state == catalog_pb2.SESSION_STATE_CANCELLED and not allow_cancelled:
             raise FailedPrecondition(f"{name} is cancelled")
         return session_info(message)
 
@@ -79,6 +82,16 @@ class CatalogClient:
             catalog_pb2.ListAlternativeSessionsRequest(name=name, page_size=limit)
         )
         return [session_info(a.training_session) for a in response.alternatives]
+
+    async def upcoming(
+        self, feature: str = "", level: str = "", limit: int = 3
+    ) -> list[SessionInfo]:
+        """The next scheduled sessions, covering a feature and at a level when given."""
+        request = catalog_pb2.ListTrainingSessionsRequest(page_size=limit, feature=feature)
+        if level:
+            request.level = _LEVEL_TO_PB[level]
+        response = await self._stub.ListTrainingSessions(request)
+        return [session_info(s) for s in response.training_sessions]
 
     async def best_match(self, topic: str) -> SessionInfo:
         """The upcoming session that best matches a CSM's words."""

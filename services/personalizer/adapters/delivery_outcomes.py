@@ -12,8 +12,8 @@ from services.common.errors import InvalidArgument
 from services.common.messaging.consumer import MessageHandler, PoisonMessage
 from services.personalizer.api.convert import DELIVERY_STATE_FROM_PB
 from services.personalizer.domain.model import DeliveryState
-from services.personalizer.service_layer import handlers
-from services.personalizer.service_layer.handlers import Dependencies
+from services.personalizer.service_layer import review
+from services.personalizer.service_layer.dependencies import Dependencies
 
 
 def delivery_outcome_handler(deps: Dependencies) -> MessageHandler:
@@ -29,7 +29,7 @@ def delivery_outcome_handler(deps: Dependencies) -> MessageHandler:
         if state is None or state is DeliveryState.NOT_SENT:
             raise PoisonMessage(f"unknown delivery state {event.state}")
         try:
-            await handlers.record_delivery_outcome(
+            await review.record_delivery_outcome(
                 deps, event_id, event.invitation, state, event.detail
             )
         except InvalidArgument as exc:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
+
 from google.protobuf.timestamp_pb2 import Timestamp
 from trainvite.common.v1 import common_pb2
 from trainvite.events.v1 import events_pb2
 
 from services.common.messaging.topology import Topology
 from services.common.outbox import OutboxMessage
-from services.personalizer.domain.model import Angle, InvitationApproved
+from services.personalizer.domain.model import Angle, InvitationApproved, InvitationBatch
 
 ANGLE_TO_PB = {
     Angle.CLOSE_GAP: common_pb2.PERSONALIZATION_ANGLE_CLOSE_GAP,
@@ -17,6 +19,23 @@ ANGLE_TO_PB = {
     Angle.NEW_FEATURE: common_pb2.PERSONALIZATION_ANGLE_NEW_FEATURE,
     Angle.ONBOARDING: common_pb2.PERSONALIZATION_ANGLE_ONBOARDING,
 }
+
+
+def drafts_ready(batch: InvitationBatch, trigger: str, topology: Topology) -> OutboxMessage:
+    """A batch waits for its CSM's review."""
+    event_id = str(uuid.uuid4())
+    now = Timestamp()
+    now.GetCurrentTime()
+    message = events_pb2.DraftsReady(
+        event_id=event_id,
+        occur_time=now,
+        batch=batch.name,
+        customer_id=batch.customer_id,
+        csm_email=batch.sender.email,
+        trigger=trigger,
+        draft_count=len(batch.drafts),
+    )
+    return OutboxMessage(event_id, topology.drafts_ready, message.SerializeToString())
 
 
 def invitation_approved(event: InvitationApproved, topology: Topology) -> OutboxMessage:

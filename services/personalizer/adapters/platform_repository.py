@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from services.common.db import Connection
-from services.personalizer.domain.gaps import RoleBenchmark, Usage
+from services.personalizer.domain.gaps import Usage
 from services.personalizer.domain.model import Customer, Stakeholder
 
 
@@ -72,50 +72,22 @@ class PlatformRepository:
             (r["stakeholder_id"], r["feature"]): Usage(r["active_days"], r["events"]) for r in rows
         }
 
-    async def role_benchmarks(
-        self, roles: list[str], features: list[str], since: dt.date
-    ) -> dict[tuple[str, str], RoleBenchmark]:
-        """(role, feature) -> median and upper quartile across every customer entitled to it.
+    async def stakeholder_ids_by_email(self, email: str) -> list[str]:
+        """Every stakeholder with this address (one per customer they belong to)."""
+        rows = await self._conn.fetch(
+            "SELECT id FROM platform.stakeholders WHERE lower(email) = lower($1)", email
+        )
+        return [r["id"] for r in rows]
 
-        People who never used the feature count as zero: they are part of the role's reality.
-        """
+    async def customers_entitled_to(self, feature: str, among: list[str]) -> list[str]:
+        """Customers entitled to the feature; all of them when `among` is empty."""
         rows = await self._conn.fetch(
             """
-            WITH people AS (
-                SELECT s.id, s.role, e.feature
-                FROM platform.stakeholders s
-                JOIN platform.entitlements e ON e.customer_id = s.customer_id
-                WHERE s.role = ANY($1::text[]) AND e.feature = ANY($2::text[])
-            ), used AS (
-                SELECT u.stakeholder_id, u.feature,
-                       count(*) FILTER (WHERE u.events > 0) AS active_days,
-                       sum(u.events) AS events
-                FROM platform.usage_metrics u
-                WHERE u.stakeholder_id IN (SELECT id FROM people)
-                  AND u.feature = ANY($2::text[]) AND u.day >= $3
-                GROUP BY u.stakeholder_id, u.feature
-            )
-            SELECT p.role, p.feature, count(*) AS peers,
-                   percentile_cont(0.5) WITHIN GROUP (ORDER BY coalesce(u.active_days, 0))
-                       AS median_active_days,
-                   percentile_cont(0.75) WITHIN GROUP (ORDER BY coalesce(u.active_days, 0))
-                       AS p75_active_days,
-                   percentile_cont(0.5) WITHIN GROUP (ORDER BY coalesce(u.events, 0))
-                       AS median_events
-            FROM people p
-            LEFT JOIN used u ON u.stakeholder_id = p.id AND u.feature = p.feature
-            GROUP BY p.role, p.feature
+            SELECT customer_id FROM platform.entitlements
+            WHERE feature = $1 AND (cardinality($2::text[]) = 0 OR customer_id = ANY($2::text[]))
+            ORDER BY customer_id
             """,
-            roles,
-            features,
-            since,
+            feature,
+            among,
         )
-        return {
-            (r["role"], r["feature"]): RoleBenchmark(
-                median_active_days=float(r["median_active_days"]),
-                p75_active_days=float(r["p75_active_days"]),
-                median_events=float(r["median_events"]),
-                peers=int(r["peers"]),
-            )
-            for r in rows
-        }
+        return [r["customer_id"] for r in rows]

@@ -5,7 +5,9 @@ One Environment is built at start: templates are compiled once and cached by Jin
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import enum
 import re
 import uuid
 from dataclasses import replace
@@ -13,10 +15,15 @@ from pathlib import Path
 from typing import Any
 
 import icalendar
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError, select_autoescape
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from markupsafe import escape
 
+from services.common.errors import Violations
 from services.personalizer.domain.logistics import local_logistics, registration_link
 from services.personalizer.domain.model import (
+    Angle,
     Content,
     Customer,
     Notice,
@@ -35,8 +42,37 @@ def _one_line(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
+def _plain(value: Any) -> Any:
+    """Dataclasses and enums as JSON values, so a render context can be stored and reused."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {k: _plain(v) for k, v in dataclasses.asdict(value).items()}
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, enum.Enum):
+        return value.value
+    return value
+
+
+def _html_from_text(text: str) -> str:
+    """The HTML part for a body a CSM wrote as text: escaped, one paragraph per blank line."""
+    paragraphs = [p for p in re.split(r"\n\s*\n", text.strip()) if p.strip()]
+    # Each line is escaped before the <br> joins are added, so the text stays text.
+    body = "\n".join(
+        "<p>" + "<br>\n".join(str(escape(line)) for line in p.splitlines()) + "</p>"
+        for p in paragraphs
+    )
+    return f'<!DOCTYPE html>\n<html lang="en">\n<body>\n{body}\n</body>\n</html>\n'
+
+
 class InvitationRenderer:
-    """Renders subject, text, HTML and calendar invitation for one assessed recipient."""
+    """Renders subject, text, HTML and calendar invitation for one assessed recipient.
+
+    The angle templates are compiled once and recompiled only when their file changes, so a
+    content team's edit is picked up without a restart. A CSM's own template text is rendered
+    in Jinja2's immutable sandbox: it sees the draft's variables and nothing else.
+    """
 
     def __init__(self, template_dir: Path = TEMPLATE_DIR) -> None:
         self._env = Environment(
@@ -45,7 +81,10 @@ class InvitationRenderer:
             undefined=StrictUndefined,
             trim_blocks=True,
             lstrip_blocks=True,
-            auto_reload=False,
+            auto_reload=True,
+        )
+        self._sandbox = ImmutableSandboxedEnvironment(
+            undefined=StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True
         )
 
     def render(
@@ -55,38 +94,42 @@ class InvitationRenderer:
         session: SessionInfo,
         draft_id: uuid.UUID,
         now: dt.datetime,
-    ) -> tuple[Content, str]:
-        """The draft's content and the recipient's registration link."""
+        alternatives: tuple[SessionInfo, ...] = (),
+    ) -> tuple[Content, str, dict[str, Any]]:
+        """The draft's content, the recipient's registration link and the render context."""
         person = assessment.stakeholder
         link = registration_link(session.registration_url, str(draft_id))
         focus = next(a for a in assessment.adoption if a.feature == assessment.focus_feature)
-        context: dict[str, Any] = {
-            "recipient": {
-                "first_name": person.first_name,
-                "display_name": person.display_name,
-                "title": person.title,
-                "role": person.role,
-            },
-            "session": {
-                "title": session.title,
-                "presenter": session.presenter,
-                "join_url": session.join_url,
-            },
-            "when": local_logistics(session, person.time_zone),
-            "focus_feature": customer.feature_name(assessment.focus_feature),
-            "focus": focus,
-            "talking_points": assessment.talking_points,
-            "registration_url": link,
-            "csm": {
-                "name": customer.csm_name,
-                "email": customer.csm_email,
-                "signature": customer.csm_signature,
-            },
-        }
-        angle = assessment.angle.value
-        subject = _one_line(self._env.get_template(f"{angle}/subject.txt").render(context))
-        text = self._env.get_template(f"{angle}/body.txt").render(context).strip() + "\n"
-        html = self._env.get_template(f"{angle}/body.html").render(context)
+        context: dict[str, Any] = _plain(
+            {
+                "recipient": {
+                    "first_name": person.first_name,
+                    "display_name": person.display_name,
+                    "title": person.title,
+                    "role": person.role,
+                },
+                "session": {
+                    "title": session.title,
+                    "presenter": session.presenter,
+                    "join_url": session.join_url,
+                },
+                "when": local_logistics(session, person.time_zone),
+                "focus_feature": customer.feature_name(assessment.focus_feature),
+                "focus": focus,
+                "talking_points": assessment.talking_points,
+                "registration_url": link,
+                "alternatives": [
+                    {"title": a.title, "when": local_logistics(a, person.time_zone)}
+                    for a in alternatives
+                ],
+                "csm": {
+                    "name": customer.csm_name,
+                    "email": customer.csm_email,
+                    "signature": customer.csm_signature,
+                },
+            }
+        )
+        subject, text, html = self.render_angle(assessment.angle, context)
         recipient = Recipient(
             person.id,
             person.display_name,
@@ -96,7 +139,32 @@ class InvitationRenderer:
             person.time_zone,
         )
         ics = calendar_invitation(session, customer, recipient, link, now)
-        return Content(subject, text, html, ics), link
+        return Content(subject, text, html, ics), link, context
+
+    def render_angle(self, angle: Angle, context: dict[str, Any]) -> tuple[str, str, str]:
+        """Subject, text and HTML from the angle's current templates."""
+        subject = _one_line(self._env.get_template(f"{angle.value}/subject.txt").render(context))
+        text = self._env.get_template(f"{angle.value}/body.txt").render(context).strip() + "\n"
+        html = self._env.get_template(f"{angle.value}/body.html").render(context)
+        return subject, text, html
+
+    def render_own(
+        self, subject_template: str, body_template: str, context: dict[str, Any]
+    ) -> tuple[str, str, str]:
+        """Subject, text and HTML from a CSM's own templates, in the sandbox."""
+        v = Violations()
+        rendered = {}
+        for field, source in (
+            ("subject_template", subject_template),
+            ("body_template", body_template),
+        ):
+            try:
+                rendered[field] = self._sandbox.from_string(source).render(context)
+            except (TemplateError, SecurityError) as exc:
+                v.add(field, f"cannot be rendered: {exc}")
+        v.raise_if_any()
+        text = rendered["body_template"].strip() + "\n"
+        return _one_line(rendered["subject_template"]), text, _html_from_text(text)
 
     def render_notice(
         self,

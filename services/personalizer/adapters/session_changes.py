@@ -12,8 +12,8 @@ from trainvite.events.v1 import events_pb2
 from services.common.messaging.consumer import MessageHandler, PoisonMessage
 from services.personalizer.adapters.catalog_client import session_info
 from services.personalizer.domain.model import Notice, Purpose
-from services.personalizer.service_layer import handlers
-from services.personalizer.service_layer.handlers import Dependencies
+from services.personalizer.service_layer import drafting
+from services.personalizer.service_layer.dependencies import Dependencies
 
 _PURPOSE = {
     events_pb2.SESSION_CHANGE_KIND_RESCHEDULED: Purpose.RESCHEDULED,
@@ -51,6 +51,6 @@ def decode(data: bytes) -> Notice:
 
 def session_change_handler(deps: Dependencies) -> MessageHandler:
     async def handle(msg: Msg) -> None:
-        await handlers.notify_session_change(deps, decode(msg.data))
+        await drafting.notify_session_change(deps, decode(msg.data))
 
     return handle

@@ -22,7 +22,7 @@ from services.personalizer.domain.model import (
     SessionInfo,
     Stakeholder,
 )
-from services.personalizer.service_layer.handlers import TrainingGaps
+from services.personalizer.service_layer.gaps import TrainingGaps
 
 _LEVEL = {
     AdoptionLevel.NONE: common_pb2.ADOPTION_LEVEL_NONE,
@@ -60,6 +60,8 @@ _EXCLUSION = {
     ExclusionReason.ALREADY_INVITED: pb.EXCLUSION_REASON_ALREADY_INVITED,
     ExclusionReason.NOT_ENTITLED: pb.EXCLUSION_REASON_NOT_ENTITLED,
     ExclusionReason.LOW_FIT: pb.EXCLUSION_REASON_LOW_FIT,
+    ExclusionReason.ALREADY_TRAINED: pb.EXCLUSION_REASON_ALREADY_TRAINED,
+    ExclusionReason.INVITED_RECENTLY: pb.EXCLUSION_REASON_INVITED_RECENTLY,
 }
 _SESSION_LEVEL: dict[str, catalog_pb2.SessionLevel] = {
     "beginner": catalog_pb2.SESSION_LEVEL_BEGINNER,
@@ -94,11 +96,15 @@ def _adoption(a: FeatureAdoption) -> pb.FeatureAdoption:
         role_median_events=a.role_median_events,
         gap=a.gap,
         explanation=a.explanation,
+        role_p25_active_days=a.role_p25_active_days,
+        role_p75_active_days=a.role_p75_active_days,
+        trained=bool(a.trained_by),
+        role_peers=a.role_peers,
     )
 
 
 def gaps_to_pb(gaps: TrainingGaps) -> pb.TrainingGaps:
-    return pb.TrainingGaps(
+    message = pb.TrainingGaps(
         name=f"customers/{gaps.customer.id}/training-gaps",
         customer_display_name=gaps.customer.display_name,
         window_days=gaps.window_days,
@@ -108,7 +114,20 @@ def gaps_to_pb(gaps: TrainingGaps) -> pb.TrainingGaps:
             )
             for s in gaps.stakeholders
         ],
+        feature_gaps=[
+            pb.FeatureGap(
+                feature=g.feature,
+                display_name=g.display_name,
+                stakeholders=g.stakeholders,
+                gap_share=g.gap_share,
+                training_sessions=[session_to_pb(s) for s in g.sessions],
+            )
+            for g in gaps.feature_gaps
+        ],
     )
+    if gaps.benchmarks_time is not None:
+        message.benchmarks_time.FromDatetime(gaps.benchmarks_time)
+    return message
 
 
 def session_to_pb(s: SessionInfo) -> catalog_pb2.TrainingSession:
@@ -119,6 +138,7 @@ def session_to_pb(s: SessionInfo) -> catalog_pb2.TrainingSession:
     duration.FromTimedelta(s.duration)
     return catalog_pb2.TrainingSession(
         name=s.name,
+        course=s.course,
         title=s.title,
         topic=s.topic,
         level=_SESSION_LEVEL.get(s.level, catalog_pb2.SESSION_LEVEL_UNSPECIFIED),
@@ -132,7 +152,12 @@ def session_to_pb(s: SessionInfo) -> catalog_pb2.TrainingSession:
         registration_url=s.registration_url,
         presenter=s.presenter,
         learning_outcomes=[
-            catalog_pb2.LearningOutcome(feature=o.feature, text=o.text) for o in s.learning_outcomes
+            catalog_pb2.LearningOutcome(
+                feature=o.feature,
+                text=o.text,
+                level=_SESSION_LEVEL.get(o.level, catalog_pb2.SESSION_LEVEL_UNSPECIFIED),
+            )
+            for o in s.learning_outcomes
         ],
     )
 

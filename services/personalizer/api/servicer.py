@@ -11,8 +11,10 @@ from trainvite.personalizer.v1 import personalizer_pb2_grpc
 from services.common.auth import current_principal
 from services.personalizer.api.convert import batch_to_pb, draft_to_pb, gaps_to_pb
 from services.personalizer.domain.model import Content
-from services.personalizer.service_layer import handlers
-from services.personalizer.service_layer.handlers import Dependencies
+from services.personalizer.service_layer import drafting, gaps, review
+from services.personalizer.service_layer.dependencies import Dependencies
+
+Context = grpc.aio.ServicerContext[Any, Any]
 
 
 class PersonalizerServicer(personalizer_pb2_grpc.PersonalizerServiceServicer):
@@ -20,17 +22,17 @@ class PersonalizerServicer(personalizer_pb2_grpc.PersonalizerServiceServicer):
         self._deps = deps
 
     async def GetTrainingGaps(
-        self, request: pb.GetTrainingGapsRequest, context: grpc.aio.ServicerContext[Any, Any]
+        self, request: pb.GetTrainingGapsRequest, context: Context
     ) -> pb.TrainingGaps:
-        gaps = await handlers.get_training_gaps(
+        found = await gaps.get_training_gaps(
             self._deps, request.name, request.window_days, current_principal()
         )
-        return gaps_to_pb(gaps)
+        return gaps_to_pb(found)
 
     async def DraftInvitations(
-        self, request: pb.DraftInvitationsRequest, context: grpc.aio.ServicerContext[Any, Any]
+        self, request: pb.DraftInvitationsRequest, context: Context
     ) -> pb.InvitationBatch:
-        batch = await handlers.draft_invitations(
+        batch = await drafting.draft_invitations(
             self._deps,
             request.parent,
             request.training_session,
@@ -41,9 +43,9 @@ class PersonalizerServicer(personalizer_pb2_grpc.PersonalizerServiceServicer):
         return batch_to_pb(batch)
 
     async def ListInvitationBatches(
-        self, request: pb.ListInvitationBatchesRequest, context: grpc.aio.ServicerContext[Any, Any]
+        self, request: pb.ListInvitationBatchesRequest, context: Context
     ) -> pb.ListInvitationBatchesResponse:
-        page = await handlers.list_batches(
+        page = await review.list_batches(
             self._deps,
             request.parent,
             request.page_size,
@@ -57,15 +59,15 @@ class PersonalizerServicer(personalizer_pb2_grpc.PersonalizerServiceServicer):
         )
 
     async def GetInvitationBatch(
-        self, request: pb.GetInvitationBatchRequest, context: grpc.aio.ServicerContext[Any, Any]
+        self, request: pb.GetInvitationBatchRequest, context: Context
     ) -> pb.InvitationBatch:
-        return batch_to_pb(await handlers.get_batch(self._deps, request.name, current_principal()))
+        return batch_to_pb(await review.get_batch(self._deps, request.name, current_principal()))
 
     async def UpdateInvitationDraft(
-        self, request: pb.UpdateInvitationDraftRequest, context: grpc.aio.ServicerContext[Any, Any]
+        self, request: pb.UpdateInvitationDraftRequest, context: Context
     ) -> pb.InvitationDraft:
         content = request.draft.content
-        draft = await handlers.update_draft(
+        draft = await review.update_draft(
             self._deps,
             request.draft.name,
             list(request.update_mask.paths),
@@ -75,10 +77,37 @@ class PersonalizerServicer(personalizer_pb2_grpc.PersonalizerServiceServicer):
         )
         return draft_to_pb(request.draft.name, draft)
 
+    async def DropInvitationDraft(
+        self, request: pb.DropInvitationDraftRequest, context: Context
+    ) -> pb.InvitationDraft:
+        draft = await review.drop_draft(self._deps, request.name, request.etag, current_principal())
+        return draft_to_pb(request.name, draft)
+
+    async def AddInvitationRecipient(
+        self, request: pb.AddInvitationRecipientRequest, context: Context
+    ) -> pb.InvitationDraft:
+        draft = await drafting.add_recipient(
+            self._deps, request.batch, request.stakeholder, request.etag, current_principal()
+        )
+        return draft_to_pb(f"{request.batch}/drafts/{draft.id}", draft)
+
+    async def RenderInvitationDraft(
+        self, request: pb.RenderInvitationDraftRequest, context: Context
+    ) -> pb.InvitationDraft:
+        draft = await review.render_draft(
+            self._deps,
+            request.name,
+            request.etag,
+            request.subject_template,
+            request.body_template,
+            current_principal(),
+        )
+        return draft_to_pb(request.name, draft)
+
     async def ApproveInvitationBatch(
-        self, request: pb.ApproveInvitationBatchRequest, context: grpc.aio.ServicerContext[Any, Any]
+        self, request: pb.ApproveInvitationBatchRequest, context: Context
     ) -> pb.InvitationBatch:
-        batch = await handlers.approve_batch(
-            self._deps, request.name, request.etag, current_principal()
+        batch = await review.approve_batch(
+            self._deps, request.name, request.etag, list(request.drafts), current_principal()
         )
         return batch_to_pb(batch)

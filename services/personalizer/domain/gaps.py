@@ -28,6 +28,9 @@ class RoleBenchmark:
     p75_active_days: float
     median_events: float
     peers: int
+    p25_active_days: float = 0.0
+    p25_events: float = 0.0
+    p75_events: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -39,11 +42,16 @@ class FeatureAdoption:
     role_median_active_days: float
     role_median_events: float
     explanation: str
+    role_p25_active_days: float = 0.0
+    role_p75_active_days: float = 0.0
+    role_peers: int = 0
+    # The training the person attended on this feature, if any: it counts.
+    trained_by: str = ""
 
     @property
     def gap(self) -> bool:
-        """Training would help: the person is below the role's middle."""
-        return self.level <= AdoptionLevel.LOW
+        """Training would help: below the role's middle, and not trained on it already."""
+        return self.level <= AdoptionLevel.LOW and not self.trained_by
 
 
 def _num(value: float) -> str:
@@ -51,7 +59,11 @@ def _num(value: float) -> str:
 
 
 def classify(
-    feature: str, usage: Usage, benchmark: RoleBenchmark | None, window_days: int
+    feature: str,
+    usage: Usage,
+    benchmark: RoleBenchmark | None,
+    window_days: int,
+    trained_by: str = "",
 ) -> FeatureAdoption:
     """Level from the ratio of active days to the role median, with the numbers behind it."""
     median = benchmark.median_active_days if benchmark else 0.0
@@ -73,7 +85,13 @@ def classify(
     explanation = (
         f"{usage.active_days} active days and {usage.events} events in {window_days} days; "
         f"role median {_num(median)} days and {_num(median_events)} events"
-        + (f" across {benchmark.peers} people" if benchmark else " (no role peers)")
+        + (
+            f" (quartiles {_num(benchmark.p25_active_days)}-{_num(benchmark.p75_active_days)})"
+            f" across {benchmark.peers} people"
+            if benchmark
+            else " (no role peers)"
+        )
+        + (f"; attended {trained_by}" if trained_by else "")
     )
     return FeatureAdoption(
         feature=feature,
@@ -83,4 +101,8 @@ def classify(
         role_median_active_days=median,
         role_median_events=median_events,
         explanation=explanation,
+        role_p25_active_days=benchmark.p25_active_days if benchmark else 0.0,
+        role_p75_active_days=benchmark.p75_active_days if benchmark else 0.0,
+        role_peers=benchmark.peers if benchmark else 0,
+        trained_by=trained_by,
     )

@@ -7,6 +7,7 @@ import datetime as dt
 import enum
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 from services.common.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound
 from services.common.fingerprint import content_sha256
@@ -38,6 +39,8 @@ class ExclusionReason(enum.StrEnum):
     ALREADY_INVITED = "already_invited"
     NOT_ENTITLED = "not_entitled"
     LOW_FIT = "low_fit"
+    ALREADY_TRAINED = "already_trained"
+    INVITED_RECENTLY = "invited_recently"
 
 
 class Purpose(enum.StrEnum):
@@ -103,6 +106,8 @@ class Stakeholder:
 class LearningOutcome:
     feature: str
     text: str
+    # beginner | intermediate | advanced; empty reads as the session's level.
+    level: str = ""
 
 
 @dataclass(frozen=True)
@@ -125,6 +130,8 @@ class SessionInfo:
     learning_outcomes: tuple[LearningOutcome, ...]
     # Grows with every change of the session: the calendar invitation's SEQUENCE.
     sequence: int = 0
+    # The course, "courses/{id}": someone trained on it is not invited again.
+    course: str = ""
 
     @property
     def id(self) -> str:
@@ -182,10 +189,22 @@ class InvitationDraft:
     delivery_detail: str = ""
     updated_by: str = ""
     version: int = 1
+    # The variables the draft was rendered with, to render it again from other templates.
+    render_context: dict[str, Any] = field(default_factory=dict)
 
     @property
     def etag(self) -> str:
         return f'"{self.version}"'
+
+    def drop(self, etag: str, by: str) -> None:
+        """Leave this recipient out before approval."""
+        if self.state is not DraftState.PENDING_REVIEW:
+            raise FailedPrecondition("only a draft waiting for review can be dropped")
+        if etag and etag != self.etag:
+            raise Aborted(f"draft changed since it was read (etag {self.etag}, given {etag})")
+        self.state = DraftState.DROPPED
+        self.updated_by = by
+        self.version += 1
 
     def edit(self, content: Content, etag: str, by: str) -> None:
         """Change the content before approval; a stale etag is refused."""
@@ -264,28 +283,51 @@ class InvitationBatch:
                 return d
         raise NotFound(f"{self.name}/drafts/{draft_id} does not exist")
 
+    def add_draft(self, draft: InvitationDraft, stakeholder_id: str) -> None:
+        """A left-out stakeholder put back in by the CSM, with their own draft."""
+        if self.state is not BatchState.PENDING_REVIEW:
+            raise FailedPrecondition("recipients can only be added before approval")
+        self.excluded = [e for e in self.excluded if e.stakeholder.id != stakeholder_id]
+        self.drafts.append(draft)
+        self.touch()
+
     def touch(self) -> None:
         """Any change to a draft changes the batch etag too."""
         self.version += 1
 
-    def approve(self, by: str, at: dt.datetime, etag: str) -> None:
-        """Freeze every pending draft and record who approved it; approving again is a no-op."""
+    def approve(
+        self, by: str, at: dt.datetime, etag: str, only: set[uuid.UUID] | None = None
+    ) -> None:
+        """Freeze the pending drafts (all, or `only` these) and record who approved them and
+        when. Drafts approved before are left as they are, so approving again sends nothing."""
         if self.state is BatchState.APPROVED:
             return
         if etag and etag != self.etag:
             raise Aborted(f"batch changed since it was reviewed (etag {self.etag}, given {etag})")
-        pending = [d for d in self.drafts if d.state is DraftState.PENDING_REVIEW]
-        if not pending:
+        if only is not None:
+            unknown = only - {d.id for d in self.drafts}
+            if unknown:
+                raise InvalidArgument.single(
+                    "drafts", f"not in this batch: {sorted(map(str, unknown))}"
+                )
+        pending = [
+            d
+            for d in self.drafts
+            if d.state is DraftState.PENDING_REVIEW and (only is None or d.id in only)
+        ]
+        if not pending and only is None:
             raise FailedPrecondition("the batch has no draft to approve")
         for d in pending:
             d.state = DraftState.APPROVED
             d.content_sha256 = d.content.sha256()
             d.delivery_state = DeliveryState.PENDING
             self.events.append(InvitationApproved(uuid.uuid4(), self, d, at))
-        self.state = BatchState.APPROVED
-        self.approved_by = by
-        self.approved_at = at
-        self.version += 1
+        if pending:
+            self.approved_by = by
+            self.approved_at = at
+            self.version += 1
+        if not any(d.state is DraftState.PENDING_REVIEW for d in self.drafts):
+            self.state = BatchState.APPROVED
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from services.personalizer.domain.model import (
     Customer,
     Exclusion,
     ExclusionReason,
+    LearningOutcome,
     SelectionReason,
     SessionInfo,
     Stakeholder,
@@ -132,17 +133,22 @@ def talking_points(
     leads."""
     by_feature = {a.feature: a for a in adoption}
 
-    def matters(feature: str) -> bool:
-        a = by_feature.get(feature)
+    def matters(outcome: LearningOutcome) -> bool:
+        a = by_feature.get(outcome.feature)
         if angle is Angle.GO_DEEPER:
             return a is not None and a.level >= AdoptionLevel.HIGH
         if angle is Angle.LEAD_ADOPTION:
-            return feature in TEAM_FEATURES
+            return outcome.feature in TEAM_FEATURES
         return a is not None and a.gap
+
+    def fits(outcome: LearningOutcome) -> bool:
+        """Advanced parts for those going deeper, the rest for everyone else."""
+        advanced = (outcome.level or session.level) == "advanced"
+        return advanced if angle is Angle.GO_DEEPER else not advanced
 
     ranked = sorted(
         enumerate(session.learning_outcomes),
-        key=lambda item: (0 if matters(item[1].feature) else 1, item[0]),
+        key=lambda item: (not matters(item[1]), not fits(item[1]), item[0]),
     )
     return [outcome.text for _, outcome in ranked][:MAX_TALKING_POINTS]
 
@@ -153,43 +159,75 @@ def assess(
     session: SessionInfo,
     adoption_by_feature: dict[str, FeatureAdoption],
     already_invited: bool,
+    trained: str = "",
+    invited_recently: str = "",
+    angle: Angle | None = None,
+    require_gap_on: str | None = None,
+    force: bool = False,
 ) -> Assessment | Exclusion:
-    """Choose or leave out one stakeholder for the session, always with the reason."""
+    """Choose or leave out one stakeholder for the session, always with the reason.
+
+    `trained` and `invited_recently` describe the training or invitation that rules the person
+    out; `angle` imposes an angle (triggers); `require_gap_on` keeps only people with a gap on
+    that feature; `force` is the CSM adding someone back: only what may never be overridden
+    (opted out, no email, invited to this very session) still leaves them out.
+    """
     if person.opted_out:
         return Exclusion(person, ExclusionReason.OPTED_OUT, "Opted out of training emails")
     if not person.email:
         return Exclusion(person, ExclusionReason.NO_EMAIL, "No email address on record")
     if already_invited:
         return Exclusion(person, ExclusionReason.ALREADY_INVITED, "Already invited to this session")
+    if trained and not force:
+        return Exclusion(person, ExclusionReason.ALREADY_TRAINED, trained)
+    if invited_recently and not force:
+        return Exclusion(
+            person, ExclusionReason.INVITED_RECENTLY, f"Invited recently: {invited_recently}"
+        )
     covered = [f for f in session.features if f in customer.entitlements]
-    if session.features and not covered:
+    if session.features and not covered and not force:
         return Exclusion(
             person,
             ExclusionReason.NOT_ENTITLED,
             f"{customer.display_name} is not entitled to any feature the session covers",
         )
-    adoption = [adoption_by_feature[f] for f in covered if f in adoption_by_feature]
+    features = covered if covered else list(session.features)
+    adoption = [adoption_by_feature[f] for f in features if f in adoption_by_feature]
     if not adoption:
         return Exclusion(
             person, ExclusionReason.LOW_FIT, "No usage data for the session's features"
         )
+    if require_gap_on is not None and not force:
+        target = adoption_by_feature.get(require_gap_on)
+        if target is None or not target.gap:
+            return Exclusion(
+                person,
+                ExclusionReason.LOW_FIT,
+                f"No gap on {customer.feature_name(require_gap_on).lower()}",
+            )
     level = overall_level(adoption)
     reasons = [_role_fit(person, session), _need(adoption, customer), _level_fit(level, session)]
     role, need, level_fit = (r.weight for r in reasons)
     score = round(ROLE_WEIGHT * role + NEED_WEIGHT * need + LEVEL_WEIGHT * level_fit, 3)
-    if score < MIN_SCORE:
+    if score < MIN_SCORE and not force:
         return Exclusion(
             person,
             ExclusionReason.LOW_FIT,
             f"Score {score:.2f} is below {MIN_SCORE}: " + "; ".join(r.text for r in reasons),
         )
-    angle = choose_angle(person, level)
+    if force:
+        reasons.append(SelectionReason("added_by_csm", 1.0, "Added back by the CSM"))
+    chosen = angle or choose_angle(person, level)
+    if require_gap_on is not None and any(a.feature == require_gap_on for a in adoption):
+        focus = require_gap_on
+    else:
+        focus = _focus_feature(adoption, chosen)
     return Assessment(
         stakeholder=person,
         score=score,
         reasons=reasons,
-        angle=angle,
-        talking_points=talking_points(session, adoption, angle),
-        focus_feature=_focus_feature(adoption, angle),
+        angle=chosen,
+        talking_points=talking_points(session, adoption, chosen),
+        focus_feature=focus,
         adoption=adoption,
     )

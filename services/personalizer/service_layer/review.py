@@ -1,0 +1,226 @@
+"""Review: the CSM reads, edits, drops, re-renders and approves drafts; outcomes come back."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+
+import asyncpg
+
+from services.common import page_tokens
+from services.common.auth import Principal
+from services.common.errors import FailedPrecondition, InvalidArgument, NotFound, Violations
+from services.personalizer.domain import names
+from services.personalizer.domain.model import (
+    Content,
+    DeliveryState,
+    InvitationBatch,
+    InvitationDraft,
+    Purpose,
+)
+from services.personalizer.service_layer.dependencies import Dependencies, customer_for
+from services.personalizer.service_layer.unit_of_work import PersonalizerUnitOfWork
+
+
+async def _locked_batch(
+    uow: PersonalizerUnitOfWork, customer_id: str, batch_id: uuid.UUID
+) -> InvitationBatch:
+    batch = await uow.batches.get(customer_id, batch_id, for_update=True)
+    if batch is None:
+        raise NotFound(f"customers/{customer_id}/invitation-batches/{batch_id} does not exist")
+    return batch
+
+
+async def get_batch(deps: Dependencies, name: str, principal: Principal) -> InvitationBatch:
+    """A batch with its drafts and their delivery state."""
+    customer_id, batch_id = names.batch_id(name)
+    async with deps.uow() as uow:
+        await customer_for(uow, customer_id, principal)
+        batch = await uow.batches.get(customer_id, batch_id)
+    if batch is None:
+        raise NotFound(f"{name} does not exist")
+    return batch
+
+
+@dataclass(frozen=True)
+class BatchPage:
+    batches: list[InvitationBatch]
+    next_page_token: str
+
+
+async def list_batches(
+    deps: Dependencies,
+    parent: str,
+    size: int,
+    token: str,
+    pending_only: bool,
+    principal: Principal,
+) -> BatchPage:
+    """A customer's batches, newest first."""
+    customer_id = names.customer_id(parent)
+    limit = page_tokens.page_size(size, 20, 100)
+    query = {"parent": parent, "pending_only": pending_only}
+    after = None
+    if token:
+        p = page_tokens.decode(token, query)
+        after = (dt.datetime.fromisoformat(p["c"]), uuid.UUID(p["i"]))
+    async with deps.uow() as uow:
+        await customer_for(uow, customer_id, principal)
+        ids = await uow.batches.page_for_customer(customer_id, limit + 1, after, pending_only)
+        batches = [b for i in ids[:limit] if (b := await uow.batches.get(customer_id, i))]
+    next_token = ""
+    if len(ids) > limit and batches:
+        last = batches[-1]
+        next_token = page_tokens.encode(
+            {"c": last.created_at.isoformat(), "i": str(last.id)}, query
+        )
+    return BatchPage(batches, next_token)
+
+
+EDITABLE_PATHS = frozenset({"content.subject", "content.text_body", "content.html_body"})
+
+
+async def update_draft(
+    deps: Dependencies,
+    name: str,
+    paths: list[str],
+    new_content: Content,
+    etag: str,
+    principal: Principal,
+) -> InvitationDraft:
+    """Edit a pending draft's content; the etag guards against overwriting someone else's edit."""
+    customer_id, batch_id, draft_id = names.draft_id(name)
+    v = Violations()
+    if not paths:
+        v.add("update_mask", "name at least one field to change")
+    for path in paths:
+        if path not in EDITABLE_PATHS:
+            v.add("update_mask", f"{path!r} cannot be changed; use {sorted(EDITABLE_PATHS)}")
+    v.raise_if_any()
+    async with deps.uow() as uow:
+        await customer_for(uow, customer_id, principal)
+        batch = await _locked_batch(uow, customer_id, batch_id)
+        draft = batch.draft(draft_id)
+        current = draft.content
+        edited = Content(
+            subject=new_content.subject if "content.subject" in paths else current.subject,
+            text_body=new_content.text_body if "content.text_body" in paths else current.text_body,
+            html_body=new_content.html_body if "content.html_body" in paths else current.html_body,
+            calendar_ics=current.calendar_ics,
+        )
+        draft.edit(edited, etag, principal.subject)
+        batch.touch()
+        await uow.batches.save(batch)
+        await uow.batches.log(batch.id, draft.id, "edited", principal.subject, ",".join(paths))
+        await uow.commit()
+    return draft
+
+
+async def drop_draft(
+    deps: Dependencies, name: str, etag: str, principal: Principal
+) -> InvitationDraft:
+    """Leave one recipient out before approval."""
+    customer_id, batch_id, draft_id = names.draft_id(name, "name")
+    async with deps.uow() as uow:
+        await customer_for(uow, customer_id, principal)
+        batch = await _locked_batch(uow, customer_id, batch_id)
+        draft = batch.draft(draft_id)
+        draft.drop(etag, principal.subject)
+        batch.touch()
+        await uow.batches.save(batch)
+        await uow.batches.log(batch.id, draft.id, "dropped", principal.subject)
+        await uow.commit()
+    return draft
+
+
+async def render_draft(
+    deps: Dependencies,
+    name: str,
+    etag: str,
+    subject_template: str,
+    body_template: str,
+    principal: Principal,
+) -> InvitationDraft:
+    """Render a pending invitation again: from the CSM's own templates (sandboxed), or from the
+    angle's current templates when none are given."""
+    customer_id, batch_id, draft_id = names.draft_id(name, "name")
+    v = Violations()
+    if bool(subject_template) != bool(body_template):
+        v.add("body_template" if subject_template else "subject_template", "give both or neither")
+    for field, value in (("subject_template", subject_template), ("body_template", body_template)):
+        if len(value) > 20_000:
+            v.add(field, "must be at most 20,000 characters")
+    v.raise_if_any()
+    async with deps.uow() as uow:
+        await customer_for(uow, customer_id, principal)
+        batch = await _locked_batch(uow, customer_id, batch_id)
+        if batch.purpose is not Purpose.INVITATION:
+            raise FailedPrecondition("only invitations are rendered from templates")
+        draft = batch.draft(draft_id)
+        if not draft.render_context:
+            raise FailedPrecondition("this draft has no stored variables to render with")
+        subject, text, html = (
+            deps.renderer.render_own(subject_template, body_template, draft.render_context)
+            if subject_template
+            else deps.renderer.render_angle(draft.angle, draft.render_context)
+        )
+        draft.edit(
+            Content(subject, text, html, draft.content.calendar_ics), etag, principal.subject
+        )
+        batch.touch()
+        await uow.batches.save(batch)
+        await uow.batches.log(
+            batch.id,
+            draft.id,
+            "rendered",
+            principal.subject,
+            "own" if subject_template else "angle",
+        )
+        await uow.commit()
+    return draft
+
+
+async def approve_batch(
+    deps: Dependencies, name: str, etag: str, draft_names: list[str], principal: Principal
+) -> InvitationBatch:
+    """Record the approval (all pending drafts, or the chosen ones), freeze their content, and
+    hand them to the dispatcher in the same transaction."""
+    customer_id, batch_id = names.batch_id(name)
+    only: set[uuid.UUID] | None = None
+    if draft_names:
+        only = set()
+        for i, draft_name in enumerate(draft_names):
+            c, b, d = names.draft_id(draft_name, f"drafts[{i}]")
+            if (c, b) != (customer_id, batch_id):
+                raise InvalidArgument.single(f"drafts[{i}]", "is not a draft of this batch")
+            only.add(d)
+    async with deps.uow() as uow:
+        await customer_for(uow, customer_id, principal)
+        batch = await _locked_batch(uow, customer_id, batch_id)
+        batch.approve(principal.subject, deps.clock(), etag, only)
+        try:
+            await uow.batches.save(batch)
+        except asyncpg.UniqueViolationError as exc:
+            raise FailedPrecondition(
+                "someone in this batch already has an approved invitation to this session"
+            ) from exc
+        for event in batch.events:
+            uow.publish(deps.encode_approved(event))
+        if batch.events:
+            await uow.batches.log(
+                batch.id, None, "approved", principal.subject, f"{len(batch.events)} drafts"
+            )
+        await uow.commit()
+    return batch
+
+
+async def record_delivery_outcome(
+    deps: Dependencies, event_id: uuid.UUID, invitation: str, state: DeliveryState, detail: str
+) -> bool:
+    """Show a delivery outcome on its draft; False when the event was applied before."""
+    _, _, draft_id = names.draft_id(invitation, "invitation")
+    async with deps.uow() as uow:
+        applied = await uow.batches.record_delivery(event_id, draft_id, state, detail)
+        await uow.commit()
+    return applied
