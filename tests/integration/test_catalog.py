@@ -21,54 +21,12 @@ from trainvite.events.v1 import events_pb2
 
 from services.common.messaging.topology import Topology
 from tests.helpers import Clients
+from tests.integration.catalog_data import in_days, new_course, new_session, ts
 from tests.integration.test_api_errors import bad_fields
 
 pytestmark = pytest.mark.integration
 
 NY = ZoneInfo("America/New_York")
-
-
-def ts(value: dt.datetime) -> Timestamp:
-    t = Timestamp()
-    t.FromDatetime(value)
-    return t
-
-
-def in_days(days: float) -> dt.datetime:
-    return dt.datetime.now(dt.UTC) + dt.timedelta(days=days)
-
-
-async def new_course(
-    c: Clients, features: tuple[str, ...] = ("alerts",), **kw: object
-) -> pb.Course:
-    duration = Duration()
-    duration.FromTimedelta(dt.timedelta(minutes=45))
-    title = str(kw.pop("title", f"Alerting Deep Dive {uuid.uuid4().hex[:8]}"))
-    course = pb.Course(
-        title=title,
-        topic="Alerting",
-        features=features,
-        level=pb.SESSION_LEVEL_INTERMEDIATE,
-        format=pb.SESSION_FORMAT_LIVE_WEBINAR,
-        duration=duration,
-        **kw,  # type: ignore[arg-type]
-    )
-    return await c.catalog.CreateCourse(pb.CreateCourseRequest(course=course), metadata=c.csm)
-
-
-async def new_session(
-    c: Clients, course: pb.Course, start: dt.datetime, zone: str = "Europe/Paris", capacity: int = 0
-) -> pb.TrainingSession:
-    session = pb.TrainingSession(
-        course=course.name,
-        start_time=ts(start),
-        time_zone=zone,
-        capacity=capacity,
-        registration_url="https://example.com/register",
-    )
-    return await c.catalog.CreateTrainingSession(
-        pb.CreateTrainingSessionRequest(training_session=session), metadata=c.csm
-    )
 
 
 @pytest.fixture

@@ -49,6 +49,14 @@ async def test_drafts_pick_the_prd_team_with_reasons_and_leave_out_the_rest(
     assert by_name["Mike Johnson"].angle == common_pb2.PERSONALIZATION_ANGLE_GO_DEEPER
     assert by_name["Lisa Park"].angle == common_pb2.PERSONALIZATION_ANGLE_LEAD_ADOPTION
     assert len({d.content.subject for d in batch.drafts}) == 3
+    assert len({tuple(d.talking_points) for d in batch.drafts}) == 3
+    sarah_points = " ".join(by_name["Sarah Chen"].talking_points)
+    assert "dashboards" in sarah_points and "report scheduling" in sarah_points
+    assert by_name["Sarah Chen"].content.subject == "Unlock Custom Dashboards - Training on Feb 4"
+    assert "monthly reporting" in by_name["Sarah Chen"].content.text_body  # her role's benefit
+    # The power user hears of the advanced parts first.
+    assert by_name["Mike Johnson"].talking_points[0].startswith("Calculated fields")
+    assert by_name["Lisa Park"].talking_points[0].startswith("Tips for sharing")
     for d in batch.drafts:
         assert {r.factor for r in d.reasons} == {"role_fit", "need", "level_fit"}
         assert d.state == pb.DRAFT_STATE_PENDING_REVIEW

@@ -6,61 +6,23 @@ import asyncio
 import datetime as dt
 import email
 import email.policy
-import uuid
 from pathlib import Path
 
 import icalendar
 import pytest
-from google.protobuf.duration_pb2 import Duration
 from google.protobuf.field_mask_pb2 import FieldMask
-from google.protobuf.timestamp_pb2 import Timestamp
 from trainvite.catalog.v1 import catalog_pb2 as cpb
 from trainvite.personalizer.v1 import personalizer_pb2 as pb
 
 from tests.helpers import Clients
+from tests.integration.catalog_data import analytics_session, ts
 
 pytestmark = pytest.mark.integration
 
 
-def ts(value: dt.datetime) -> Timestamp:
-    t = Timestamp()
-    t.FromDatetime(value)
-    return t
-
-
 async def invited_session(c: Clients) -> tuple[cpb.TrainingSession, pb.InvitationBatch]:
     """A new analytics session, with CloudTech's invitations to it approved."""
-    course = await c.catalog.CreateCourse(
-        cpb.CreateCourseRequest(
-            course=cpb.Course(
-                title=f"Analytics Clinic {uuid.uuid4().hex[:6]}",
-                topic="Analytics clinic",
-                features=["dashboards", "report_scheduling", "sharing"],
-                target_roles=["operations_leader", "data_analyst", "team_lead"],
-                level=cpb.SESSION_LEVEL_INTERMEDIATE,
-                format=cpb.SESSION_FORMAT_LIVE_WEBINAR,
-                duration=Duration(seconds=3600),
-                learning_outcomes=[
-                    cpb.LearningOutcome(feature="dashboards", text="Dashboards that answer")
-                ],
-            )
-        ),
-        metadata=c.csm,
-    )
-    start = (dt.datetime.now(dt.UTC) + dt.timedelta(days=40)).replace(
-        minute=0, second=0, microsecond=0
-    )
-    session = await c.catalog.CreateTrainingSession(
-        cpb.CreateTrainingSessionRequest(
-            training_session=cpb.TrainingSession(
-                course=course.name,
-                start_time=ts(start),
-                time_zone="America/New_York",
-                registration_url="https://example.com/r",
-            )
-        ),
-        metadata=c.csm,
-    )
+    session = await analytics_session(c)
     batch = await c.personalizer.DraftInvitations(
         pb.DraftInvitationsRequest(parent="customers/cloudtech", training_session=session.name),
         metadata=c.csm,
@@ -140,6 +102,11 @@ async def test_a_cancellation_drafts_a_notice_with_alternatives(services: Client
     assert len(notice.drafts) == len(invitations.drafts)
     body = notice.drafts[0].content.text_body
     assert "has been cancelled" in body and "the presenter is ill" in body
-    assert "Advanced Analytics & Custom Dashboards" in body  # an alternative on the same features
+    offered = await services.catalog.ListAlternativeSessions(
+        cpb.ListAlternativeSessionsRequest(name=session.name, page_size=3), metadata=services.csm
+    )
+    assert offered.alternatives  # courses on the same features
+    for alternative in offered.alternatives:
+        assert f"* {alternative.training_session.title}: " in body
     ics = icalendar.Calendar.from_ical(notice.drafts[0].content.calendar_ics)
     assert ics["METHOD"] == "CANCEL"

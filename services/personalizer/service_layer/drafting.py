@@ -283,13 +283,18 @@ async def on_low_adoption(
 ) -> int:
     """Invite the customer's people with a gap on the feature to the next session on it."""
     customer = await _system_customer(deps, customer_id)
-    sessions = await deps.catalog.upcoming(feature=feature, limit=5)
-    if customer is None or not sessions:
+    if customer is None:
         return 0
-    # Fundamentals first: a gap is closed by the basics.
-    session = min(
-        sessions, key=lambda s: ({"beginner": 0, "intermediate": 1}.get(s.level, 2), s.start_time)
-    )
+    # A gap is closed by the basics: the next beginner session on the feature, else the next
+    # intermediate one, else any.
+    session = None
+    for level in ("beginner", "intermediate", ""):
+        found = await deps.catalog.upcoming(feature=feature, level=level, limit=1)
+        if found:
+            session = found[0]
+            break
+    if session is None:
+        return 0
     await compose_batch(
         deps,
         customer,
