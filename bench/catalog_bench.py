@@ -8,23 +8,20 @@ server with one empty handler first, and every figure is printed beside that bas
 from __future__ import annotations
 
 import asyncio
-import base64
 import datetime as dt
 import json
 import os
 import random
 import signal
-import subprocess
-import sys
 import time
 import uuid
-from pathlib import Path
 
 import asyncpg
 from trainvite.catalog.v1 import catalog_pb2 as pb
 
 from bench.empty_server import METHOD as EMPTY_METHOD
 from bench.environment import BenchEnvironment, bench_environment
+from bench.harness import load, start, wait_for_port, write_requests
 from services.common.auth import CallerKind, issue_token
 from tests.helpers import free_port
 
@@ -166,58 +163,8 @@ async def load_catalog(database_url: str) -> list[uuid.UUID]:
     return [s[0] for s in sessions]
 
 
-def _write_requests(path: Path, messages: list[bytes]) -> str:
-    path.write_text("\n".join(base64.b64encode(m).decode() for m in messages))
-    return str(path)
-
-
-def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, *args],
-        env={**os.environ, **env},
-        stdout=open(log, "wb"),
-        stderr=subprocess.STDOUT,
-    )
-
-
-def _wait_for_port(port: int, child: subprocess.Popen[bytes], seconds: float = 60) -> None:
-    import socket
-
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if child.poll() is not None:
-            raise RuntimeError(f"server exited with {child.returncode}")
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise RuntimeError("server did not listen in time")
-
-
-def _load(target: str, method: str, token: str = "", requests: str = "") -> dict[str, float]:
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench.load",
-            target,
-            method,
-            "--seconds",
-            str(SECONDS),
-            "--concurrency",
-            str(CONCURRENCY),
-            "--token",
-            token,
-            "--requests",
-            requests,
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=SECONDS * 3 + 60,
-    )
-    figures: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
-    return figures
+def measure(target: str, method: str, token: str = "", requests: str = "") -> dict[str, float]:
+    return load(target, method, token, requests)
 
 
 def run(env: BenchEnvironment) -> list[tuple[str, dict[str, float]]]:
@@ -229,14 +176,14 @@ def run(env: BenchEnvironment) -> list[tuple[str, dict[str, float]]]:
     key = "bench-key-" + uuid.uuid4().hex
     token = issue_token(key, "bench", CallerKind.SERVICE)
     work = env.work_dir
-    gets = _write_requests(
+    gets = write_requests(
         work / "get.txt",
         [
             pb.GetTrainingSessionRequest(name=f"training-sessions/{i}").SerializeToString()
             for i in rng.sample(ids, 2_000)
         ],
     )
-    lists = _write_requests(
+    lists = write_requests(
         work / "list.txt",
         [
             pb.ListTrainingSessionsRequest(page_size=20).SerializeToString(),
@@ -247,14 +194,14 @@ def run(env: BenchEnvironment) -> list[tuple[str, dict[str, float]]]:
             pb.ListTrainingSessionsRequest(page_size=20, role="team_lead").SerializeToString(),
         ],
     )
-    searches = _write_requests(
+    searches = write_requests(
         work / "search.txt",
         [pb.SearchTrainingSessionsRequest(query=q).SerializeToString() for q in QUERIES],
     )
 
     empty_port, catalog_port = free_port(), free_port()
-    empty = _start(["-m", "bench.empty_server", str(empty_port)], {}, work / "empty.log")
-    catalog = _start(
+    empty = start(["-m", "bench.empty_server", str(empty_port)], {}, work / "empty.log")
+    catalog = start(
         ["-m", "services.catalog"],
         {
             "DATABASE_URL": env.database_url,
@@ -268,24 +215,32 @@ def run(env: BenchEnvironment) -> list[tuple[str, dict[str, float]]]:
     )
     results = []
     try:
-        _wait_for_port(empty_port, empty)
-        _wait_for_port(catalog_port, catalog)
+        wait_for_port(empty_port, empty)
+        wait_for_port(catalog_port, catalog)
         target = f"127.0.0.1:{catalog_port}"
         service = "/trainvite.catalog.v1.CatalogService/"
-        results.append(("empty grpc.aio handler", _load(f"127.0.0.1:{empty_port}", EMPTY_METHOD)))
         results.append(
-            ("GetTrainingSession", _load(target, service + "GetTrainingSession", token, gets))
+            (
+                "empty grpc.aio handler",
+                measure(f"127.0.0.1:{empty_port}", EMPTY_METHOD),
+            )
+        )
+        results.append(
+            (
+                "GetTrainingSession",
+                measure(target, service + "GetTrainingSession", token, gets),
+            )
         )
         results.append(
             (
                 "ListTrainingSessions (20)",
-                _load(target, service + "ListTrainingSessions", token, lists),
+                measure(target, service + "ListTrainingSessions", token, lists),
             )
         )
         results.append(
             (
                 "SearchTrainingSessions",
-                _load(target, service + "SearchTrainingSessions", token, searches),
+                measure(target, service + "SearchTrainingSessions", token, searches),
             )
         )
     finally:

@@ -196,7 +196,29 @@ def draft_to_pb(name: str, d: InvitationDraft) -> pb.InvitationDraft:
     )
 
 
-def batch_to_pb(batch: InvitationBatch) -> pb.InvitationBatch:
+def _basic_draft(name: str, d: InvitationDraft) -> pb.InvitationDraft:
+    r = d.recipient
+    return pb.InvitationDraft(
+        name=name,
+        recipient=pb.Stakeholder(
+            id=r.stakeholder_id,
+            display_name=r.display_name,
+            email=r.email,
+            role=r.role,
+            title=r.title,
+            time_zone=r.time_zone,
+        ),
+        score=d.score,
+        angle=ANGLE_TO_PB[d.angle],
+        state=_DRAFT_STATE[d.state],
+        delivery_state=DELIVERY_STATE_TO_PB[d.delivery_state],
+        etag=d.etag,
+    )
+
+
+def batch_to_pb(
+    batch: InvitationBatch, view: int = pb.INVITATION_BATCH_VIEW_FULL
+) -> pb.InvitationBatch:
     created = Timestamp()
     created.FromDatetime(batch.created_at)
     message = pb.InvitationBatch(
@@ -205,7 +227,12 @@ def batch_to_pb(batch: InvitationBatch) -> pb.InvitationBatch:
         training_session=session_to_pb(batch.session),
         sender=common_pb2.Sender(email=batch.sender.email, display_name=batch.sender.display_name),
         state=_BATCH_STATE[batch.state],
-        drafts=[draft_to_pb(batch.draft_name(d), d) for d in batch.drafts],
+        drafts=[
+            (_basic_draft if view == pb.INVITATION_BATCH_VIEW_BASIC else draft_to_pb)(
+                batch.draft_name(d), d
+            )
+            for d in batch.drafts
+        ],
         excluded=[
             pb.ExcludedStakeholder(
                 stakeholder=_stakeholder(e.stakeholder),

@@ -40,7 +40,7 @@ class PersonalizerServicer(personalizer_pb2_grpc.PersonalizerServiceServicer):
             request.request_id,
             current_principal(),
         )
-        return batch_to_pb(batch)
+        return batch_to_pb(batch, request.view)
 
     async def ListInvitationBatches(
         self, request: pb.ListInvitationBatchesRequest, context: Context
@@ -61,7 +61,8 @@ class PersonalizerServicer(personalizer_pb2_grpc.PersonalizerServiceServicer):
     async def GetInvitationBatch(
         self, request: pb.GetInvitationBatchRequest, context: Context
     ) -> pb.InvitationBatch:
-        return batch_to_pb(await review.get_batch(self._deps, request.name, current_principal()))
+        batch = await review.get_batch(self._deps, request.name, current_principal())
+        return batch_to_pb(batch, request.view)
 
     async def UpdateInvitationDraft(
         self, request: pb.UpdateInvitationDraftRequest, context: Context
