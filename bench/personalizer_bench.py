@@ -57,15 +57,15 @@ WHERE c.id LIKE 'bench-%'
 
 INSERT INTO platform.stakeholders (id, customer_id, display_name, email, role, title, time_zone)
 SELECT 'bs-' || i,
-       CASE WHEN i <= $2 THEN 'bench-1'
-            WHEN i <= $2 + $3 THEN 'bench-2'
-            ELSE 'bench-' || (3 + (i % ($4 - 2))) END,
+       CASE WHEN i <= $1 THEN 'bench-1'
+            WHEN i <= $1 + $2 THEN 'bench-2'
+            ELSE 'bench-' || (3 + (i % ($3 - 2))) END,
        'Person ' || i, 'person' || i || '@bench.example',
        (ARRAY['operations_leader', 'data_analyst', 'team_lead', 'it_admin', 'finance_leader'])[
-           1 + (i % CASE WHEN i <= $2 + $3 THEN 3 ELSE 5 END)],
+           1 + (i % CASE WHEN i <= $1 + $2 THEN 3 ELSE 5 END)],
        'Title ' || (i % 17),
        (ARRAY['America/New_York', 'America/Los_Angeles', 'Europe/London', 'Asia/Tokyo'])[1 + i % 4]
-FROM generate_series(1, $5) i;
+FROM generate_series(1, $4) i;
 """
 
 # Each person uses four of the features, on a day with a chance that differs by person.

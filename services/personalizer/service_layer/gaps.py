@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import uuid
@@ -108,16 +109,20 @@ async def get_training_gaps(
         for a in adoption[p.id].values():
             if a.gap:
                 with_gap.setdefault(a.feature, []).append(p.id)
-    ranked = sorted(with_gap.items(), key=lambda item: (-len(item[1]), item[0]))
+    widest = sorted(with_gap.items(), key=lambda item: (-len(item[1]), item[0]))[:5]
+    # One catalog question per feature, asked together.
+    sessions = await asyncio.gather(
+        *(deps.catalog.upcoming(feature=feature, limit=3) for feature, _ in widest)
+    )
     feature_gaps = [
         FeatureGap(
             feature=feature,
             display_name=customer.feature_name(feature),
             stakeholders=ids,
             gap_share=round(len(ids) / len(people), 3),
-            sessions=await deps.catalog.upcoming(feature=feature, limit=3),
+            sessions=found,
         )
-        for feature, ids in ranked[:5]
+        for (feature, ids), found in zip(widest, sessions, strict=True)
     ]
     return TrainingGaps(
         customer,
