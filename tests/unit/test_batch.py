@@ -94,3 +94,21 @@ def test_an_edited_subject_must_stay_one_line() -> None:
 
 def test_the_fingerprint_tells_apart_contents_that_only_shift_a_boundary() -> None:
     assert Content("ab", "c", "", "").sha256() != Content("a", "bc", "", "").sha256()
+
+
+def test_approving_a_subset_leaves_the_rest_pending_until_approved_or_dropped() -> None:
+    b = batch(3)
+    first, second, third = b.drafts
+    b.approve("csm@x.dev", AT, b.etag, only={first.id})
+    assert [d.state for d in b.drafts] == [
+        DraftState.APPROVED,
+        DraftState.PENDING_REVIEW,
+        DraftState.PENDING_REVIEW,
+    ]
+    assert b.state is BatchState.PENDING_REVIEW and len(b.events) == 1
+    third.drop(third.etag, "csm@x.dev")
+    b.approve("csm@x.dev", AT, "")
+    assert b.state is BatchState.APPROVED
+    assert [e.draft for e in b.events] == [first, second]
+    with pytest.raises(InvalidArgument):
+        batch().approve("csm@x.dev", AT, "", only={uuid.uuid4()})

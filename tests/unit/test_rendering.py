@@ -9,6 +9,7 @@ import icalendar
 import pytest
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, UndefinedError
 
+from services.common.errors import InvalidArgument
 from services.personalizer.adapters.rendering import TEMPLATE_DIR, InvitationRenderer
 from services.personalizer.domain.model import Angle
 from services.personalizer.domain.selection import Assessment, assess
@@ -61,3 +62,19 @@ def test_every_angle_has_its_templates_and_they_use_only_known_variables() -> No
             env.get_template(f"{angle.value}/{part}")  # compiles
     with pytest.raises(UndefinedError):
         env.from_string("{{ nobody.knows }}").render()
+
+
+def test_a_csms_own_template_sees_the_variables_and_nothing_else() -> None:
+    a = assess(person("operations_leader"), CUSTOMER, SESSION, LOW, False)
+    assert isinstance(a, Assessment)
+    renderer = InvitationRenderer()
+    _, _, context = renderer.render(a, CUSTOMER, SESSION, uuid.uuid4(), NOW)
+    subject, text, html = renderer.render_own(
+        "For {{ recipient.first_name }}\nBcc: x", "Dear {{ recipient.first_name }} & co", context
+    )
+    assert subject == "For operations_leader Bcc: x"  # one line, always
+    assert text.startswith("Dear operations_leader & co")
+    assert "&amp; co" in html
+    with pytest.raises(InvalidArgument) as err:
+        renderer.render_own("Hi", "{{ recipient.__class__.__init__.__globals__ }}", context)
+    assert [v.field for v in err.value.violations] == ["body_template"]

@@ -131,3 +131,55 @@ def test_a_customer_without_the_sessions_features_is_not_entitled() -> None:
     other = Customer("c", "C", "csm@x.dev", "A", "A", frozenset({"api"}))
     outcome = assess(person("team_lead"), other, SESSION, {}, False)
     assert isinstance(outcome, Exclusion) and outcome.reason is ExclusionReason.NOT_ENTITLED
+
+
+def test_training_and_a_recent_invitation_leave_out_unless_the_csm_adds_back() -> None:
+    lead = person("team_lead")
+    trained = assess(lead, CUSTOMER, SESSION, LOW, False, trained="Attended Analytics (Jan 3)")
+    assert isinstance(trained, Exclusion) and trained.reason is ExclusionReason.ALREADY_TRAINED
+    recent = assess(lead, CUSTOMER, SESSION, LOW, False, invited_recently="Dashboards 101")
+    assert isinstance(recent, Exclusion) and recent.reason is ExclusionReason.INVITED_RECENTLY
+    forced = chosen(assess(person("it_admin"), CUSTOMER, SESSION, POWER, False, force=True))
+    assert "added_by_csm" in {r.factor for r in forced.reasons}
+    never = assess(person("team_lead", opted_out=True), CUSTOMER, SESSION, LOW, False, force=True)
+    assert isinstance(never, Exclusion) and never.reason is ExclusionReason.OPTED_OUT
+
+
+def test_a_trigger_imposes_its_angle_and_its_gap() -> None:
+    mixed = adoption(
+        dashboards=AdoptionLevel.POWER,
+        report_scheduling=AdoptionLevel.NONE,
+        sharing=AdoptionLevel.MEDIUM,
+    )
+    a = chosen(
+        assess(
+            person("data_analyst"),
+            CUSTOMER,
+            SESSION,
+            mixed,
+            False,
+            angle=Angle.CLOSE_GAP,
+            require_gap_on="report_scheduling",
+        )
+    )
+    assert (a.angle, a.focus_feature) == (Angle.CLOSE_GAP, "report_scheduling")
+    no_gap = assess(
+        person("data_analyst"), CUSTOMER, SESSION, POWER, False, require_gap_on="dashboards"
+    )
+    assert isinstance(no_gap, Exclusion) and no_gap.detail == "No gap on dashboards"
+
+
+def test_power_users_hear_the_advanced_outcomes_first() -> None:
+    advanced = SESSION.__class__(
+        **{
+            **SESSION.__dict__,
+            "learning_outcomes": (
+                LearningOutcome("dashboards", "Build dashboards", "intermediate"),
+                LearningOutcome("dashboards", "Drill-downs", "advanced"),
+            ),
+        }
+    )
+    power = chosen(assess(person("data_analyst"), CUSTOMER, advanced, POWER, False))
+    gap = chosen(assess(person("operations_leader"), CUSTOMER, advanced, LOW, False))
+    assert power.talking_points[0] == "Drill-downs"
+    assert gap.talking_points[0] == "Build dashboards"
