@@ -19,11 +19,13 @@ from services.common.runtime import (
 )
 from services.dispatcher.adapters import events
 from services.dispatcher.adapters.approved_invitations import approved_invitation_handler
+from services.dispatcher.adapters.gmail import GmailSender
 from services.dispatcher.adapters.mime import build_message
-from services.dispatcher.adapters.senders import LocalOutboxSender
+from services.dispatcher.adapters.quota import NoQuota, SenderQuota
+from services.dispatcher.adapters.senders import LocalOutboxSender, MailSender
 from services.dispatcher.api.servicer import DispatcherServicer
 from services.dispatcher.service_layer import handlers
-from services.dispatcher.service_layer.handlers import Dependencies
+from services.dispatcher.service_layer.handlers import Dependencies, Limits, Quota
 from services.dispatcher.service_layer.unit_of_work import DispatcherUnitOfWork
 from services.dispatcher.settings import DispatcherSettings
 
@@ -41,14 +43,33 @@ async def build(infra: Infrastructure) -> ServiceParts:
     """Servicer, outbox relay, approved-invitation consumer and send worker of the dispatcher."""
     settings = infra.settings
     assert isinstance(settings, DispatcherSettings)
+    sender: MailSender
+    quota: Quota
+    if settings.sender_kind() == "gmail":
+        sender = GmailSender(
+            service_account_file=settings.gmail_service_account_file,
+            token_file=settings.gmail_token_file,
+            api_endpoint=settings.gmail_api_endpoint,
+            timeout_seconds=settings.gmail_timeout_seconds,
+        )
+        quota = SenderQuota(settings.gmail_quota_units_per_minute)
+    else:
+        sender = LocalOutboxSender(settings.outbox_dir)
+        quota = NoQuota()
     deps = Dependencies(
         uow=lambda: DispatcherUnitOfWork(infra.pool),
-        sender=LocalOutboxSender(settings.outbox_dir),
+        sender=sender,
         build_message=functools.partial(
             build_message, unsubscribe_base_url=settings.unsubscribe_base_url
         ),
         encode_outcome=functools.partial(events.delivery_outcome, topology=infra.topology),
         clock=utc_now,
+        quota=quota,
+        limits=Limits(
+            send_cost=settings.gmail_send_cost,
+            lookup_cost=settings.gmail_lookup_cost,
+            daily_cap=settings.daily_send_cap,
+        ),
     )
     servicer = DispatcherServicer(deps)
 
@@ -76,6 +97,6 @@ async def build(infra: Infrastructure) -> ServiceParts:
             consumer_task(
                 infra, infra.topology.dispatcher_invitations, approved_invitation_handler(deps)
             ),
-            send_worker,
+            *[send_worker] * settings.send_workers,
         ],
     )

@@ -3,16 +3,40 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from services.common.settings import CommonSettings
 
 
 class DispatcherSettings(CommonSettings):
     grpc_port: int = 50053
-    # The local sender (the default) writes each message as an .eml file here.
+    # local (an .eml file per message, the default with no Gmail settings) or gmail.
+    mail_sender: Literal["local", "gmail"] | None = None
+    # The local sender writes each message as an .eml file here.
     outbox_dir: Path = Path(".data/outbox")
+    # Gmail: a service account with domain-wide delegation (impersonating each CSM), or one
+    # OAuth authorized-user token file for a single mailbox.
+    gmail_service_account_file: Path | None = None
+    gmail_token_file: Path | None = None
+    # Another Gmail API endpoint (a test double on loopback); empty means Google's.
+    gmail_api_endpoint: str | None = None
+    gmail_timeout_seconds: float = 30.0
+    # Gmail's per-user quota, what a send and a lookup cost, and the daily cap.
+    gmail_quota_units_per_minute: int = 15_000
+    gmail_send_cost: int = 100
+    gmail_lookup_cost: int = 5
+    daily_send_cap: int = 2_000
     # Where the one-click unsubscribe link of every message points (RFC 8058).
     unsubscribe_base_url: str = "https://trainvite.dev/unsubscribe"
-    # Deliveries one worker claims at a time, and how long it idles when none is due.
+    # Deliveries one worker claims at a time, how many workers, and how long they idle.
     send_batch_size: int = 20
+    send_workers: int = 4
     send_poll_seconds: float = 0.5
+
+    def sender_kind(self) -> Literal["local", "gmail"]:
+        """gmail when configured for it, else local."""
+        if self.mail_sender is not None:
+            return self.mail_sender
+        if self.gmail_service_account_file or self.gmail_token_file:
+            return "gmail"
+        return "local"

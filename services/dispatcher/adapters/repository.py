@@ -7,7 +7,12 @@ import datetime as dt
 import asyncpg
 
 from services.common.db import Connection
-from services.dispatcher.domain.model import ApprovedInvitation, Delivery, DeliveryState
+from services.dispatcher.domain.model import (
+    ApprovedInvitation,
+    Delivery,
+    DeliveryState,
+    backoff_delay,
+)
 
 _APPROVED_COLUMNS = (
     "invitation",
@@ -39,6 +44,7 @@ def _to_delivery(row: asyncpg.Record) -> Delivery:
         provider_message_id=row["provider_message_id"],
         attempts=row["attempts"],
         sent_at=row["sent_at"],
+        outcome_unknown=row["outcome_unknown"],
     )
 
 
@@ -69,10 +75,16 @@ class DeliveryRepository:
             """
             UPDATE deliveries SET lease_until = $1 + $3::interval, attempts = attempts + 1
             WHERE id IN (
-                SELECT id FROM deliveries
-                WHERE state = 'pending' AND send_after <= $1
-                  AND (lease_until IS NULL OR lease_until < $1)
-                ORDER BY send_after
+                SELECT d.id FROM deliveries d
+                WHERE d.state = 'pending' AND d.send_after <= $1
+                  AND (d.lease_until IS NULL OR d.lease_until < $1)
+                  AND NOT EXISTS (
+                      SELECT 1 FROM batch_controls b WHERE b.batch = d.batch AND b.paused)
+                  AND NOT EXISTS (
+                      SELECT 1 FROM sender_controls s
+                      WHERE s.sender_email = d.sender_email
+                        AND (s.paused OR s.backoff_until > $1))
+                ORDER BY d.send_after
                 LIMIT $2
                 FOR UPDATE SKIP LOCKED
             )
@@ -88,7 +100,8 @@ class DeliveryRepository:
         await self._conn.execute(
             """
             UPDATE deliveries
-            SET state = $2, detail = $3, provider_message_id = $4, sent_at = $5, lease_until = NULL
+            SET state = $2, detail = $3, provider_message_id = $4, sent_at = $5, lease_until = NULL,
+                outcome_unknown = $6
             WHERE id = $1
             """,
             delivery.id,
@@ -96,15 +109,75 @@ class DeliveryRepository:
             delivery.detail,
             delivery.provider_message_id,
             delivery.sent_at,
+            delivery.outcome_unknown,
+        )
+
+    async def mark_attempt(self, delivery: Delivery) -> None:
+        """Written and committed before the provider is called: if the process dies before it
+        records the answer, whoever takes the delivery over looks it up first."""
+        await self._conn.execute(
+            "UPDATE deliveries SET outcome_unknown = true WHERE id = $1", delivery.id
+        )
+
+    async def sent_since(
+        self, sender_email: str, since: dt.datetime
+    ) -> tuple[int, dt.datetime | None]:
+        """How many messages the sender sent since then, and the oldest of them."""
+        row = await self._conn.fetchrow(
+            """
+            SELECT count(*) AS sent, min(sent_at) AS oldest FROM deliveries
+            WHERE sender_email = $1 AND state = 'sent' AND sent_at > $2
+            """,
+            sender_email,
+            since,
+        )
+        assert row is not None
+        return int(row["sent"]), row["oldest"]
+
+    async def slow_down(self, sender_email: str, now: dt.datetime, jitter: float) -> dt.datetime:
+        """Back the sender off after a rate-limit answer, longer each time in a row."""
+        level = await self._conn.fetchval(
+            """
+            INSERT INTO sender_controls (sender_email, backoff_level) VALUES ($1, 0)
+            ON CONFLICT (sender_email) DO UPDATE
+                SET backoff_level = least(sender_controls.backoff_level + 1, 10)
+            RETURNING backoff_level
+            """,
+            sender_email,
+        )
+        until = now + backoff_delay(int(level), jitter)
+        await self._conn.execute(
+            """
+            UPDATE sender_controls SET backoff_until = $2, updated_at = $3
+            WHERE sender_email = $1
+            """,
+            sender_email,
+            until,
+            now,
+        )
+        return until
+
+    async def sending_went_well(self, sender_email: str) -> None:
+        """A successful send resets the sender's backoff."""
+        await self._conn.execute(
+            """
+            UPDATE sender_controls SET backoff_level = 0, backoff_until = NULL
+            WHERE sender_email = $1 AND backoff_level > 0
+            """,
+            sender_email,
         )
 
     async def retry_later(self, delivery: Delivery, at: dt.datetime, reason: str) -> None:
         """Leave the delivery pending, not to be claimed before `at`."""
         await self._conn.execute(
-            "UPDATE deliveries SET lease_until = $2, detail = $3 WHERE id = $1",
+            """
+            UPDATE deliveries SET lease_until = $2, detail = $3, outcome_unknown = $4
+            WHERE id = $1
+            """,
             delivery.id,
             at,
             reason,
+            delivery.outcome_unknown,
         )
 
     async def for_batch(self, batch: str) -> list[Delivery]:

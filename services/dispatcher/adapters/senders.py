@@ -21,12 +21,27 @@ class PermanentSendError(Exception):
 
 
 class TransientSendError(Exception):
-    """Try again later: the provider is busy or unreachable."""
+    """Not sent, try again later: the provider is busy or unreachable."""
+
+
+class RateLimitedError(TransientSendError):
+    """Not sent: the mailbox is over its quota; slow this sender down."""
+
+
+class OutcomeUnknownError(Exception):
+    """The request may have been accepted (timeout, dropped connection, 5xx): look the message
+    up by its Message-ID before trying again, never resend blind."""
 
 
 class MailSender(Protocol):
     async def send(self, message: EmailMessage) -> SendResult:
-        """Send once; raise PermanentSendError or TransientSendError on failure."""
+        """Send once; raise PermanentSendError, TransientSendError (RateLimitedError) or
+        OutcomeUnknownError on failure."""
+        ...
+
+    async def find(self, sender: str, message_id: str) -> str | None:
+        """The provider's id of a message sent from `sender` with this Message-ID, if any;
+        TransientSendError when the lookup itself fails."""
         ...
 
 
@@ -50,6 +65,10 @@ class LocalOutboxSender:
         data = message.as_bytes()
         await asyncio.to_thread(_write_once, path, data)
         return SendResult(provider_message_id=path.name)
+
+    async def find(self, sender: str, message_id: str) -> str | None:
+        path = self._path(message_id)
+        return path.name if path.exists() else None
 
 
 def _write_once(path: Path, data: bytes) -> None:

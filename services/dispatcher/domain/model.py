@@ -13,6 +13,7 @@ class DeliveryState(enum.StrEnum):
     SENT = "sent"
     FAILED = "failed"
     SUPPRESSED = "suppressed"
+    CANCELLED = "cancelled"
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,8 @@ class Delivery:
     provider_message_id: str = ""
     attempts: int = 0
     sent_at: dt.datetime | None = None
+    # A send was attempted and its result is not known: look it up before sending again.
+    outcome_unknown: bool = False
     events: list[DeliveryOutcome] = field(default_factory=list)
 
     @classmethod
@@ -88,6 +91,7 @@ class Delivery:
         )
 
     def mark_sent(self, provider_message_id: str, at: dt.datetime) -> None:
+        self.outcome_unknown = False
         self.state = DeliveryState.SENT
         self.provider_message_id = provider_message_id
         self.sent_at = at
@@ -102,3 +106,10 @@ class Delivery:
         self.state = DeliveryState.SUPPRESSED
         self.detail = reason
         self._record()
+
+
+def backoff_delay(level: int, jitter: float) -> dt.timedelta:
+    """How long a rate-limited mailbox waits: doubling from 2 s up to 5 minutes, with jitter
+    (0 to 1) spreading the retries of several workers."""
+    base = min(2.0 * 2**level, 300.0)
+    return dt.timedelta(seconds=base * (0.5 + jitter / 2))

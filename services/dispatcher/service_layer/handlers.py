@@ -4,22 +4,51 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import random
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
+from typing import Protocol
 
 from services.common.auth import Principal
 from services.common.errors import InvalidArgument, PermissionDenied
 from services.common.outbox import OutboxMessage
-from services.dispatcher.adapters.senders import MailSender, PermanentSendError, TransientSendError
-from services.dispatcher.domain.model import ApprovedInvitation, Delivery, DeliveryOutcome
+from services.dispatcher.adapters.senders import (
+    MailSender,
+    OutcomeUnknownError,
+    PermanentSendError,
+    RateLimitedError,
+    TransientSendError,
+)
+from services.dispatcher.domain.model import (
+    ApprovedInvitation,
+    Delivery,
+    DeliveryOutcome,
+    DeliveryState,
+)
 from services.dispatcher.service_layer.unit_of_work import DispatcherUnitOfWork
 
 _log = logging.getLogger(__name__)
 
 CLAIM_LEASE = dt.timedelta(minutes=2)
 RETRY_DELAY = dt.timedelta(seconds=30)
+# How soon a send whose outcome is unknown is looked up (and looked up again if that fails).
+CHECK_DELAY = dt.timedelta(seconds=5)
+DAY = dt.timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The mailbox's sending limits (from settings)."""
+
+    send_cost: int = 100
+    lookup_cost: int = 5
+    daily_cap: int = 2_000
+
+
+class Quota(Protocol):
+    async def spend(self, sender: str, units: int) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -29,6 +58,9 @@ class Dependencies:
     build_message: Callable[[Delivery], EmailMessage]
     encode_outcome: Callable[[DeliveryOutcome], OutboxMessage]
     clock: Callable[[], dt.datetime]
+    quota: Quota
+    limits: Limits = Limits()
+    jitter: Callable[[], float] = random.random
 
 
 async def accept_invitation(deps: Dependencies, approved: ApprovedInvitation) -> bool:
@@ -42,8 +74,16 @@ async def accept_invitation(deps: Dependencies, approved: ApprovedInvitation) ->
 async def _finish(deps: Dependencies, delivery: Delivery) -> None:
     async with deps.uow() as uow:
         await uow.deliveries.save_outcome(delivery)
+        if delivery.state is DeliveryState.SENT:
+            await uow.deliveries.sending_went_well(delivery.approved.sender_email)
         for event in delivery.events:
             uow.publish(deps.encode_outcome(event))
+        await uow.commit()
+
+
+async def _later(deps: Dependencies, delivery: Delivery, at: dt.datetime, reason: str) -> None:
+    async with deps.uow() as uow:
+        await uow.deliveries.retry_later(delivery, at, reason)
         await uow.commit()
 
 
@@ -58,26 +98,66 @@ async def send_due(deps: Dependencies, limit: int = 20) -> int:
 
 
 async def _send_one(deps: Dependencies, delivery: Delivery) -> None:
+    """One delivery, at most once: a send whose outcome is unknown is looked up first."""
+    approved = delivery.approved
+    sender = approved.sender_email
     # Checked at send time, so an address suppressed after approval is never emailed.
     async with deps.uow() as uow:
-        reason = await uow.deliveries.suppression_reason(delivery.approved.recipient_email)
+        reason = await uow.deliveries.suppression_reason(approved.recipient_email)
     if reason is not None:
         delivery.mark_suppressed(f"address suppressed: {reason}")
         await _finish(deps, delivery)
         return
+
+    if delivery.outcome_unknown:
+        await deps.quota.spend(sender, deps.limits.lookup_cost)
+        try:
+            found = await deps.sender.find(sender, delivery.message_id)
+        except TransientSendError as exc:
+            # Still unknown: look again later, never resend blind.
+            await _later(deps, delivery, deps.clock() + CHECK_DELAY, f"lookup failed: {exc}")
+            return
+        if found is not None:
+            delivery.mark_sent(found, deps.clock())
+            await _finish(deps, delivery)
+            return
+        delivery.outcome_unknown = False  # not in the mailbox: sending again is safe
+
+    now = deps.clock()
+    async with deps.uow() as uow:
+        sent, oldest = await uow.deliveries.sent_since(sender, now - DAY)
+    if sent >= deps.limits.daily_cap and oldest is not None:
+        await _later(deps, delivery, oldest + DAY, "the mailbox's daily sending cap is reached")
+        return
+
+    await deps.quota.spend(sender, deps.limits.send_cost)
+    async with deps.uow() as uow:
+        await uow.deliveries.mark_attempt(delivery)
+        await uow.commit()
+    delivery.outcome_unknown = True
     try:
         result = await deps.sender.send(deps.build_message(delivery))
     except PermanentSendError as exc:
+        delivery.outcome_unknown = False
         delivery.mark_failed(str(exc))
         async with deps.uow() as uow:
-            await uow.deliveries.suppress(delivery.approved.recipient_email, f"rejected: {exc}")
+            await uow.deliveries.suppress(approved.recipient_email, f"rejected: {exc}")
             await uow.commit()
         await _finish(deps, delivery)
-    except TransientSendError as exc:
-        _log.warning("send failed, will retry", extra={"message_id": delivery.message_id})
+    except RateLimitedError as exc:
+        delivery.outcome_unknown = False
         async with deps.uow() as uow:
-            await uow.deliveries.retry_later(delivery, deps.clock() + RETRY_DELAY, str(exc))
+            until = await uow.deliveries.slow_down(sender, deps.clock(), deps.jitter())
+            await uow.deliveries.retry_later(delivery, until, f"rate limited: {exc}")
             await uow.commit()
+    except OutcomeUnknownError as exc:
+        _log.warning(
+            "send outcome unknown, will look it up", extra={"message_id": delivery.message_id}
+        )
+        await _later(deps, delivery, deps.clock() + CHECK_DELAY, f"outcome unknown: {exc}")
+    except TransientSendError as exc:
+        delivery.outcome_unknown = False
+        await _later(deps, delivery, deps.clock() + RETRY_DELAY, str(exc))
     else:
         delivery.mark_sent(result.provider_message_id, deps.clock())
         await _finish(deps, delivery)

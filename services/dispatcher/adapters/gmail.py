@@ -1,0 +1,155 @@
+"""Sending through the Gmail API as the CSM, with google-api-python-client.
+
+No blind retries anywhere below us: `execute(num_retries=0)`, and httplib2's module-level
+RETRIES set to 1 (it would re-send a POST once when a connection closes without an answer, and a
+message accepted just before the drop would be stored twice). Our caller decides: a send whose
+outcome is unknown is looked up by its Message-ID (`rfc822msgid:`) before any retry.
+
+`httplib2.Http` is not thread-safe: each worker thread has its own, and its own client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import ssl
+import threading
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import google_auth_httplib2
+import httplib2
+from google.auth.credentials import Credentials
+from google.oauth2 import credentials as user_credentials
+from google.oauth2 import service_account
+from googleapiclient import discovery
+from googleapiclient.errors import HttpError
+
+from services.dispatcher.adapters.senders import (
+    OutcomeUnknownError,
+    PermanentSendError,
+    RateLimitedError,
+    SendResult,
+    TransientSendError,
+)
+
+# One attempt per request: a retried POST could send a message twice.
+httplib2.RETRIES = 1
+
+SCOPES = [
+    "https://www.googleapis.com/auth/gmail.send",
+    # rfc822msgid: searches need readonly, not metadata.
+    "https://www.googleapis.com/auth/gmail.readonly",
+]
+_RATE_LIMIT_REASONS = {"rateLimitExceeded", "userRateLimitExceeded"}
+# Timeouts, refused and dropped connections, TLS failures: OSError covers the socket's.
+_NETWORK_ERRORS = (httplib2.HttpLib2Error, ssl.SSLError, OSError)
+
+
+def _reason(error: HttpError) -> str:
+    try:
+        details = json.loads(error.content.decode())
+        return str(details["error"]["errors"][0]["reason"])
+    except (ValueError, KeyError, IndexError, TypeError):
+        return ""
+
+
+class GmailSender:
+    """Sends as each CSM: a service account with domain-wide delegation impersonates the
+    sender, or one OAuth token file authorizes a single mailbox."""
+
+    def __init__(
+        self,
+        service_account_file: Path | None = None,
+        token_file: Path | None = None,
+        api_endpoint: str | None = None,
+        timeout_seconds: float = 30.0,
+    ) -> None:
+        if (service_account_file is None) == (token_file is None):
+            raise ValueError("give exactly one of a service account file or a token file")
+        self._service_account_file = service_account_file
+        self._token_file = token_file
+        self._api_endpoint = api_endpoint
+        self._timeout = timeout_seconds
+        self._local = threading.local()
+
+    def _credentials(self, sender: str) -> Credentials:
+        if self._service_account_file is not None:
+            base = service_account.Credentials.from_service_account_file(  # type: ignore[no-untyped-call]
+                str(self._service_account_file), scopes=SCOPES
+            )
+            delegated: Credentials = base.with_subject(sender)
+            return delegated
+        assert self._token_file is not None
+        token: Credentials = user_credentials.Credentials.from_authorized_user_file(  # type: ignore[no-untyped-call]
+            str(self._token_file), scopes=SCOPES
+        )
+        return token
+
+    def _client(self, sender: str) -> Any:
+        """This thread's client for the sender's mailbox, built from the bundled discovery
+        document (no network to build it)."""
+        clients: dict[str, Any] = self._local.__dict__.setdefault("clients", {})
+        if sender not in clients:
+            http = google_auth_httplib2.AuthorizedHttp(
+                self._credentials(sender), http=httplib2.Http(timeout=self._timeout)
+            )
+            options = {"api_endpoint": self._api_endpoint} if self._api_endpoint else None
+            clients[sender] = discovery.build(
+                "gmail",
+                "v1",
+                http=http,
+                static_discovery=True,
+                cache_discovery=False,
+                client_options=options,
+            )
+        return clients[sender]
+
+    async def send(self, message: EmailMessage) -> SendResult:
+        sender = message["From"].addresses[0].addr_spec
+        raw = base64.urlsafe_b64encode(message.as_bytes()).decode()
+        return await asyncio.to_thread(self._send, sender, raw)
+
+    def _send(self, sender: str, raw: str) -> SendResult:
+        request = self._client(sender).users().messages().send(userId="me", body={"raw": raw})
+        try:
+            response = request.execute(num_retries=0)
+        except HttpError as error:
+            raise _classify(error, sent=True) from error
+        except _NETWORK_ERRORS as error:
+            # The request may have reached Gmail: only a lookup can tell.
+            raise OutcomeUnknownError(f"{type(error).__name__}: {error}") from error
+        return SendResult(provider_message_id=str(response["id"]))
+
+    async def find(self, sender: str, message_id: str) -> str | None:
+        return await asyncio.to_thread(self._find, sender, message_id)
+
+    def _find(self, sender: str, message_id: str) -> str | None:
+        query = f"rfc822msgid:{message_id.strip('<>')}"
+        request = self._client(sender).users().messages().list(userId="me", q=query, maxResults=1)
+        try:
+            response = request.execute(num_retries=0)
+        except HttpError as error:
+            raise _classify(error, sent=False) from error
+        except _NETWORK_ERRORS as error:
+            raise TransientSendError(f"lookup failed: {type(error).__name__}: {error}") from error
+        messages = response.get("messages") or []
+        return str(messages[0]["id"]) if messages else None
+
+
+def _classify(error: HttpError, sent: bool) -> Exception:
+    """What an HTTP error from Gmail means for the message."""
+    status = error.resp.status
+    reason = _reason(error)
+    if status == 429 or (status == 403 and reason in _RATE_LIMIT_REASONS):
+        return RateLimitedError(f"{status} {reason or 'rate limited'}")
+    if status >= 500:
+        # "A 200 does not always mean delivered", and a 5xx does not mean not sent.
+        return (
+            OutcomeUnknownError(f"{status} from Gmail") if sent else TransientSendError(f"{status}")
+        )
+    if status in (401,):
+        return TransientSendError(f"401 {reason}: credentials refused")
+    return PermanentSendError(f"{status} {reason or error.reason}".strip())
