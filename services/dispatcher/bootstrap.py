@@ -69,6 +69,7 @@ async def build(infra: Infrastructure) -> ServiceParts:
             send_cost=settings.gmail_send_cost,
             lookup_cost=settings.gmail_lookup_cost,
             daily_cap=settings.daily_send_cap,
+            settle=dt.timedelta(seconds=settings.unknown_outcome_settle_seconds),
         ),
     )
     servicer = DispatcherServicer(deps)

@@ -26,6 +26,8 @@ class DispatcherSettings(CommonSettings):
     gmail_send_cost: int = 100
     gmail_lookup_cost: int = 5
     daily_send_cap: int = 2_000
+    # Seconds after an attempt with an unknown outcome before "not found" means "not sent".
+    unknown_outcome_settle_seconds: float = 60.0
     # Where the one-click unsubscribe link of every message points (RFC 8058).
     unsubscribe_base_url: str = "https://trainvite.dev/unsubscribe"
     # Deliveries one worker claims at a time, how many workers, and how long they idle.

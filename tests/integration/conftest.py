@@ -39,6 +39,8 @@ async def services(
     personalizer_overrides: dict[str, Any] = {"frequency_cap_days": 0}
     if marker is not None:
         personalizer_overrides.update(marker.kwargs)
+    marker = request.node.get_closest_marker("dispatcher_settings")
+    dispatcher_overrides: dict[str, Any] = dict(marker.kwargs) if marker is not None else {}
     ports = {"catalog": free_port(), "personalizer": free_port(), "dispatcher": free_port()}
     common: dict[str, Any] = {
         "database_url": database_url,
@@ -75,6 +77,7 @@ async def services(
                 grpc_port=ports["dispatcher"],
                 outbox_dir=outbox_dir,
                 send_poll_seconds=0.1,
+                **dispatcher_overrides,
                 **common,
             ),
             dispatcher.build,

@@ -38,6 +38,54 @@ from services.dispatcher.adapters.senders import (
 # One attempt per request: a retried POST could send a message twice.
 httplib2.RETRIES = 1
 
+
+class ResendRefusedError(Exception):
+    """httplib2 tried to send the same request a second time; we stopped it."""
+
+
+class _OneShot:
+    """A connection that sends each request at most once.
+
+    Even with RETRIES = 1, httplib2 re-sends a request once when the first answer is a bad
+    status line (a connection closed without an answer), taking it for a stale keep-alive
+    connection; for a POST that Gmail accepted just before the drop, that is a second message.
+    This refuses any second send of a request; the caller then treats the outcome as unknown.
+    """
+
+    awaiting_response = False
+
+    def request(self, *args: Any, **kwargs: Any) -> Any:
+        if self.awaiting_response:
+            raise ResendRefusedError("httplib2 tried to send a request a second time")
+        self.awaiting_response = True
+        return super().request(*args, **kwargs)  # type: ignore[misc]
+
+    def getresponse(self, *args: Any, **kwargs: Any) -> Any:
+        response = super().getresponse(*args, **kwargs)  # type: ignore[misc]
+        self.awaiting_response = False
+        return response
+
+
+class _OneShotHTTP(_OneShot, httplib2.HTTPConnectionWithTimeout):  # type: ignore[misc]
+    pass
+
+
+class _OneShotHTTPS(_OneShot, httplib2.HTTPSConnectionWithTimeout):  # type: ignore[misc]
+    pass
+
+
+class OneShotHttp(httplib2.Http):  # type: ignore[misc]
+    """httplib2.Http whose connections never re-send a request (see _OneShot)."""
+
+    def request(self, uri: str, *args: Any, **kwargs: Any) -> Any:
+        for conn in self.connections.values():
+            conn.awaiting_response = False  # a new request: whatever the last one left
+        if kwargs.get("connection_type") is None:
+            https = uri.startswith("https:")
+            kwargs["connection_type"] = _OneShotHTTPS if https else _OneShotHTTP
+        return super().request(uri, *args, **kwargs)
+
+
 SCOPES = [
     "https://www.googleapis.com/auth/gmail.send",
     # rfc822msgid: searches need readonly, not metadata.
@@ -45,7 +93,7 @@ SCOPES = [
 ]
 _RATE_LIMIT_REASONS = {"rateLimitExceeded", "userRateLimitExceeded"}
 # Timeouts, refused and dropped connections, TLS failures: OSError covers the socket's.
-_NETWORK_ERRORS = (httplib2.HttpLib2Error, ssl.SSLError, OSError)
+_NETWORK_ERRORS = (httplib2.HttpLib2Error, ssl.SSLError, OSError, ResendRefusedError)
 
 
 def _reason(error: HttpError) -> str:
@@ -94,7 +142,7 @@ class GmailSender:
         clients: dict[str, Any] = self._local.__dict__.setdefault("clients", {})
         if sender not in clients:
             http = google_auth_httplib2.AuthorizedHttp(
-                self._credentials(sender), http=httplib2.Http(timeout=self._timeout)
+                self._credentials(sender), http=OneShotHttp(timeout=self._timeout)
             )
             options = {"api_endpoint": self._api_endpoint} if self._api_endpoint else None
             clients[sender] = discovery.build(

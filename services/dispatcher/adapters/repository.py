@@ -45,6 +45,7 @@ def _to_delivery(row: asyncpg.Record) -> Delivery:
         attempts=row["attempts"],
         sent_at=row["sent_at"],
         outcome_unknown=row["outcome_unknown"],
+        attempted_at=row["attempted_at"],
     )
 
 
@@ -116,7 +117,8 @@ class DeliveryRepository:
         """Written and committed before the provider is called: if the process dies before it
         records the answer, whoever takes the delivery over looks it up first."""
         await self._conn.execute(
-            "UPDATE deliveries SET outcome_unknown = true WHERE id = $1", delivery.id
+            "UPDATE deliveries SET outcome_unknown = true, attempted_at = now() WHERE id = $1",
+            delivery.id,
         )
 
     async def sent_since(

@@ -69,6 +69,7 @@ class Delivery:
     sent_at: dt.datetime | None = None
     # A send was attempted and its result is not known: look it up before sending again.
     outcome_unknown: bool = False
+    attempted_at: dt.datetime | None = None
     events: list[DeliveryOutcome] = field(default_factory=list)
 
     @classmethod

@@ -45,6 +45,9 @@ class Limits:
     send_cost: int = 100
     lookup_cost: int = 5
     daily_cap: int = 2_000
+    # A lookup that finds nothing is trusted only this long after the attempt: a request that
+    # timed out on our side may still be finishing at the provider.
+    settle: dt.timedelta = dt.timedelta(seconds=60)
 
 
 class Quota(Protocol):
@@ -121,7 +124,13 @@ async def _send_one(deps: Dependencies, delivery: Delivery) -> None:
             delivery.mark_sent(found, deps.clock())
             await _finish(deps, delivery)
             return
-        delivery.outcome_unknown = False  # not in the mailbox: sending again is safe
+        settled = (delivery.attempted_at or dt.datetime.min.replace(tzinfo=dt.UTC)) + (
+            deps.limits.settle
+        )
+        if deps.clock() < settled:
+            await _later(deps, delivery, settled, "not in the mailbox yet; looking again")
+            return
+        delivery.outcome_unknown = False  # not in the mailbox after the settle time: resend
 
     now = deps.clock()
     async with deps.uow() as uow:

@@ -1,0 +1,154 @@
+"""Sending through the real google-api-python-client to a fake Gmail on loopback: every approved
+invitation lands in the mailbox exactly once, whatever the provider does."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.gmail import Behaviour, FakeGmail, token_file
+from tests.helpers import Clients
+from tests.integration.catalog_data import analytics_session
+from trainvite.common.v1 import common_pb2
+from trainvite.personalizer.v1 import personalizer_pb2 as pb
+
+pytestmark = pytest.mark.integration
+
+CSM = "alex.rivera@trainvite.dev"
+# The fake's port is chosen when it starts, and the services read their settings when they
+# start, so each test's fake is started by the module's own fixture before the services.
+_FAKES: dict[str, FakeGmail] = {}
+
+
+@pytest.fixture
+def gmail(request: pytest.FixtureRequest) -> Iterator[FakeGmail]:
+    fake = _FAKES[request.node.name]
+    yield fake
+
+
+def gmail_test(behaviour: Behaviour, **settings: object) -> pytest.MarkDecorator:
+    """Run the services with the dispatcher sending to a fake Gmail that behaves so."""
+    fake = FakeGmail(behaviour).__enter__()
+    path = Path(f"/tmp/trainvite-gmail-token-{id(fake)}.json")  # noqa: S108 - a test's own file
+    token_file(path, CSM)
+
+    def register(function: object) -> object:
+        _FAKES[function.__name__] = fake  # type: ignore[attr-defined]
+        return function
+
+    marker = pytest.mark.dispatcher_settings(
+        mail_sender="gmail",
+        gmail_token_file=path,
+        gmail_api_endpoint=fake.url,
+        unknown_outcome_settle_seconds=1.0,
+        **settings,
+    )
+
+    def decorate(function: object) -> object:
+        return marker(register(function))
+
+    return decorate  # type: ignore[return-value]
+
+
+async def approve_cloudtech(c: Clients) -> pb.InvitationBatch:
+    session = await analytics_session(c)
+    batch = await c.personalizer.DraftInvitations(
+        pb.DraftInvitationsRequest(parent="customers/cloudtech", training_session=session.name),
+        metadata=c.csm,
+    )
+    assert batch.drafts
+    return await c.personalizer.ApproveInvitationBatch(
+        pb.ApproveInvitationBatchRequest(name=batch.name), metadata=c.csm
+    )
+
+
+async def settled(c: Clients, batch: pb.InvitationBatch, seconds: float = 60) -> pb.InvitationBatch:
+    """The batch once no draft is pending delivery any more."""
+    for _ in range(int(seconds * 10)):
+        current = await c.personalizer.GetInvitationBatch(
+            pb.GetInvitationBatchRequest(name=batch.name), metadata=c.csm
+        )
+        if all(
+            d.delivery_state
+            not in (common_pb2.DELIVERY_STATE_PENDING, common_pb2.DELIVERY_STATE_UNSPECIFIED)
+            for d in current.drafts
+        ):
+            return current
+        await asyncio.sleep(0.1)
+    raise AssertionError([d.delivery_state for d in current.drafts])
+
+
+def once_each(fake: FakeGmail, batch: pb.InvitationBatch) -> None:
+    """Every approved invitation of the batch is in the mailbox exactly once."""
+    subjects = {d.content.subject for d in batch.drafts}
+    counts = collections.Counter(
+        (m.to, m.subject) for m in fake.delivered(CSM) if m.subject in subjects
+    )
+    expected = {(d.recipient.email, d.content.subject) for d in batch.drafts}
+    assert set(counts) == expected
+    assert set(counts.values()) == {1}, counts
+
+
+@gmail_test(Behaviour())
+async def test_approved_invitations_reach_gmail_once(services: Clients, gmail: FakeGmail) -> None:
+    batch = await settled(services, await approve_cloudtech(services))
+    assert all(d.delivery_state == common_pb2.DELIVERY_STATE_SENT for d in batch.drafts)
+    once_each(gmail, batch)
+    sent = gmail.delivered(CSM)[0]
+    assert b"List-Unsubscribe-Post: List-Unsubscribe=One-Click" in sent.raw
+
+
+@gmail_test(Behaviour(quota_units=200, quota_window_seconds=2.0))
+async def test_a_quota_answered_with_429_slows_down_and_loses_nothing(
+    services: Clients, gmail: FakeGmail
+) -> None:
+    batch = await settled(services, await approve_cloudtech(services))
+    assert gmail.rate_limited > 0, "the fake's quota was never hit"
+    assert all(d.delivery_state == common_pb2.DELIVERY_STATE_SENT for d in batch.drafts)
+    once_each(gmail, batch)
+
+
+@gmail_test(Behaviour(fail_after_accept_every=2))
+async def test_a_503_after_acceptance_is_looked_up_not_resent(
+    services: Clients, gmail: FakeGmail
+) -> None:
+    batch = await settled(services, await approve_cloudtech(services))
+    assert gmail.lookups > 0
+    assert all(d.delivery_state == common_pb2.DELIVERY_STATE_SENT for d in batch.drafts)
+    once_each(gmail, batch)
+
+
+@gmail_test(Behaviour(drop_after_accept_every=2))
+async def test_a_dropped_connection_after_acceptance_is_looked_up_not_resent(
+    services: Clients, gmail: FakeGmail
+) -> None:
+    batch = await settled(services, await approve_cloudtech(services))
+    assert gmail.lookups > 0
+    once_each(gmail, batch)
+
+
+@gmail_test(Behaviour(delay_seconds=1.5, fail_lookup_every=2), gmail_timeout_seconds=0.5)
+async def test_a_slow_gmail_and_failing_lookups_still_send_once(
+    services: Clients, gmail: FakeGmail
+) -> None:
+    batch = await settled(services, await approve_cloudtech(services), seconds=120)
+    assert gmail.lookups > 0
+    assert all(d.delivery_state == common_pb2.DELIVERY_STATE_SENT for d in batch.drafts)
+    once_each(gmail, batch)
+
+
+@gmail_test(Behaviour(rejected_addresses={"mike.johnson@cloudtech.example"}))
+async def test_a_rejected_address_fails_for_good_with_the_reason(
+    services: Clients, gmail: FakeGmail
+) -> None:
+    batch = await settled(services, await approve_cloudtech(services))
+    mike = next(d for d in batch.drafts if d.recipient.display_name == "Mike Johnson")
+    assert mike.delivery_state == common_pb2.DELIVERY_STATE_FAILED
+    assert "400" in mike.delivery_detail and "invalidArgument" in mike.delivery_detail
+    others = [d for d in batch.drafts if d is not mike]
+    assert all(d.delivery_state == common_pb2.DELIVERY_STATE_SENT for d in others)
+    assert gmail.sends == len(batch.drafts)  # the rejected one was not retried
