@@ -9,12 +9,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from trainvite.common.v1 import common_pb2
+from trainvite.personalizer.v1 import personalizer_pb2 as pb
 
 from tests.fakes.gmail import Behaviour, FakeGmail, token_file
 from tests.helpers import Clients
 from tests.integration.catalog_data import analytics_session
-from trainvite.common.v1 import common_pb2
-from trainvite.personalizer.v1 import personalizer_pb2 as pb
 
 pytestmark = pytest.mark.integration
 
@@ -33,7 +33,7 @@ def gmail(request: pytest.FixtureRequest) -> Iterator[FakeGmail]:
 def gmail_test(behaviour: Behaviour, **settings: object) -> pytest.MarkDecorator:
     """Run the services with the dispatcher sending to a fake Gmail that behaves so."""
     fake = FakeGmail(behaviour).__enter__()
-    path = Path(f"/tmp/trainvite-gmail-token-{id(fake)}.json")  # noqa: S108 - a test's own file
+    path = Path(f"/tmp/trainvite-gmail-token-{id(fake)}.json")
     token_file(path, CSM)
 
     def register(function: object) -> object:
