@@ -60,9 +60,13 @@ async def build(infra: Infrastructure) -> ServiceParts:
         uow=lambda: DispatcherUnitOfWork(infra.pool),
         sender=sender,
         build_message=functools.partial(
-            build_message, unsubscribe_base_url=settings.unsubscribe_base_url
+            build_message,
+            unsubscribe_base_url=settings.unsubscribe_base_url,
+            unsubscribe_key=settings.signing_key(),
         ),
         encode_outcome=functools.partial(events.delivery_outcome, topology=infra.topology),
+        encode_suppressed=functools.partial(events.address_suppressed, topology=infra.topology),
+        unsubscribe_key=settings.signing_key(),
         clock=utc_now,
         quota=quota,
         limits=Limits(

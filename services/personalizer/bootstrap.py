@@ -24,7 +24,11 @@ from services.personalizer.adapters.catalog_client import CatalogClient
 from services.personalizer.adapters.delivery_outcomes import delivery_outcome_handler
 from services.personalizer.adapters.rendering import InvitationRenderer
 from services.personalizer.adapters.session_changes import session_change_handler
-from services.personalizer.adapters.triggers import attendance_handler, trigger_handler
+from services.personalizer.adapters.triggers import (
+    attendance_handler,
+    suppression_handler,
+    trigger_handler,
+)
 from services.personalizer.api.servicer import PersonalizerServicer
 from services.personalizer.service_layer import gaps
 from services.personalizer.service_layer.dependencies import Dependencies, Policy
@@ -125,6 +129,9 @@ async def build(infra: Infrastructure) -> ServiceParts:
                 trigger_handler(deps, infra.topology),
             ),
             consumer_task(infra, infra.topology.personalizer_attendance, attendance_handler(deps)),
+            consumer_task(
+                infra, infra.topology.personalizer_suppressions, suppression_handler(deps)
+            ),
             benchmark_refresher,
         ],
         close=close,

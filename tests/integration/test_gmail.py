@@ -54,10 +54,11 @@ def gmail_test(behaviour: Behaviour, **settings: object) -> pytest.MarkDecorator
     return decorate  # type: ignore[return-value]
 
 
-async def approve_cloudtech(c: Clients) -> pb.InvitationBatch:
+async def approve_northwind(c: Clients) -> pb.InvitationBatch:
+    """Northwind's team (Alex's customer) invited to a new session and approved."""
     session = await analytics_session(c)
     batch = await c.personalizer.DraftInvitations(
-        pb.DraftInvitationsRequest(parent="customers/cloudtech", training_session=session.name),
+        pb.DraftInvitationsRequest(parent="customers/northwind", training_session=session.name),
         metadata=c.csm,
     )
     assert batch.drafts
@@ -95,7 +96,7 @@ def once_each(fake: FakeGmail, batch: pb.InvitationBatch) -> None:
 
 @gmail_test(Behaviour())
 async def test_approved_invitations_reach_gmail_once(services: Clients, gmail: FakeGmail) -> None:
-    batch = await settled(services, await approve_cloudtech(services))
+    batch = await settled(services, await approve_northwind(services))
     assert all(d.delivery_state == common_pb2.DELIVERY_STATE_SENT for d in batch.drafts)
     once_each(gmail, batch)
     sent = gmail.delivered(CSM)[0]
@@ -106,7 +107,7 @@ async def test_approved_invitations_reach_gmail_once(services: Clients, gmail: F
 async def test_a_quota_answered_with_429_slows_down_and_loses_nothing(
     services: Clients, gmail: FakeGmail
 ) -> None:
-    batch = await settled(services, await approve_cloudtech(services))
+    batch = await settled(services, await approve_northwind(services))
     assert gmail.rate_limited > 0, "the fake's quota was never hit"
     assert all(d.delivery_state == common_pb2.DELIVERY_STATE_SENT for d in batch.drafts)
     once_each(gmail, batch)
@@ -116,7 +117,7 @@ async def test_a_quota_answered_with_429_slows_down_and_loses_nothing(
 async def test_a_503_after_acceptance_is_looked_up_not_resent(
     services: Clients, gmail: FakeGmail
 ) -> None:
-    batch = await settled(services, await approve_cloudtech(services))
+    batch = await settled(services, await approve_northwind(services))
     assert gmail.lookups > 0
     assert all(d.delivery_state == common_pb2.DELIVERY_STATE_SENT for d in batch.drafts)
     once_each(gmail, batch)
@@ -126,7 +127,7 @@ async def test_a_503_after_acceptance_is_looked_up_not_resent(
 async def test_a_dropped_connection_after_acceptance_is_looked_up_not_resent(
     services: Clients, gmail: FakeGmail
 ) -> None:
-    batch = await settled(services, await approve_cloudtech(services))
+    batch = await settled(services, await approve_northwind(services))
     assert gmail.lookups > 0
     once_each(gmail, batch)
 
@@ -135,20 +136,20 @@ async def test_a_dropped_connection_after_acceptance_is_looked_up_not_resent(
 async def test_a_slow_gmail_and_failing_lookups_still_send_once(
     services: Clients, gmail: FakeGmail
 ) -> None:
-    batch = await settled(services, await approve_cloudtech(services), seconds=120)
+    batch = await settled(services, await approve_northwind(services), seconds=120)
     assert gmail.lookups > 0
     assert all(d.delivery_state == common_pb2.DELIVERY_STATE_SENT for d in batch.drafts)
     once_each(gmail, batch)
 
 
-@gmail_test(Behaviour(rejected_addresses={"mike.johnson@cloudtech.example"}))
+@gmail_test(Behaviour(rejected_addresses={"grace.kim@northwind.example"}))
 async def test_a_rejected_address_fails_for_good_with_the_reason(
     services: Clients, gmail: FakeGmail
 ) -> None:
-    batch = await settled(services, await approve_cloudtech(services))
-    mike = next(d for d in batch.drafts if d.recipient.display_name == "Mike Johnson")
-    assert mike.delivery_state == common_pb2.DELIVERY_STATE_FAILED
-    assert "400" in mike.delivery_detail and "invalidArgument" in mike.delivery_detail
-    others = [d for d in batch.drafts if d is not mike]
+    batch = await settled(services, await approve_northwind(services))
+    grace = next(d for d in batch.drafts if d.recipient.display_name == "Grace Kim")
+    assert grace.delivery_state == common_pb2.DELIVERY_STATE_FAILED
+    assert "400" in grace.delivery_detail and "invalidArgument" in grace.delivery_detail
+    others = [d for d in batch.drafts if d is not grace]
     assert all(d.delivery_state == common_pb2.DELIVERY_STATE_SENT for d in others)
     assert gmail.sends == len(batch.drafts)  # the rejected one was not retried

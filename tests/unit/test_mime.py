@@ -6,8 +6,12 @@ import datetime as dt
 import email
 import email.policy
 
+import pytest
+
+from services.common.errors import InvalidArgument
 from services.dispatcher.adapters.mime import build_message
 from services.dispatcher.domain.model import ApprovedInvitation, Delivery
+from services.dispatcher.domain.unsubscribe import email_from_token, unsubscribe_token
 
 AT = dt.datetime(2026, 11, 24, 12, tzinfo=dt.UTC)
 
@@ -37,11 +41,11 @@ def delivery(**kw: str) -> Delivery:
 
 def test_headers_and_parts() -> None:
     d = delivery()
-    raw = build_message(d, "https://trainvite.dev/unsubscribe").as_bytes()
+    raw = build_message(d, "https://trainvite.dev/unsubscribe", "k").as_bytes()
     message = email.message_from_bytes(raw, policy=email.policy.default)
     assert message["Message-ID"] == d.message_id and d.message_id.endswith("@trainvite.dev>")
     assert message["To"] == "Sarah Chen <sarah@x.example>"
-    assert message["List-Unsubscribe"].startswith("<https://trainvite.dev/unsubscribe?invitation=")
+    assert message["List-Unsubscribe"].startswith("<https://trainvite.dev/unsubscribe?token=")
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     types = [p.get_content_type() for p in message.walk()]
     assert types == ["multipart/alternative", "text/plain", "text/html", "text/calendar"]
@@ -50,7 +54,17 @@ def test_headers_and_parts() -> None:
 
 def test_a_name_with_line_breaks_cannot_add_a_header() -> None:
     raw = build_message(
-        delivery(recipient_name="Eve\r\nBcc: x@evil.example"), "https://u"
+        delivery(recipient_name="Eve\r\nBcc: x@evil.example"), "https://u", "k"
     ).as_bytes()
     message = email.message_from_bytes(raw, policy=email.policy.default)
     assert message["Bcc"] is None
+
+
+def test_an_unsubscribe_token_names_its_address_and_cannot_be_forged() -> None:
+    token = unsubscribe_token("key", "Sarah@X.example")
+    assert email_from_token("key", token) == "sarah@x.example"
+    with pytest.raises(InvalidArgument):
+        email_from_token("another key", token)
+    forged = unsubscribe_token("key", "a@x.example").split(".")[0] + "." + token.split(".")[1]
+    with pytest.raises(InvalidArgument):
+        email_from_token("key", forged)

@@ -67,6 +67,11 @@ class Topology:
         return self._subject("deliveries.outcome")
 
     @property
+    def address_suppressed(self) -> str:
+        """dispatcher -> personalizer: an address must never be emailed again."""
+        return self._subject("deliveries.address_suppressed")
+
+    @property
     def attendance_recorded(self) -> str:
         """webinar tools and registration links -> dispatcher (and catalog for seats)."""
         return self._subject("attendance.recorded")
@@ -161,6 +166,15 @@ class Topology:
             stream=self.attendance_stream,
             durable="personalizer-attendance",
             filter_subject=self.attendance_recorded,
+        )
+
+    @property
+    def personalizer_suppressions(self) -> ConsumerSpec:
+        """The personalizer leaves suppressed addresses out when drafting."""
+        return ConsumerSpec(
+            stream=self.deliveries_stream,
+            durable="personalizer-address-suppressed",
+            filter_subject=self.address_suppressed,
         )
 
     @property

@@ -8,13 +8,26 @@ from trainvite.events.v1 import events_pb2
 
 from services.common.messaging.topology import Topology
 from services.common.outbox import OutboxMessage
-from services.dispatcher.domain.model import DeliveryOutcome, DeliveryState
+from services.dispatcher.domain.model import AddressSuppressed, DeliveryOutcome, DeliveryState
+
+
+def address_suppressed(event: AddressSuppressed, topology: Topology) -> OutboxMessage:
+    now = Timestamp()
+    now.GetCurrentTime()
+    message = events_pb2.AddressSuppressed(
+        event_id=str(event.event_id), occur_time=now, email=event.email, reason=event.reason
+    )
+    return OutboxMessage(
+        str(event.event_id), topology.address_suppressed, message.SerializeToString()
+    )
+
 
 STATE_TO_PB = {
     DeliveryState.PENDING: common_pb2.DELIVERY_STATE_PENDING,
     DeliveryState.SENT: common_pb2.DELIVERY_STATE_SENT,
     DeliveryState.FAILED: common_pb2.DELIVERY_STATE_FAILED,
     DeliveryState.SUPPRESSED: common_pb2.DELIVERY_STATE_SUPPRESSED,
+    DeliveryState.CANCELLED: common_pb2.DELIVERY_STATE_CANCELLED,
 }
 
 

@@ -9,6 +9,7 @@ from email.message import EmailMessage
 from urllib.parse import urlencode
 
 from services.dispatcher.domain.model import Delivery
+from services.dispatcher.domain.unsubscribe import unsubscribe_token
 
 
 def _address(display_name: str, addr: str) -> Address:
@@ -18,7 +19,9 @@ def _address(display_name: str, addr: str) -> Address:
     return Address(display_name=name, username=username, domain=domain)
 
 
-def build_message(delivery: Delivery, unsubscribe_base_url: str) -> EmailMessage:
+def build_message(
+    delivery: Delivery, unsubscribe_base_url: str, unsubscribe_key: str
+) -> EmailMessage:
     """The message exactly as approved, with the headers that mail providers require."""
     a = delivery.approved
     message = EmailMessage(policy=email.policy.SMTP)
@@ -27,7 +30,8 @@ def build_message(delivery: Delivery, unsubscribe_base_url: str) -> EmailMessage
     message["From"] = _address(a.sender_name, a.sender_email)
     message["To"] = _address(a.recipient_name, a.recipient_email)
     message["Subject"] = " ".join(a.subject.split())
-    unsubscribe = f"{unsubscribe_base_url}?{urlencode({'invitation': a.invitation})}"
+    token = unsubscribe_token(unsubscribe_key, a.recipient_email)
+    unsubscribe = f"{unsubscribe_base_url}?{urlencode({'token': token})}"
     # RFC 8058 one-click unsubscribe: Gmail shows it and POSTs to the URL.
     message["List-Unsubscribe"] = f"<{unsubscribe}>"
     message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"

@@ -195,10 +195,61 @@ class DeliveryRepository:
         )
         return reason
 
-    async def suppress(self, email: str, reason: str) -> None:
-        await self._conn.execute(
+    async def suppress(self, email: str, reason: str) -> bool:
+        """Add the address; False when it was suppressed already."""
+        added = await self._conn.fetchval(
             """INSERT INTO suppressions (email, reason) VALUES (lower($1), $2)
-               ON CONFLICT (email) DO NOTHING""",
+               ON CONFLICT (email) DO NOTHING RETURNING true""",
             email,
             reason,
         )
+        return bool(added)
+
+    async def set_batch_paused(self, batch: str, paused: bool, by: str) -> None:
+        await self._conn.execute(
+            """
+            INSERT INTO batch_controls (batch, paused, updated_by) VALUES ($1, $2, $3)
+            ON CONFLICT (batch) DO UPDATE SET paused = $2, updated_by = $3, updated_at = now()
+            """,
+            batch,
+            paused,
+            by,
+        )
+
+    async def batch_paused(self, batch: str) -> bool:
+        paused = await self._conn.fetchval(
+            "SELECT paused FROM batch_controls WHERE batch = $1", batch
+        )
+        return bool(paused)
+
+    async def unsent_for_update(self, batch: str) -> list[Delivery]:
+        """The batch's deliveries not sent yet, locked; one being sent right now is skipped."""
+        rows = await self._conn.fetch(
+            """
+            SELECT * FROM deliveries
+            WHERE batch = $1 AND state = 'pending' AND NOT outcome_unknown
+              AND (lease_until IS NULL OR lease_until < now())
+            FOR UPDATE SKIP LOCKED
+            """,
+            batch,
+        )
+        return [_to_delivery(r) for r in rows]
+
+    async def set_sender_paused(self, sender_email: str, paused: bool, by: str) -> None:
+        await self._conn.execute(
+            """
+            INSERT INTO sender_controls (sender_email, paused, updated_by) VALUES ($1, $2, $3)
+            ON CONFLICT (sender_email) DO UPDATE
+                SET paused = $2, updated_by = $3, updated_at = now()
+            """,
+            sender_email,
+            paused,
+            by,
+        )
+
+    async def sender_control(self, sender_email: str) -> tuple[bool, dt.datetime | None]:
+        row = await self._conn.fetchrow(
+            "SELECT paused, backoff_until FROM sender_controls WHERE sender_email = $1",
+            sender_email,
+        )
+        return (False, None) if row is None else (row["paused"], row["backoff_until"])

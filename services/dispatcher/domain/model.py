@@ -45,6 +45,15 @@ def new_message_id(delivery_id: uuid.UUID, sender_email: str) -> str:
 
 
 @dataclass(frozen=True)
+class AddressSuppressed:
+    """Domain event: an address must never be emailed again."""
+
+    event_id: uuid.UUID
+    email: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class DeliveryOutcome:
     """Domain event: what happened to one delivery."""
 
@@ -101,6 +110,11 @@ class Delivery:
     def mark_failed(self, reason: str) -> None:
         self.state = DeliveryState.FAILED
         self.detail = reason
+        self._record()
+
+    def mark_cancelled(self, by: str) -> None:
+        self.state = DeliveryState.CANCELLED
+        self.detail = f"cancelled by {by}"
         self._record()
 
     def mark_suppressed(self, reason: str) -> None:

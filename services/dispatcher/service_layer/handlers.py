@@ -6,13 +6,14 @@ import datetime as dt
 import logging
 import random
 import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Protocol
 
 from services.common.auth import Principal
-from services.common.errors import InvalidArgument, PermissionDenied
+from services.common.errors import InvalidArgument, PermissionDenied, Violations
 from services.common.outbox import OutboxMessage
 from services.dispatcher.adapters.senders import (
     MailSender,
@@ -22,11 +23,13 @@ from services.dispatcher.adapters.senders import (
     TransientSendError,
 )
 from services.dispatcher.domain.model import (
+    AddressSuppressed,
     ApprovedInvitation,
     Delivery,
     DeliveryOutcome,
     DeliveryState,
 )
+from services.dispatcher.domain.unsubscribe import email_from_token
 from services.dispatcher.service_layer.unit_of_work import DispatcherUnitOfWork
 
 _log = logging.getLogger(__name__)
@@ -60,8 +63,10 @@ class Dependencies:
     sender: MailSender
     build_message: Callable[[Delivery], EmailMessage]
     encode_outcome: Callable[[DeliveryOutcome], OutboxMessage]
+    encode_suppressed: Callable[[AddressSuppressed], OutboxMessage]
     clock: Callable[[], dt.datetime]
     quota: Quota
+    unsubscribe_key: str
     limits: Limits = Limits()
     jitter: Callable[[], float] = random.random
 
@@ -149,9 +154,7 @@ async def _send_one(deps: Dependencies, delivery: Delivery) -> None:
     except PermanentSendError as exc:
         delivery.outcome_unknown = False
         delivery.mark_failed(str(exc))
-        async with deps.uow() as uow:
-            await uow.deliveries.suppress(approved.recipient_email, f"rejected: {exc}")
-            await uow.commit()
+        await _suppress(deps, approved.recipient_email, f"rejected: {exc}")
         await _finish(deps, delivery)
     except RateLimitedError as exc:
         delivery.outcome_unknown = False
@@ -172,21 +175,101 @@ async def _send_one(deps: Dependencies, delivery: Delivery) -> None:
         await _finish(deps, delivery)
 
 
+async def _suppress(deps: Dependencies, email: str, reason: str) -> None:
+    """Never email the address again; the personalizer hears of it."""
+    async with deps.uow() as uow:
+        if await uow.deliveries.suppress(email, reason):
+            uow.publish(
+                deps.encode_suppressed(AddressSuppressed(uuid.uuid4(), email.lower(), reason))
+            )
+        await uow.commit()
+
+
+async def unsubscribe(deps: Dependencies, token: str, email: str, reason: str) -> str:
+    """Suppress the address of an unsubscribe link's token, or the address given."""
+    v = Violations()
+    if bool(token) == bool(email):
+        v.add("token", "give the link's token or the address, not both")
+    if email and "@" not in email:
+        v.add("email", "is not an address")
+    v.raise_if_any()
+    address = email_from_token(deps.unsubscribe_key, token) if token else email.strip().lower()
+    await _suppress(deps, address, reason or "unsubscribed")
+    return address
+
+
 _BATCH_STATUS = re.compile(
     r"(?P<batch>customers/[A-Za-z0-9_-]{1,64}/invitation-batches/[0-9a-fA-F-]{36})/delivery-status"
 )
 
 
-async def batch_status(deps: Dependencies, name: str, principal: Principal) -> list[Delivery]:
-    """The deliveries of one batch, for its CSM or a service."""
+def _batch_of(name: str) -> str:
     match = _BATCH_STATUS.fullmatch(name)
     if match is None:
         raise InvalidArgument.single(
             "name", "must look like customers/{customer}/invitation-batches/{batch}/delivery-status"
         )
-    async with deps.uow() as uow:
-        deliveries = await uow.deliveries.for_batch(match["batch"])
+    return match["batch"]
+
+
+def _authorize(deliveries: list[Delivery], principal: Principal, batch: str) -> None:
     for d in deliveries:
         if not principal.may_act_for(d.approved.sender_email):
-            raise PermissionDenied(f"{match['batch']} belongs to another CSM")
-    return deliveries
+            raise PermissionDenied(f"{batch} belongs to another CSM")
+
+
+@dataclass(frozen=True)
+class BatchStatus:
+    deliveries: list[Delivery]
+    paused: bool
+
+
+async def batch_status(deps: Dependencies, name: str, principal: Principal) -> BatchStatus:
+    """The deliveries of one batch, for its CSM or a service."""
+    batch = _batch_of(name)
+    async with deps.uow() as uow:
+        deliveries = await uow.deliveries.for_batch(batch)
+        paused = await uow.deliveries.batch_paused(batch)
+    _authorize(deliveries, principal, batch)
+    return BatchStatus(deliveries, paused)
+
+
+async def pause_batch(
+    deps: Dependencies, name: str, paused: bool, principal: Principal
+) -> BatchStatus:
+    """Hold (or release) a batch's unsent invitations."""
+    batch = _batch_of(name)
+    async with deps.uow() as uow:
+        _authorize(await uow.deliveries.for_batch(batch), principal, batch)
+        await uow.deliveries.set_batch_paused(batch, paused, principal.subject)
+        await uow.commit()
+    return await batch_status(deps, name, principal)
+
+
+async def cancel_batch(deps: Dependencies, name: str, principal: Principal) -> BatchStatus:
+    """Cancel a batch's unsent invitations; a sent one is never recalled."""
+    batch = _batch_of(name)
+    async with deps.uow() as uow:
+        _authorize(await uow.deliveries.for_batch(batch), principal, batch)
+        for delivery in await uow.deliveries.unsent_for_update(batch):
+            delivery.mark_cancelled(principal.subject)
+            await uow.deliveries.save_outcome(delivery)
+            for event in delivery.events:
+                uow.publish(deps.encode_outcome(event))
+        await uow.commit()
+    return await batch_status(deps, name, principal)
+
+
+async def control_sender(
+    deps: Dependencies, sender_email: str, paused: bool, principal: Principal
+) -> tuple[bool, dt.datetime | None]:
+    """Pause or resume everything from one mailbox; a CSM controls their own."""
+    if "@" not in sender_email:
+        raise InvalidArgument.single("sender_control.name", "must look like senders/{email}")
+    if not principal.may_act_for(sender_email):
+        raise PermissionDenied(f"{sender_email} is not {principal.subject}'s mailbox")
+    async with deps.uow() as uow:
+        await uow.deliveries.set_sender_paused(sender_email.lower(), paused, principal.subject)
+        control = await uow.deliveries.sender_control(sender_email.lower())
+        await uow.commit()
+    return control

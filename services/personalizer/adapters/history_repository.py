@@ -89,3 +89,28 @@ class HistoryRepository:
             )
             for r in rows
         ]
+
+
+class SuppressionRepository:
+    """Addresses never to be emailed, as the dispatcher announced them."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    async def add(self, email: str, reason: str) -> None:
+        await self._conn.execute(
+            """
+            INSERT INTO suppressed_addresses (email, reason) VALUES (lower($1), $2)
+            ON CONFLICT (email) DO NOTHING
+            """,
+            email,
+            reason,
+        )
+
+    async def reasons(self, emails: list[str]) -> dict[str, str]:
+        """lower-cased address -> why it is suppressed, for those that are."""
+        rows = await self._conn.fetch(
+            "SELECT email, reason FROM suppressed_addresses WHERE email = ANY($1::text[])",
+            [e.lower() for e in emails],
+        )
+        return {r["email"]: r["reason"] for r in rows}

@@ -88,3 +88,17 @@ def attendance_handler(deps: Dependencies) -> MessageHandler:
         await gaps.record_attendance(deps, event_id, session, event.email, kind)
 
     return handle
+
+
+def suppression_handler(deps: Dependencies) -> MessageHandler:
+    """Mirror the dispatcher's suppressed addresses, so that drafting leaves them out."""
+
+    async def handle(msg: Msg) -> None:
+        event, _ = _parse(events_pb2.AddressSuppressed, msg.data)
+        if "@" not in event.email:
+            raise PoisonMessage("email is missing or not an address")
+        async with deps.uow() as uow:
+            await uow.suppressions.add(event.email, event.reason)
+            await uow.commit()
+
+    return handle

@@ -52,6 +52,7 @@ DELIVERY_STATE_TO_PB = {
     DeliveryState.SENT: common_pb2.DELIVERY_STATE_SENT,
     DeliveryState.FAILED: common_pb2.DELIVERY_STATE_FAILED,
     DeliveryState.SUPPRESSED: common_pb2.DELIVERY_STATE_SUPPRESSED,
+    DeliveryState.CANCELLED: common_pb2.DELIVERY_STATE_CANCELLED,
 }
 DELIVERY_STATE_FROM_PB = {v: k for k, v in DELIVERY_STATE_TO_PB.items()}
 _EXCLUSION = {
@@ -62,6 +63,7 @@ _EXCLUSION = {
     ExclusionReason.LOW_FIT: pb.EXCLUSION_REASON_LOW_FIT,
     ExclusionReason.ALREADY_TRAINED: pb.EXCLUSION_REASON_ALREADY_TRAINED,
     ExclusionReason.INVITED_RECENTLY: pb.EXCLUSION_REASON_INVITED_RECENTLY,
+    ExclusionReason.SUPPRESSED: pb.EXCLUSION_REASON_SUPPRESSED,
 }
 _SESSION_LEVEL: dict[str, catalog_pb2.SessionLevel] = {
     "beginner": catalog_pb2.SESSION_LEVEL_BEGINNER,

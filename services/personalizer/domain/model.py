@@ -41,6 +41,7 @@ class ExclusionReason(enum.StrEnum):
     LOW_FIT = "low_fit"
     ALREADY_TRAINED = "already_trained"
     INVITED_RECENTLY = "invited_recently"
+    SUPPRESSED = "suppressed"
 
 
 class Purpose(enum.StrEnum):
@@ -69,6 +70,7 @@ class DeliveryState(enum.StrEnum):
     SENT = "sent"
     FAILED = "failed"
     SUPPRESSED = "suppressed"
+    CANCELLED = "cancelled"
 
 
 @dataclass(frozen=True)

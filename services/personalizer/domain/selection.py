@@ -164,6 +164,7 @@ def assess(
     angle: Angle | None = None,
     require_gap_on: str | None = None,
     force: bool = False,
+    suppressed: str = "",
 ) -> Assessment | Exclusion:
     """Choose or leave out one stakeholder for the session, always with the reason.
 
@@ -176,6 +177,8 @@ def assess(
         return Exclusion(person, ExclusionReason.OPTED_OUT, "Opted out of training emails")
     if not person.email:
         return Exclusion(person, ExclusionReason.NO_EMAIL, "No email address on record")
+    if suppressed:
+        return Exclusion(person, ExclusionReason.SUPPRESSED, f"Address suppressed: {suppressed}")
     if already_invited:
         return Exclusion(person, ExclusionReason.ALREADY_INVITED, "Already invited to this session")
     if trained and not force:

@@ -89,6 +89,7 @@ async def _assessments(
     recent = await uow.batches.invited_since(
         ids, now - dt.timedelta(days=deps.policy.frequency_cap_days)
     )
+    suppressed = await uow.suppressions.reasons([p.email for p in people if p.email])
     trained = {
         r.stakeholder_id: f"{'Attended' if r.state == 'attended' else 'Registered for'} "
         f"{r.course_title} ({r.session_start:%b} {r.session_start.day}, {r.session_start.year})"
@@ -108,6 +109,7 @@ async def _assessments(
             invited_recently=recent.get(person.id, ""),
             angle=selection.angle,
             require_gap_on=selection.require_gap_on,
+            suppressed=suppressed.get((person.email or "").lower(), ""),
         )
         if isinstance(outcome, Assessment):
             chosen.append(outcome)
@@ -224,6 +226,7 @@ async def add_recipient(
             ExclusionReason.OPTED_OUT,
             ExclusionReason.NO_EMAIL,
             ExclusionReason.ALREADY_INVITED,
+            ExclusionReason.SUPPRESSED,
         ):
             raise FailedPrecondition(f"{left_out.stakeholder.display_name}: {left_out.detail}")
         person = left_out.stakeholder
