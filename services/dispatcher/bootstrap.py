@@ -74,6 +74,7 @@ async def build(infra: Infrastructure) -> ServiceParts:
             lookup_cost=settings.gmail_lookup_cost,
             daily_cap=settings.daily_send_cap,
             settle=dt.timedelta(seconds=settings.unknown_outcome_settle_seconds),
+            lease=dt.timedelta(seconds=settings.claim_lease_seconds),
         ),
     )
     servicer = DispatcherServicer(deps)

@@ -28,6 +28,8 @@ class DispatcherSettings(CommonSettings):
     daily_send_cap: int = 2_000
     # Seconds after an attempt with an unknown outcome before "not found" means "not sent".
     unknown_outcome_settle_seconds: float = 60.0
+    # Seconds a worker's claim on a delivery holds; a killed worker's claims expire after it.
+    claim_lease_seconds: float = 120.0
     # Where the one-click unsubscribe link of every message points (RFC 8058).
     unsubscribe_base_url: str = "https://trainvite.dev/unsubscribe"
     # Deliveries one worker claims at a time, how many workers, and how long they idle.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 import asyncpg
 
@@ -46,6 +47,7 @@ def _to_delivery(row: asyncpg.Record) -> Delivery:
         sent_at=row["sent_at"],
         outcome_unknown=row["outcome_unknown"],
         attempted_at=row["attempted_at"],
+        claim_token=row["claim_token"],
     )
 
 
@@ -74,7 +76,8 @@ class DeliveryRepository:
         and take them over once the lease has run out (a crashed worker's claims)."""
         rows = await self._conn.fetch(
             """
-            UPDATE deliveries SET lease_until = $1 + $3::interval, attempts = attempts + 1
+            UPDATE deliveries
+            SET lease_until = $1 + $3::interval, attempts = attempts + 1, claim_token = $4
             WHERE id IN (
                 SELECT d.id FROM deliveries d
                 WHERE d.state = 'pending' AND d.send_after <= $1
@@ -94,8 +97,24 @@ class DeliveryRepository:
             now,
             limit,
             lease,
+            uuid.uuid4(),
         )
         return [_to_delivery(r) for r in rows]
+
+    async def renew_claim(self, delivery: Delivery, lease: dt.timedelta) -> bool:
+        """Extend this worker's claim before acting on the delivery; False when the claim ran
+        out and another worker holds the delivery now (or it is no longer pending)."""
+        renewed = await self._conn.fetchval(
+            """
+            UPDATE deliveries SET lease_until = now() + $3::interval
+            WHERE id = $1 AND claim_token = $2 AND state = 'pending'
+            RETURNING true
+            """,
+            delivery.id,
+            delivery.claim_token,
+            lease,
+        )
+        return bool(renewed)
 
     async def save_outcome(self, delivery: Delivery) -> None:
         await self._conn.execute(
@@ -103,7 +122,7 @@ class DeliveryRepository:
             UPDATE deliveries
             SET state = $2, detail = $3, provider_message_id = $4, sent_at = $5, lease_until = NULL,
                 outcome_unknown = $6
-            WHERE id = $1
+            WHERE id = $1 AND ($7::uuid IS NULL OR claim_token = $7)
             """,
             delivery.id,
             delivery.state.value,
@@ -111,15 +130,25 @@ class DeliveryRepository:
             delivery.provider_message_id,
             delivery.sent_at,
             delivery.outcome_unknown,
+            delivery.claim_token,
         )
 
-    async def mark_attempt(self, delivery: Delivery) -> None:
+    async def mark_attempt(self, delivery: Delivery, lease: dt.timedelta) -> bool:
         """Written and committed before the provider is called: if the process dies before it
-        records the answer, whoever takes the delivery over looks it up first."""
-        await self._conn.execute(
-            "UPDATE deliveries SET outcome_unknown = true, attempted_at = now() WHERE id = $1",
+        records the answer, whoever takes the delivery over looks it up first. False (and
+        nothing written) when this worker's claim is no longer the current one."""
+        marked = await self._conn.fetchval(
+            """
+            UPDATE deliveries
+            SET outcome_unknown = true, attempted_at = now(), lease_until = now() + $3::interval
+            WHERE id = $1 AND claim_token = $2 AND state = 'pending'
+            RETURNING true
+            """,
             delivery.id,
+            delivery.claim_token,
+            lease,
         )
+        return bool(marked)
 
     async def sent_since(
         self, sender_email: str, since: dt.datetime
@@ -174,12 +203,13 @@ class DeliveryRepository:
         await self._conn.execute(
             """
             UPDATE deliveries SET lease_until = $2, detail = $3, outcome_unknown = $4
-            WHERE id = $1
+            WHERE id = $1 AND ($5::uuid IS NULL OR claim_token = $5)
             """,
             delivery.id,
             at,
             reason,
             delivery.outcome_unknown,
+            delivery.claim_token,
         )
 
     async def for_batch(self, batch: str) -> list[Delivery]:

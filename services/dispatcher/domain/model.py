@@ -79,6 +79,8 @@ class Delivery:
     # A send was attempted and its result is not known: look it up before sending again.
     outcome_unknown: bool = False
     attempted_at: dt.datetime | None = None
+    # The claim this worker holds on the delivery, if any.
+    claim_token: uuid.UUID | None = None
     events: list[DeliveryOutcome] = field(default_factory=list)
 
     @classmethod

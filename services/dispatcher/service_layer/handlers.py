@@ -34,7 +34,6 @@ from services.dispatcher.service_layer.unit_of_work import DispatcherUnitOfWork
 
 _log = logging.getLogger(__name__)
 
-CLAIM_LEASE = dt.timedelta(minutes=2)
 RETRY_DELAY = dt.timedelta(seconds=30)
 # How soon a send whose outcome is unknown is looked up (and looked up again if that fails).
 CHECK_DELAY = dt.timedelta(seconds=5)
@@ -51,6 +50,8 @@ class Limits:
     # A lookup that finds nothing is trusted only this long after the attempt: a request that
     # timed out on our side may still be finishing at the provider.
     settle: dt.timedelta = dt.timedelta(seconds=60)
+    # How long a worker's claim holds; a crashed worker's claims are taken over after it.
+    lease: dt.timedelta = dt.timedelta(minutes=2)
 
 
 class Quota(Protocol):
@@ -98,7 +99,7 @@ async def _later(deps: Dependencies, delivery: Delivery, at: dt.datetime, reason
 async def send_due(deps: Dependencies, limit: int = 20) -> int:
     """Claim due deliveries and send each; return how many were claimed."""
     async with deps.uow() as uow:
-        claimed = await uow.deliveries.claim_due(deps.clock(), limit, CLAIM_LEASE)
+        claimed = await uow.deliveries.claim_due(deps.clock(), limit, deps.limits.lease)
         await uow.commit()
     for delivery in claimed:
         await _send_one(deps, delivery)
@@ -106,9 +107,15 @@ async def send_due(deps: Dependencies, limit: int = 20) -> int:
 
 
 async def _send_one(deps: Dependencies, delivery: Delivery) -> None:
-    """One delivery, at most once: a send whose outcome is unknown is looked up first."""
+    """One delivery, at most once: a send whose outcome is unknown is looked up first, and
+    nothing is done on a delivery whose claim another worker has taken over."""
     approved = delivery.approved
     sender = approved.sender_email
+    async with deps.uow() as uow:
+        mine = await uow.deliveries.renew_claim(delivery, deps.limits.lease)
+        await uow.commit()
+    if not mine:
+        return
     # Checked at send time, so an address suppressed after approval is never emailed.
     async with deps.uow() as uow:
         reason = await uow.deliveries.suppression_reason(approved.recipient_email)
@@ -146,8 +153,10 @@ async def _send_one(deps: Dependencies, delivery: Delivery) -> None:
 
     await deps.quota.spend(sender, deps.limits.send_cost)
     async with deps.uow() as uow:
-        await uow.deliveries.mark_attempt(delivery)
+        marked = await uow.deliveries.mark_attempt(delivery, deps.limits.lease)
         await uow.commit()
+    if not marked:
+        return  # our claim ran out while waiting for quota: whoever holds it now sends
     delivery.outcome_unknown = True
     try:
         result = await deps.sender.send(deps.build_message(delivery))
