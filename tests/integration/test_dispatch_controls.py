@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import email
 import email.policy
 from pathlib import Path
@@ -10,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import grpc
 import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
 from trainvite.common.v1 import common_pb2
 from trainvite.dispatcher.v1 import dispatcher_pb2 as dpb
 from trainvite.personalizer.v1 import personalizer_pb2 as pb
@@ -191,3 +193,18 @@ async def test_a_paused_mailbox_sends_nothing_until_resumed(services: Clients) -
             dpb.UpdateSenderControlRequest(sender_control=control), metadata=services.other_csm
         )
     await status_when(services, batch, lambda s: s.sent_count == len(batch.drafts))
+
+
+async def test_an_invitation_with_a_send_time_waits_for_it(services: Clients) -> None:
+    batch = await drafted(services)
+    send_time = Timestamp()
+    send_time.FromDatetime(dt.datetime.now(dt.UTC) + dt.timedelta(seconds=3))
+    await services.personalizer.ApproveInvitationBatch(
+        pb.ApproveInvitationBatchRequest(name=batch.name, send_time=send_time),
+        metadata=services.other_csm,
+    )
+    held = await status_when(services, batch, lambda s: len(s.deliveries) == len(batch.drafts))
+    assert held.sent_count == 0
+    done = await status_when(services, batch, lambda s: s.sent_count == len(batch.drafts))
+    first_sent = min(d.sent_time.ToDatetime(tzinfo=dt.UTC) for d in done.deliveries)
+    assert first_sent >= send_time.ToDatetime(tzinfo=dt.UTC)

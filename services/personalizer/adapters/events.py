@@ -68,6 +68,8 @@ def invitation_approved(event: InvitationApproved, topology: Topology) -> Outbox
         approve_time=at,
         angle=ANGLE_TO_PB[draft.angle],
     )
+    if event.send_after is not None:
+        message.send_after.FromDatetime(event.send_after)
     return OutboxMessage(
         event_id=str(event.event_id),
         subject=topology.invitation_approved,

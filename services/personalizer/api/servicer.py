@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import grpc
@@ -108,7 +109,15 @@ class PersonalizerServicer(personalizer_pb2_grpc.PersonalizerServiceServicer):
     async def ApproveInvitationBatch(
         self, request: pb.ApproveInvitationBatchRequest, context: Context
     ) -> pb.InvitationBatch:
+        send_after = (
+            request.send_time.ToDatetime(tzinfo=dt.UTC) if request.HasField("send_time") else None
+        )
         batch = await review.approve_batch(
-            self._deps, request.name, request.etag, list(request.drafts), current_principal()
+            self._deps,
+            request.name,
+            request.etag,
+            list(request.drafts),
+            current_principal(),
+            send_after,
         )
         return batch_to_pb(batch)

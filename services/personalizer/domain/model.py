@@ -243,6 +243,7 @@ class InvitationApproved:
     batch: InvitationBatch
     draft: InvitationDraft
     approved_at: dt.datetime
+    send_after: dt.datetime | None = None
 
 
 @dataclass
@@ -298,7 +299,12 @@ class InvitationBatch:
         self.version += 1
 
     def approve(
-        self, by: str, at: dt.datetime, etag: str, only: set[uuid.UUID] | None = None
+        self,
+        by: str,
+        at: dt.datetime,
+        etag: str,
+        only: set[uuid.UUID] | None = None,
+        send_after: dt.datetime | None = None,
     ) -> None:
         """Freeze the pending drafts (all, or `only` these) and record who approved them and
         when. Drafts approved before are left as they are, so approving again sends nothing."""
@@ -323,7 +329,7 @@ class InvitationBatch:
             d.state = DraftState.APPROVED
             d.content_sha256 = d.content.sha256()
             d.delivery_state = DeliveryState.PENDING
-            self.events.append(InvitationApproved(uuid.uuid4(), self, d, at))
+            self.events.append(InvitationApproved(uuid.uuid4(), self, d, at, send_after))
         if pending:
             self.approved_by = by
             self.approved_at = at

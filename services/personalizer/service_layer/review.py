@@ -182,7 +182,12 @@ async def render_draft(
 
 
 async def approve_batch(
-    deps: Dependencies, name: str, etag: str, draft_names: list[str], principal: Principal
+    deps: Dependencies,
+    name: str,
+    etag: str,
+    draft_names: list[str],
+    principal: Principal,
+    send_after: dt.datetime | None = None,
 ) -> InvitationBatch:
     """Record the approval (all pending drafts, or the chosen ones), freeze their content, and
     hand them to the dispatcher in the same transaction."""
@@ -198,7 +203,10 @@ async def approve_batch(
     async with deps.uow() as uow:
         await customer_for(uow, customer_id, principal)
         batch = await _locked_batch(uow, customer_id, batch_id)
-        batch.approve(principal.subject, deps.clock(), etag, only)
+        now = deps.clock()
+        if send_after is not None and send_after > now + dt.timedelta(days=365):
+            raise InvalidArgument.single("send_time", "must be within a year")
+        batch.approve(principal.subject, now, etag, only, send_after)
         try:
             await uow.batches.save(batch)
         except asyncpg.UniqueViolationError as exc:
