@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import sys
 
-from bench import catalog_bench, personalizer_bench
+from bench import catalog_bench, dispatcher_bench, personalizer_bench
 
-BENCHMARKS = {"catalog": catalog_bench.main, "personalizer": personalizer_bench.main}
+BENCHMARKS = {
+    "catalog": catalog_bench.main,
+    "personalizer": personalizer_bench.main,
+    "dispatcher": dispatcher_bench.main,
+}
 
 
 def main() -> None:
