@@ -35,8 +35,8 @@ MAILBOX = "csm@bench.example"
 BODY = "Hi,\n\n" + "You are invited to our training. " * 60 + "\n"
 
 
-async def _insert_deliveries(database_url: str, count: int) -> None:
-    """Approved invitations as the dispatcher stores them, from SENDERS mailboxes."""
+async def _insert_deliveries(database_url: str, count: int, senders: int = SENDERS) -> None:
+    """Approved invitations as the dispatcher stores them, from `senders` addresses."""
     conn = await asyncpg.connect(database_url)
     try:
         await conn.execute(
@@ -55,7 +55,7 @@ async def _insert_deliveries(database_url: str, count: int) -> None:
             """,
             count,
             str(uuid.uuid4()),
-            SENDERS,
+            senders,
             BODY,
         )
     finally:
@@ -103,7 +103,8 @@ def _dispatcher(env: BenchEnvironment, gmail: FakeGmail, quota: int, work: Path)
 
 def quota_run(env: BenchEnvironment) -> None:
     per_minute = QUOTA_UNITS // 100
-    asyncio.run(_insert_deliveries(env.database_url, int(per_minute * QUOTA_SECONDS / 60) + 200))
+    # One mailbox: the quota is a mailbox's.
+    asyncio.run(_insert_deliveries(env.database_url, int(per_minute * QUOTA_SECONDS / 60) + 200, 1))
     behaviour = Behaviour(quota_units=QUOTA_UNITS, quota_window_seconds=60.0)
     with FakeGmail(behaviour) as gmail:
         child, _ = _dispatcher(env, gmail, QUOTA_UNITS, env.work_dir)

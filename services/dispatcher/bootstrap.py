@@ -76,6 +76,7 @@ async def build(infra: Infrastructure) -> ServiceParts:
             settle=dt.timedelta(seconds=settings.unknown_outcome_settle_seconds),
             lease=dt.timedelta(seconds=settings.claim_lease_seconds),
         ),
+        quota_key=(lambda _: "token-file mailbox") if settings.gmail_token_file else str,
     )
     servicer = DispatcherServicer(deps)
 

@@ -69,6 +69,9 @@ class Dependencies:
     quota: Quota
     unsubscribe_key: str
     limits: Limits = Limits()
+    # Whose quota a sender address spends: its own mailbox, or the one mailbox a token file
+    # authorizes whatever the From address.
+    quota_key: Callable[[str], str] = str
     jitter: Callable[[], float] = random.random
 
 
@@ -125,7 +128,7 @@ async def _send_one(deps: Dependencies, delivery: Delivery) -> None:
         return
 
     if delivery.outcome_unknown:
-        await deps.quota.spend(sender, deps.limits.lookup_cost)
+        await deps.quota.spend(deps.quota_key(sender), deps.limits.lookup_cost)
         try:
             found = await deps.sender.find(sender, delivery.message_id)
         except TransientSendError as exc:
@@ -151,7 +154,7 @@ async def _send_one(deps: Dependencies, delivery: Delivery) -> None:
         await _later(deps, delivery, oldest + DAY, "the mailbox's daily sending cap is reached")
         return
 
-    await deps.quota.spend(sender, deps.limits.send_cost)
+    await deps.quota.spend(deps.quota_key(sender), deps.limits.send_cost)
     async with deps.uow() as uow:
         marked = await uow.deliveries.mark_attempt(delivery, deps.limits.lease)
         await uow.commit()
