@@ -125,7 +125,13 @@ async def serve(
 
     _log.info("stopping", extra={"service": name})
     await server.stop(settings.shutdown_grace_seconds)
-    await asyncio.gather(*tasks, return_exceptions=True)
+    # Background tasks finish the item in hand; one still waiting (for quota, say) after the
+    # grace period is cancelled, which is safe: whatever was not committed is done again.
+    if tasks:
+        _, unfinished = await asyncio.wait(tasks, timeout=settings.shutdown_grace_seconds)
+        for task in unfinished:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
     if parts.close is not None:
         await parts.close()
     await nc.drain()
