@@ -23,6 +23,7 @@ from services.dispatcher.adapters.gmail import GmailSender
 from services.dispatcher.adapters.mime import build_message
 from services.dispatcher.adapters.quota import NoQuota, SenderQuota
 from services.dispatcher.adapters.senders import LocalOutboxSender, MailSender
+from services.dispatcher.adapters.smtp import SmtpSender
 from services.dispatcher.api.servicer import DispatcherServicer
 from services.dispatcher.service_layer import handlers
 from services.dispatcher.service_layer.handlers import Dependencies, Limits, Quota
@@ -53,6 +54,17 @@ async def build(infra: Infrastructure) -> ServiceParts:
             timeout_seconds=settings.gmail_timeout_seconds,
         )
         quota = SenderQuota(settings.gmail_quota_units_per_minute)
+    elif settings.sender_kind() == "smtp":
+        if not settings.smtp_host:
+            raise ValueError("MAIL_SENDER=smtp needs SMTP_HOST")
+        sender = SmtpSender(
+            settings.smtp_host,
+            settings.smtp_port,
+            settings.smtp_username,
+            settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+            settings.smtp_starttls,
+        )
+        quota = NoQuota()
     else:
         sender = LocalOutboxSender(settings.outbox_dir)
         quota = NoQuota()

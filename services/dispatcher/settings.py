@@ -5,19 +5,27 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
+from pydantic import SecretStr
+
 from services.common.settings import CommonSettings
 
 
 class DispatcherSettings(CommonSettings):
     grpc_port: int = 50053
-    # local (an .eml file per message, the default with no Gmail settings) or gmail.
-    mail_sender: Literal["local", "gmail"] | None = None
+    # local (an .eml file per message, the default with nothing else configured), gmail or smtp.
+    mail_sender: Literal["local", "gmail", "smtp"] | None = None
     # The local sender writes each message as an .eml file here.
     outbox_dir: Path = Path(".data/outbox")
     # Gmail: a service account with domain-wide delegation (impersonating each CSM), or one
     # OAuth authorized-user token file for a single mailbox.
     gmail_service_account_file: Path | None = None
     gmail_token_file: Path | None = None
+    # SMTP relay (at least once: a relay cannot be asked what it accepted).
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = True
     # Another Gmail API endpoint (a test double on loopback); empty means Google's.
     gmail_api_endpoint: str | None = None
     gmail_timeout_seconds: float = 30.0
@@ -37,10 +45,12 @@ class DispatcherSettings(CommonSettings):
     send_workers: int = 4
     send_poll_seconds: float = 0.5
 
-    def sender_kind(self) -> Literal["local", "gmail"]:
-        """gmail when configured for it, else local."""
+    def sender_kind(self) -> Literal["local", "gmail", "smtp"]:
+        """As set, else gmail or smtp when configured for one, else local."""
         if self.mail_sender is not None:
             return self.mail_sender
         if self.gmail_service_account_file or self.gmail_token_file:
             return "gmail"
+        if self.smtp_host:
+            return "smtp"
         return "local"

@@ -1,0 +1,86 @@
+"""The SMTP sender against a real SMTP server (aiosmtpd) on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from trainvite.common.v1 import common_pb2
+from trainvite.personalizer.v1 import personalizer_pb2 as pb
+
+from tests.helpers import Clients, free_port
+from tests.integration.catalog_data import analytics_session
+
+pytestmark = pytest.mark.integration
+
+PORT = free_port()
+REFUSED = "dana.scott@northwind.example"
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.messages: list[email.message.EmailMessage] = []
+
+    async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
+        if address == REFUSED:
+            return "550 5.1.1 no such user"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        self.messages.append(
+            email.message_from_bytes(envelope.content, policy=email.policy.default)
+        )
+        return "250 Message accepted for delivery"
+
+
+@pytest.fixture
+def inbox() -> Iterator[Inbox]:
+    handler = Inbox()
+    controller = Controller(handler, hostname="127.0.0.1", port=PORT)
+    controller.start()
+    yield handler
+    controller.stop()
+
+
+@pytest.mark.dispatcher_settings(
+    mail_sender="smtp", smtp_host="127.0.0.1", smtp_port=PORT, smtp_starttls=False
+)
+async def test_invitations_go_through_the_relay_and_a_refused_recipient_fails(
+    inbox: Inbox, services: Clients
+) -> None:
+    session = await analytics_session(services)
+    batch = await services.personalizer.DraftInvitations(
+        pb.DraftInvitationsRequest(parent="customers/northwind", training_session=session.name),
+        metadata=services.csm,
+    )
+    await services.personalizer.ApproveInvitationBatch(
+        pb.ApproveInvitationBatchRequest(name=batch.name), metadata=services.csm
+    )
+    for _ in range(200):
+        current = await services.personalizer.GetInvitationBatch(
+            pb.GetInvitationBatchRequest(name=batch.name), metadata=services.csm
+        )
+        if all(
+            d.delivery_state in (common_pb2.DELIVERY_STATE_SENT, common_pb2.DELIVERY_STATE_FAILED)
+            for d in current.drafts
+        ):
+            break
+        await asyncio.sleep(0.05)
+    states = {d.recipient.email: d for d in current.drafts}
+    for address, draft in states.items():
+        if address == REFUSED:
+            assert draft.delivery_state == common_pb2.DELIVERY_STATE_FAILED
+            assert "refused" in draft.delivery_detail
+        else:
+            assert draft.delivery_state == common_pb2.DELIVERY_STATE_SENT
+    received = {str(m["To"].addresses[0].addr_spec) for m in inbox.messages}
+    assert received == {a for a in states if a != REFUSED}
+    assert all(m["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click" for m in inbox.messages)
