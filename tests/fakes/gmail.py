@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 SEND_PATH = "/gmail/v1/users/me/messages/send"
+TOKEN_PATH = "/token"
 LIST_PATH = "/gmail/v1/users/me/messages"
 
 
@@ -60,6 +61,7 @@ class FakeGmail:
         self.behaviour = behaviour or Behaviour()
         self.mailboxes: dict[str, list[StoredMessage]] = defaultdict(list)
         self.rate_limited = 0
+        self.tokens_issued = 0
         self.sends = 0
         self.lookups = 0
         self._spent: dict[str, deque[tuple[float, int]]] = defaultdict(deque)
@@ -134,7 +136,11 @@ class FakeGmail:
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
-                body = json.loads(self.rfile.read(length) or b"{}")
+                data = self.rfile.read(length)
+                if urlsplit(self.path).path == TOKEN_PATH:
+                    self._token(data)
+                    return
+                body = json.loads(data or b"{}")
                 if urlsplit(self.path).path != SEND_PATH:
                     self._error(404, "notFound")
                     return
@@ -176,6 +182,25 @@ class FakeGmail:
                     self._error(503, "backendError")
                     return
                 self._reply(200, {"id": stored.id, "threadId": stored.id, "labelIds": ["SENT"]})
+
+            def _token(self, data: bytes) -> None:
+                """OAuth 2.0 JWT bearer grant (RFC 7523), as a service account with domain-wide
+                delegation uses it: the access token is the impersonated user's address."""
+                form = parse_qs(data.decode())
+                assertion = form.get("assertion", [""])[0]
+                payload = assertion.split(".")[1] if assertion.count(".") == 2 else ""
+                padded = payload + "=" * (-len(payload) % 4)
+                claims = json.loads(base64.urlsafe_b64decode(padded) or b"{}")
+                grant = form.get("grant_type", [""])[0]
+                if grant != "urn:ietf:params:oauth:grant-type:jwt-bearer" or "sub" not in claims:
+                    self._reply(400, {"error": "invalid_grant"})
+                    return
+                with fake._lock:
+                    fake.tokens_issued += 1
+                self._reply(
+                    200,
+                    {"access_token": claims["sub"], "token_type": "Bearer", "expires_in": 3600},
+                )
 
             def do_GET(self) -> None:
                 parts = urlsplit(self.path)
@@ -225,6 +250,33 @@ def token_file(path: Any, user: str) -> Any:
                     "https://www.googleapis.com/auth/gmail.send",
                     "https://www.googleapis.com/auth/gmail.readonly",
                 ],
+            }
+        )
+    )
+    return path
+
+
+def service_account_file(path: Any, token_uri: str) -> Any:
+    """A service account key file (a fresh RSA key) whose tokens come from `token_uri`."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    path.write_text(
+        json.dumps(
+            {
+                "type": "service_account",
+                "project_id": "fake",
+                "private_key_id": "fake",
+                "private_key": pem,
+                "client_email": "dispatcher@fake.iam.gserviceaccount.com",
+                "client_id": "1",
+                "token_uri": token_uri,
             }
         )
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 from trainvite.common.v1 import common_pb2
 from trainvite.personalizer.v1 import personalizer_pb2 as pb
 
-from tests.fakes.gmail import Behaviour, FakeGmail, token_file
+from tests.fakes.gmail import Behaviour, FakeGmail, service_account_file, token_file
 from tests.helpers import Clients
 from tests.integration.catalog_data import analytics_session
 
@@ -30,11 +31,18 @@ def gmail(request: pytest.FixtureRequest) -> Iterator[FakeGmail]:
     yield fake
 
 
-def gmail_test(behaviour: Behaviour, **settings: object) -> pytest.MarkDecorator:
-    """Run the services with the dispatcher sending to a fake Gmail that behaves so."""
+def gmail_test(
+    behaviour: Behaviour, service_account: bool = False, **settings: object
+) -> pytest.MarkDecorator:
+    """Run the services with the dispatcher sending to a fake Gmail that behaves so, as the
+    mailbox of a token file or, with `service_account`, as each CSM by delegation."""
     fake = FakeGmail(behaviour).__enter__()
-    path = Path(f"/tmp/trainvite-gmail-token-{id(fake)}.json")
-    token_file(path, CSM)
+    folder = Path(tempfile.mkdtemp(prefix="trainvite-gmail-"))
+    credentials = (
+        {"gmail_service_account_file": service_account_file(folder / "sa.json", fake.url + "token")}
+        if service_account
+        else {"gmail_token_file": token_file(folder / "token.json", CSM)}
+    )
 
     def register(function: object) -> object:
         _FAKES[function.__name__] = fake  # type: ignore[attr-defined]
@@ -42,7 +50,7 @@ def gmail_test(behaviour: Behaviour, **settings: object) -> pytest.MarkDecorator
 
     marker = pytest.mark.dispatcher_settings(
         mail_sender="gmail",
-        gmail_token_file=path,
+        **credentials,
         gmail_api_endpoint=fake.url,
         unknown_outcome_settle_seconds=1.0,
         **settings,
@@ -153,3 +161,12 @@ async def test_a_rejected_address_fails_for_good_with_the_reason(
     others = [d for d in batch.drafts if d is not grace]
     assert all(d.delivery_state == common_pb2.DELIVERY_STATE_SENT for d in others)
     assert gmail.sends == len(batch.drafts)  # the rejected one was not retried
+
+
+@gmail_test(Behaviour(), service_account=True)
+async def test_a_service_account_sends_as_each_csm(services: Clients, gmail: FakeGmail) -> None:
+    """Delegation: the token is minted for the CSM the message is from, so it lands in the
+    CSM's own mailbox."""
+    batch = await settled(services, await approve_northwind(services))
+    assert gmail.tokens_issued >= 1
+    once_each(gmail, batch)
