@@ -19,7 +19,7 @@ from services.common.runtime import (
 )
 from services.dispatcher.adapters import events
 from services.dispatcher.adapters.approved_invitations import approved_invitation_handler
-from services.dispatcher.adapters.gmail import GmailSender
+from services.dispatcher.adapters.gmail import GmailBounces, GmailSender
 from services.dispatcher.adapters.mime import build_message
 from services.dispatcher.adapters.quota import NoQuota, SenderQuota
 from services.dispatcher.adapters.senders import LocalOutboxSender, MailSender
@@ -46,13 +46,15 @@ async def build(infra: Infrastructure) -> ServiceParts:
     assert isinstance(settings, DispatcherSettings)
     sender: MailSender
     quota: Quota
+    bounces: GmailBounces | None = None
     if settings.sender_kind() == "gmail":
-        sender = GmailSender(
+        gmail = GmailSender(
             service_account_file=settings.gmail_service_account_file,
             token_file=settings.gmail_token_file,
             api_endpoint=settings.gmail_api_endpoint,
             timeout_seconds=settings.gmail_timeout_seconds,
         )
+        sender, bounces = gmail, GmailBounces(gmail)
         quota = SenderQuota(settings.gmail_quota_units_per_minute)
     elif settings.sender_kind() == "smtp":
         if not settings.smtp_host:
@@ -89,6 +91,7 @@ async def build(infra: Infrastructure) -> ServiceParts:
             lease=dt.timedelta(seconds=settings.claim_lease_seconds),
         ),
         quota_key=(lambda _: "token-file mailbox") if settings.gmail_token_file else str,
+        bounces=bounces,
     )
     servicer = DispatcherServicer(deps)
 
@@ -109,6 +112,15 @@ async def build(infra: Infrastructure) -> ServiceParts:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), settings.send_poll_seconds)
 
+    async def bounce_reader(stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await handlers.process_bounces(deps)
+            except Exception:
+                _log.exception("reading bounces failed, will retry")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), settings.bounce_poll_seconds)
+
     return ServiceParts(
         register=register,
         background=[
@@ -117,5 +129,6 @@ async def build(infra: Infrastructure) -> ServiceParts:
                 infra, infra.topology.dispatcher_invitations, approved_invitation_handler(deps)
             ),
             *[send_worker] * settings.send_workers,
+            *([bounce_reader] if bounces is not None else []),
         ],
     )

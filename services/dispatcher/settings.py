@@ -36,6 +36,8 @@ class DispatcherSettings(CommonSettings):
     daily_send_cap: int = 2_000
     # Seconds after an attempt with an unknown outcome before "not found" means "not sent".
     unknown_outcome_settle_seconds: float = 60.0
+    # How often the senders' Gmail mailboxes are read for bounce reports.
+    bounce_poll_seconds: float = 300.0
     # Seconds a worker's claim on a delivery holds; a killed worker's claims expire after it.
     claim_lease_seconds: float = 120.0
     # Where the one-click unsubscribe link of every message points (RFC 8058).

@@ -52,6 +52,8 @@ class Behaviour:
     rejected_addresses: set[str] = field(default_factory=set)
     # Answer lookups with 500 (every n-th; 0 never).
     fail_lookup_every: int = 0
+    # Recipients accepted, then bounced: a delivery status report lands in the sender's mailbox.
+    bounce_addresses: set[str] = field(default_factory=set)
 
 
 class FakeGmail:
@@ -60,6 +62,8 @@ class FakeGmail:
     def __init__(self, behaviour: Behaviour | None = None) -> None:
         self.behaviour = behaviour or Behaviour()
         self.mailboxes: dict[str, list[StoredMessage]] = defaultdict(list)
+        # What arrives in each mailbox: bounce reports.
+        self.inboxes: dict[str, list[StoredMessage]] = defaultdict(list)
         self.rate_limited = 0
         self.tokens_issued = 0
         self.sends = 0
@@ -174,6 +178,11 @@ class FakeGmail:
                 )
                 with fake._lock:
                     fake.mailboxes[user].append(stored)
+                    if to in b.bounce_addresses:
+                        report = bounce_report(parsed, to)
+                        fake.inboxes[user].append(
+                            StoredMessage(uuid.uuid4().hex[:16], "", user, "Undeliverable", report)
+                        )
                 if b.drop_after_accept_every and n % b.drop_after_accept_every == 0:
                     self.close_connection = True
                     self.connection.close()
@@ -204,6 +213,17 @@ class FakeGmail:
 
             def do_GET(self) -> None:
                 parts = urlsplit(self.path)
+                if parts.path.startswith(LIST_PATH + "/"):
+                    wanted_id = parts.path.rsplit("/", 1)[1]
+                    with fake._lock:
+                        everything = fake.inboxes[self._user()] + fake.mailboxes[self._user()]
+                    match = next((m for m in everything if m.id == wanted_id), None)
+                    if match is None:
+                        self._error(404, "notFound")
+                        return
+                    raw = base64.urlsafe_b64encode(match.raw).decode()
+                    self._reply(200, {"id": match.id, "raw": raw})
+                    return
                 if parts.path != LIST_PATH:
                     self._error(404, "notFound")
                     return
@@ -223,9 +243,12 @@ class FakeGmail:
                     self._error(500, "backendError")
                     return
                 query = parse_qs(parts.query).get("q", [""])[0]
-                wanted = query.removeprefix("rfc822msgid:").strip("<>")
                 with fake._lock:
-                    found = [m for m in fake.mailboxes[user] if m.message_id == wanted]
+                    if query.startswith("from:mailer-daemon"):
+                        found = list(fake.inboxes[user])
+                    else:
+                        wanted = query.removeprefix("rfc822msgid:").strip("<>")
+                        found = [m for m in fake.mailboxes[user] if m.message_id == wanted]
                 body: dict[str, Any] = {"resultSizeEstimate": len(found)}
                 if found:
                     body["messages"] = [{"id": m.id, "threadId": m.id} for m in found]
@@ -281,3 +304,31 @@ def service_account_file(path: Any, token_uri: str) -> Any:
         )
     )
     return path
+
+
+def bounce_report(original: Any, recipient: str) -> bytes:
+    """A delivery status notification (RFC 3464) for `original`, as a mailer daemon sends it."""
+    quoted = "".join(
+        f"{k}: {v}\r\n" for k, v in original.items() if k in ("Message-ID", "To", "Subject")
+    )
+    return (
+        "From: Mail Delivery Subsystem <mailer-daemon@googlemail.com>\r\n"
+        f"To: {original['From']}\r\n"
+        "Subject: Delivery Status Notification (Failure)\r\n"
+        "MIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="b1"\r\n'
+        "\r\n--b1\r\n"
+        "Content-Type: text/plain\r\n\r\n"
+        f"Your message wasn't delivered to {recipient}.\r\n"
+        "\r\n--b1\r\n"
+        "Content-Type: message/delivery-status\r\n\r\n"
+        "Reporting-MTA: dns; googlemail.com\r\n\r\n"
+        f"Final-Recipient: rfc822; {recipient}\r\n"
+        "Action: failed\r\n"
+        "Status: 5.1.1\r\n"
+        "Diagnostic-Code: smtp; 550 5.1.1 The email account does not exist\r\n"
+        "\r\n--b1\r\n"
+        "Content-Type: text/rfc822-headers\r\n\r\n"
+        f"{quoted}"
+        "\r\n--b1--\r\n"
+    ).encode()

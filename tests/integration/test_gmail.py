@@ -170,3 +170,35 @@ async def test_a_service_account_sends_as_each_csm(services: Clients, gmail: Fak
     batch = await settled(services, await approve_northwind(services))
     assert gmail.tokens_issued >= 1
     once_each(gmail, batch)
+
+
+@gmail_test(Behaviour(bounce_addresses={"omar.haddad@northwind.example"}), bounce_poll_seconds=0.3)
+async def test_a_bounce_report_fails_the_delivery_and_suppresses_the_address(
+    services: Clients, gmail: FakeGmail
+) -> None:
+    batch = await approve_northwind(services)
+    omar = next(d for d in batch.drafts if d.recipient.email == "omar.haddad@northwind.example")
+    for _ in range(300):
+        current = await services.personalizer.GetInvitationBatch(
+            pb.GetInvitationBatchRequest(name=batch.name), metadata=services.csm
+        )
+        shown = next(d for d in current.drafts if d.name == omar.name)
+        if shown.delivery_state == common_pb2.DELIVERY_STATE_FAILED:
+            break
+        await asyncio.sleep(0.1)
+    assert shown.delivery_state == common_pb2.DELIVERY_STATE_FAILED
+    assert shown.delivery_detail.startswith("bounced: 5.1.1")
+    # The personalizer hears of the suppression and leaves the address out from now on.
+    for _ in range(100):
+        again = await services.personalizer.DraftInvitations(
+            pb.DraftInvitationsRequest(
+                parent="customers/northwind",
+                training_session=(await analytics_session(services)).name,
+            ),
+            metadata=services.csm,
+        )
+        reasons = {e.stakeholder.id: e.reason for e in again.excluded}
+        if reasons.get("nw-analyst") == pb.EXCLUSION_REASON_SUPPRESSED:
+            break
+        await asyncio.sleep(0.1)
+    assert reasons.get("nw-analyst") == pb.EXCLUSION_REASON_SUPPRESSED

@@ -10,6 +10,7 @@ import pytest
 
 from services.common.errors import InvalidArgument
 from services.dispatcher.adapters.mime import build_message
+from services.dispatcher.domain.bounces import read_bounces
 from services.dispatcher.domain.model import ApprovedInvitation, Delivery
 from services.dispatcher.domain.unsubscribe import email_from_token, unsubscribe_token
 
@@ -68,3 +69,13 @@ def test_an_unsubscribe_token_names_its_address_and_cannot_be_forged() -> None:
     forged = unsubscribe_token("key", "a@x.example").split(".")[0] + "." + token.split(".")[1]
     with pytest.raises(InvalidArgument):
         email_from_token("key", forged)
+
+
+def test_a_delivery_status_report_names_the_bounced_address_and_message() -> None:
+    from tests.fakes.gmail import bounce_report
+
+    original = build_message(delivery(), "https://u", "k")
+    [bounce] = read_bounces(bounce_report(original, "sarah@x.example"))
+    assert (bounce.recipient, bounce.status) == ("sarah@x.example", "5.1.1")
+    assert bounce.message_id == str(original["Message-ID"])
+    assert read_bounces(original.as_bytes()) == []  # an ordinary message is no report

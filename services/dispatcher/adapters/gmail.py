@@ -187,6 +187,33 @@ class GmailSender:
         return str(messages[0]["id"]) if messages else None
 
 
+class GmailBounces:
+    """Reads bounce reports (DSNs from the mailer daemon) in a sender's mailbox."""
+
+    def __init__(self, sender: GmailSender) -> None:
+        self._sender = sender
+
+    async def recent(self, mailbox: str, days: int = 7) -> list[tuple[str, bytes]]:
+        """(provider id, raw RFC 5322 bytes) of the bounce reports of the last `days`."""
+        return await asyncio.to_thread(self._recent, mailbox, days)
+
+    def _recent(self, mailbox: str, days: int) -> list[tuple[str, bytes]]:
+        messages = self._sender._client(mailbox).users().messages()
+        try:
+            listed = messages.list(
+                userId="me", q=f"from:mailer-daemon newer_than:{days}d", maxResults=100
+            ).execute(num_retries=0)
+            found = []
+            for item in listed.get("messages") or []:
+                got = messages.get(userId="me", id=item["id"], format="raw").execute(num_retries=0)
+                found.append((str(item["id"]), base64.urlsafe_b64decode(got["raw"])))
+        except HttpError as error:
+            raise _classify(error, sent=False) from error
+        except _NETWORK_ERRORS as error:
+            raise TransientSendError(f"bounce lookup failed: {error}") from error
+        return found
+
+
 def _classify(error: HttpError, sent: bool) -> Exception:
     """What an HTTP error from Gmail means for the message."""
     status = error.resp.status

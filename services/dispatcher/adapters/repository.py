@@ -235,6 +235,30 @@ class DeliveryRepository:
         )
         return bool(added)
 
+    async def first_bounce(self, provider_message_id: str) -> bool:
+        """Mark a bounce report read; False when it was before."""
+        added = await self._conn.fetchval(
+            """
+            INSERT INTO processed_bounces (provider_message_id) VALUES ($1)
+            ON CONFLICT DO NOTHING RETURNING true
+            """,
+            provider_message_id,
+        )
+        return bool(added)
+
+    async def by_message_id(self, message_id: str) -> Delivery | None:
+        row = await self._conn.fetchrow(
+            "SELECT * FROM deliveries WHERE message_id = $1 FOR UPDATE", message_id
+        )
+        return None if row is None else _to_delivery(row)
+
+    async def recent_senders(self, since: dt.datetime) -> list[str]:
+        rows = await self._conn.fetch(
+            "SELECT DISTINCT sender_email FROM deliveries WHERE state = 'sent' AND sent_at > $1",
+            since,
+        )
+        return [r["sender_email"] for r in rows]
+
     async def set_batch_paused(self, batch: str, paused: bool, by: str) -> None:
         await self._conn.execute(
             """

@@ -22,6 +22,7 @@ from services.dispatcher.adapters.senders import (
     RateLimitedError,
     TransientSendError,
 )
+from services.dispatcher.domain.bounces import read_bounces
 from services.dispatcher.domain.model import (
     AddressSuppressed,
     ApprovedInvitation,
@@ -58,6 +59,10 @@ class Quota(Protocol):
     async def spend(self, sender: str, units: int) -> None: ...
 
 
+class BounceSource(Protocol):
+    async def recent(self, mailbox: str, days: int = 7) -> list[tuple[str, bytes]]: ...
+
+
 @dataclass(frozen=True)
 class Dependencies:
     uow: Callable[[], DispatcherUnitOfWork]
@@ -72,6 +77,8 @@ class Dependencies:
     # Whose quota a sender address spends: its own mailbox, or the one mailbox a token file
     # authorizes whatever the From address.
     quota_key: Callable[[str], str] = str
+    # Where bounce reports are read (the Gmail sender); None where there is no mailbox.
+    bounces: BounceSource | None = None
     jitter: Callable[[], float] = random.random
 
 
@@ -195,6 +202,40 @@ async def _suppress(deps: Dependencies, email: str, reason: str) -> None:
                 deps.encode_suppressed(AddressSuppressed(uuid.uuid4(), email.lower(), reason))
             )
         await uow.commit()
+
+
+async def process_bounces(deps: Dependencies) -> int:
+    """Read new bounce reports in the senders' mailboxes: each bounced address is suppressed and
+    its delivery marked failed with the reason. Returns how many bounces were applied."""
+    if deps.bounces is None:
+        return 0
+    async with deps.uow() as uow:
+        senders = await uow.deliveries.recent_senders(deps.clock() - dt.timedelta(days=7))
+    applied = 0
+    for mailbox in {deps.quota_key(s): s for s in senders}.values():
+        await deps.quota.spend(deps.quota_key(mailbox), deps.limits.lookup_cost)
+        for provider_id, raw in await deps.bounces.recent(mailbox):
+            async with deps.uow() as uow:
+                if not await uow.deliveries.first_bounce(provider_id):
+                    continue
+                for bounce in read_bounces(raw):
+                    reason = f"bounced: {bounce.status} {bounce.diagnostic}".strip()
+                    if await uow.deliveries.suppress(bounce.recipient, reason):
+                        uow.publish(
+                            deps.encode_suppressed(
+                                AddressSuppressed(uuid.uuid4(), bounce.recipient, reason)
+                            )
+                        )
+                    delivery = await uow.deliveries.by_message_id(bounce.message_id)
+                    if delivery is not None and delivery.state is DeliveryState.SENT:
+                        delivery.claim_token = None
+                        delivery.mark_failed(reason)
+                        await uow.deliveries.save_outcome(delivery)
+                        for event in delivery.events:
+                            uow.publish(deps.encode_outcome(event))
+                    applied += 1
+                await uow.commit()
+    return applied
 
 
 async def unsubscribe(deps: Dependencies, token: str, email: str, reason: str) -> str:
