@@ -81,6 +81,9 @@ async def test_invitations_go_through_the_relay_and_a_refused_recipient_fails(
             assert "refused" in draft.delivery_detail
         else:
             assert draft.delivery_state == common_pb2.DELIVERY_STATE_SENT
-    received = {str(m["To"].addresses[0].addr_spec) for m in inbox.messages}
-    assert received == {a for a in states if a != REFUSED}
-    assert all(m["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click" for m in inbox.messages)
+    # Deliveries other tests left pending may go out through this relay too: look at ours.
+    subjects = {d.content.subject for d in batch.drafts}
+    ours = [m for m in inbox.messages if str(m["Subject"]) in subjects]
+    received = [str(m["To"].addresses[0].addr_spec) for m in ours]
+    assert sorted(received) == sorted(a for a in states if a != REFUSED)
+    assert all(m["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click" for m in ours)
