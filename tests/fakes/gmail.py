@@ -9,6 +9,7 @@ message was accepted, a dropped connection after it was accepted, slowness, a re
 from __future__ import annotations
 
 import base64
+import collections
 import email
 import email.policy
 import json
@@ -67,6 +68,8 @@ class FakeGmail:
         self.rate_limited = 0
         self.tokens_issued = 0
         self.sends = 0
+        # Send requests per recipient, refused ones included.
+        self.attempts: collections.Counter[str] = collections.Counter()
         self.lookups = 0
         self._spent: dict[str, deque[tuple[float, int]]] = defaultdict(deque)
         self._lock = threading.Lock()
@@ -166,6 +169,8 @@ class FakeGmail:
                 raw = base64.urlsafe_b64decode(body["raw"])
                 parsed = email.message_from_bytes(raw, policy=email.policy.default)
                 to = str(parsed["To"].addresses[0].addr_spec)
+                with fake._lock:
+                    fake.attempts[to] += 1
                 if to in b.rejected_addresses:
                     self._error(400, "invalidArgument")
                     return
