@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 
 from services.catalog import bootstrap as catalog
@@ -90,9 +91,30 @@ async def services(
     try:
         await wait_until_serving(c, tasks)
         yield c
+        await _drain_deliveries(database_url)
     finally:
         stop.set()
         await c.close()
         results = await asyncio.gather(*tasks, return_exceptions=True)
         errors = [r for r in results if isinstance(r, BaseException)]
         assert not errors, errors
+
+
+async def _drain_deliveries(database_url: str, seconds: float = 15.0) -> None:
+    """Let the dispatcher send what the test approved, so that no later test's dispatcher (and
+    its outbox or fake mailbox) receives another test's invitations. Approved drafts whose
+    delivery is still pending are the measure: it covers events still on their way."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        for _ in range(int(seconds * 10)):
+            pending = await conn.fetchval(
+                """
+                SELECT count(*) FROM personalizer.invitation_drafts
+                WHERE state = 'approved' AND delivery_state = 'pending'
+                """
+            )
+            if pending == 0:
+                return
+            await asyncio.sleep(0.1)
+    finally:
+        await conn.close()
