@@ -90,13 +90,28 @@ async def accept_invitation(deps: Dependencies, approved: ApprovedInvitation) ->
     return added
 
 
+async def _record_outcome(
+    deps: Dependencies, uow: DispatcherUnitOfWork, delivery: Delivery
+) -> None:
+    """Save the delivery's new state and queue its outcome events, in the caller's transaction."""
+    await uow.deliveries.save_outcome(delivery)
+    for event in delivery.events:
+        uow.publish(deps.encode_outcome(event))
+
+
+async def _suppress_in(
+    deps: Dependencies, uow: DispatcherUnitOfWork, email: str, reason: str
+) -> None:
+    """Never email the address again and tell the personalizer, in the caller's transaction."""
+    if await uow.deliveries.suppress(email, reason):
+        uow.publish(deps.encode_suppressed(AddressSuppressed(uuid.uuid4(), email.lower(), reason)))
+
+
 async def _finish(deps: Dependencies, delivery: Delivery) -> None:
     async with deps.uow() as uow:
-        await uow.deliveries.save_outcome(delivery)
+        await _record_outcome(deps, uow, delivery)
         if delivery.state is DeliveryState.SENT:
             await uow.deliveries.sending_went_well(delivery.approved.sender_email)
-        for event in delivery.events:
-            uow.publish(deps.encode_outcome(event))
         await uow.commit()
 
 
@@ -195,12 +210,8 @@ async def _send_one(deps: Dependencies, delivery: Delivery) -> None:
 
 
 async def _suppress(deps: Dependencies, email: str, reason: str) -> None:
-    """Never email the address again; the personalizer hears of it."""
     async with deps.uow() as uow:
-        if await uow.deliveries.suppress(email, reason):
-            uow.publish(
-                deps.encode_suppressed(AddressSuppressed(uuid.uuid4(), email.lower(), reason))
-            )
+        await _suppress_in(deps, uow, email, reason)
         await uow.commit()
 
 
@@ -220,19 +231,12 @@ async def process_bounces(deps: Dependencies) -> int:
                     continue
                 for bounce in read_bounces(raw):
                     reason = f"bounced: {bounce.status} {bounce.diagnostic}".strip()
-                    if await uow.deliveries.suppress(bounce.recipient, reason):
-                        uow.publish(
-                            deps.encode_suppressed(
-                                AddressSuppressed(uuid.uuid4(), bounce.recipient, reason)
-                            )
-                        )
+                    await _suppress_in(deps, uow, bounce.recipient, reason)
                     delivery = await uow.deliveries.by_message_id(bounce.message_id)
                     if delivery is not None and delivery.state is DeliveryState.SENT:
                         delivery.claim_token = None
                         delivery.mark_failed(reason)
-                        await uow.deliveries.save_outcome(delivery)
-                        for event in delivery.events:
-                            uow.publish(deps.encode_outcome(event))
+                        await _record_outcome(deps, uow, delivery)
                     applied += 1
                 await uow.commit()
     return applied
@@ -306,9 +310,7 @@ async def cancel_batch(deps: Dependencies, name: str, principal: Principal) -> B
         _authorize(await uow.deliveries.for_batch(batch), principal, batch)
         for delivery in await uow.deliveries.unsent_for_update(batch):
             delivery.mark_cancelled(principal.subject)
-            await uow.deliveries.save_outcome(delivery)
-            for event in delivery.events:
-                uow.publish(deps.encode_outcome(event))
+            await _record_outcome(deps, uow, delivery)
         await uow.commit()
     return await batch_status(deps, name, principal)
 

@@ -10,17 +10,19 @@ from trainvite.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from services.common.errors import FailedPrecondition, InvalidArgument, NotFound
 from services.personalizer.domain.model import LearningOutcome, SessionInfo
 
-_LEVELS = {
-    catalog_pb2.SESSION_LEVEL_BEGINNER: "beginner",
-    catalog_pb2.SESSION_LEVEL_INTERMEDIATE: "intermediate",
-    catalog_pb2.SESSION_LEVEL_ADVANCED: "advanced",
+# The catalog's enums as the personalizer's domain names them, both ways.
+LEVEL_TO_PB: dict[str, catalog_pb2.SessionLevel] = {
+    "beginner": catalog_pb2.SESSION_LEVEL_BEGINNER,
+    "intermediate": catalog_pb2.SESSION_LEVEL_INTERMEDIATE,
+    "advanced": catalog_pb2.SESSION_LEVEL_ADVANCED,
 }
-_LEVEL_TO_PB = {v: k for k, v in _LEVELS.items()}
-_FORMATS = {
-    catalog_pb2.SESSION_FORMAT_LIVE_WEBINAR: "live_webinar",
-    catalog_pb2.SESSION_FORMAT_IN_PERSON: "in_person",
-    catalog_pb2.SESSION_FORMAT_ON_DEMAND: "on_demand",
+FORMAT_TO_PB: dict[str, catalog_pb2.SessionFormat] = {
+    "live_webinar": catalog_pb2.SESSION_FORMAT_LIVE_WEBINAR,
+    "in_person": catalog_pb2.SESSION_FORMAT_IN_PERSON,
+    "on_demand": catalog_pb2.SESSION_FORMAT_ON_DEMAND,
 }
+_LEVELS = {v: k for k, v in LEVEL_TO_PB.items()}
+_FORMATS = {v: k for k, v in FORMAT_TO_PB.items()}
 
 
 def session_info(message: catalog_pb2.TrainingSession) -> SessionInfo:
@@ -89,7 +91,7 @@ class CatalogClient:
         """The next scheduled sessions, covering a feature and at a level when given."""
         request = catalog_pb2.ListTrainingSessionsRequest(page_size=limit, feature=feature)
         if level:
-            request.level = _LEVEL_TO_PB[level]
+            request.level = LEVEL_TO_PB[level]
         response = await self._stub.ListTrainingSessions(request)
         return [session_info(s) for s in response.training_sessions]
 

@@ -8,6 +8,7 @@ from trainvite.catalog.v1 import catalog_pb2
 from trainvite.common.v1 import common_pb2
 from trainvite.personalizer.v1 import personalizer_pb2 as pb
 
+from services.personalizer.adapters.catalog_client import FORMAT_TO_PB, LEVEL_TO_PB
 from services.personalizer.adapters.events import ANGLE_TO_PB
 from services.personalizer.domain.gaps import FeatureAdoption
 from services.personalizer.domain.model import (
@@ -64,16 +65,6 @@ _EXCLUSION = {
     ExclusionReason.ALREADY_TRAINED: pb.EXCLUSION_REASON_ALREADY_TRAINED,
     ExclusionReason.INVITED_RECENTLY: pb.EXCLUSION_REASON_INVITED_RECENTLY,
     ExclusionReason.SUPPRESSED: pb.EXCLUSION_REASON_SUPPRESSED,
-}
-_SESSION_LEVEL: dict[str, catalog_pb2.SessionLevel] = {
-    "beginner": catalog_pb2.SESSION_LEVEL_BEGINNER,
-    "intermediate": catalog_pb2.SESSION_LEVEL_INTERMEDIATE,
-    "advanced": catalog_pb2.SESSION_LEVEL_ADVANCED,
-}
-_SESSION_FORMAT: dict[str, catalog_pb2.SessionFormat] = {
-    "live_webinar": catalog_pb2.SESSION_FORMAT_LIVE_WEBINAR,
-    "in_person": catalog_pb2.SESSION_FORMAT_IN_PERSON,
-    "on_demand": catalog_pb2.SESSION_FORMAT_ON_DEMAND,
 }
 
 
@@ -143,8 +134,8 @@ def session_to_pb(s: SessionInfo) -> catalog_pb2.TrainingSession:
         course=s.course,
         title=s.title,
         topic=s.topic,
-        level=_SESSION_LEVEL.get(s.level, catalog_pb2.SESSION_LEVEL_UNSPECIFIED),
-        format=_SESSION_FORMAT.get(s.format, catalog_pb2.SESSION_FORMAT_UNSPECIFIED),
+        level=LEVEL_TO_PB.get(s.level, catalog_pb2.SESSION_LEVEL_UNSPECIFIED),
+        format=FORMAT_TO_PB.get(s.format, catalog_pb2.SESSION_FORMAT_UNSPECIFIED),
         features=s.features,
         target_roles=s.target_roles,
         start_time=start,
@@ -157,7 +148,7 @@ def session_to_pb(s: SessionInfo) -> catalog_pb2.TrainingSession:
             catalog_pb2.LearningOutcome(
                 feature=o.feature,
                 text=o.text,
-                level=_SESSION_LEVEL.get(o.level, catalog_pb2.SESSION_LEVEL_UNSPECIFIED),
+                level=LEVEL_TO_PB.get(o.level, catalog_pb2.SESSION_LEVEL_UNSPECIFIED),
             )
             for o in s.learning_outcomes
         ],
