@@ -17,7 +17,7 @@ GENERATED := gen/.generated
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: help install proto lint test test-unit test-integration test-e2e run demo token migrate bench clean
+.PHONY: help install proto lint test test-unit test-integration test-e2e fuzz chaos load run demo token migrate bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -62,6 +62,15 @@ test-integration: $(GENERATED) ## on real PostgreSQL and NATS
 
 test-e2e: $(GENERATED) ## the three services as processes
 	$(VENV)/bin/pytest -q tests/e2e
+
+fuzz: $(GENERATED) ## the long fuzz run: 10,000 generated requests per RPC and event type
+	HYPOTHESIS_PROFILE=long $(VENV)/bin/pytest -q -m fuzz tests
+
+chaos: $(GENERATED) ## the long fault scenarios: restarts and kills under a steady flow
+	CHAOS_PROFILE=long $(VENV)/bin/pytest -q -m chaos tests
+
+load: $(GENERATED) ## a gateway-like load for several minutes: rates, latencies, memory per service
+	$(PY) -m bench load
 
 run: $(GENERATED) ## run everything: embedded PostgreSQL and NATS unless DATABASE_URL / NATS_URL are set
 	$(PY) -m tools.run
