@@ -2,8 +2,9 @@
 
 Starts an embedded PostgreSQL and NATS (unless DATABASE_URL / NATS_URL are set), migrates,
 seeds, starts the three services as child processes, says where each listens, and on Ctrl-C
-stops them (SIGTERM, so each shuts down gracefully) and then the embedded servers. Data stays in
-.data/ for the next start.
+stops them (SIGTERM, so each shuts down gracefully) and then the embedded servers. The children
+run in sessions of their own so that the terminal's SIGINT does not reach them all at once.
+Data stays in .data/ for the next start.
 """
 
 from __future__ import annotations
@@ -123,6 +124,9 @@ def main() -> int:
                 env={**os.environ, **env},
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                # Out of the terminal's process group: Ctrl-C reaches only this process, which
+                # stops the services (SIGTERM, a graceful drain) before NATS and PostgreSQL.
+                start_new_session=True,
             )
         for name, port in SERVICES.items():
             _wait_until_serving(name, f"127.0.0.1:{port}", children[name])

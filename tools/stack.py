@@ -109,6 +109,9 @@ def nats(store_dir: Path, log_file: Path | None = None) -> NatsServer:
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
+        # Its own session: a Ctrl-C in the terminal reaches whoever started it, who stops the
+        # services first and the server last, instead of pulling it from under their drain.
+        start_new_session=True,
     )
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
