@@ -8,22 +8,23 @@ import collections
 import os
 import random
 import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import asyncpg
 import pytest
 from trainvite.dispatcher.v1 import dispatcher_pb2 as dpb
 from trainvite.personalizer.v1 import personalizer_pb2 as pb
 
 from services.common.migrations import apply_all
-from tests.e2e.test_chat_flow import ROOT
+from tests.e2e.processes import (
+    add_customer,
+    gmail_dispatcher,
+    service_environments,
+    start_service,
+)
 from tests.fakes.gmail import Behaviour, FakeGmail, token_file
 from tests.helpers import clients, free_port, wait_until_serving
 from tools import stack
-from tools.run import service_environment
 from tools.seed import seed_all
 
 pytestmark = pytest.mark.e2e
@@ -39,45 +40,9 @@ def crash_database(postgres_admin_url: str, namespace: str) -> Iterator[str]:
     url = stack.create_database(postgres_admin_url, name)
     apply_all(url)
     asyncio.run(seed_all(url))
-    asyncio.run(_add_customer(url))
+    asyncio.run(add_customer(url, "crashco", CSM, "Alex Rivera", PEOPLE))
     yield url
     stack.drop_database(postgres_admin_url, name)
-
-
-async def _add_customer(url: str) -> None:
-    """A customer of Alex's with 500 analysts, leads and ops leaders, all fit for the course."""
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.execute(
-            """
-            INSERT INTO platform.customers (id, display_name, csm_email, csm_name)
-            VALUES ('crashco', 'CrashCo', $1, 'Alex Rivera');
-            INSERT INTO platform.entitlements (customer_id, feature)
-            VALUES ('crashco', 'dashboards'), ('crashco', 'report_scheduling'),
-                   ('crashco', 'sharing');
-            """.replace("$1", "'" + CSM + "'")
-        )
-        await conn.execute(
-            """
-            INSERT INTO platform.stakeholders (id, customer_id, display_name, email, role, title)
-            SELECT 'cc-' || i, 'crashco', 'Person ' || i, 'person' || i || '@crashco.example',
-                   (ARRAY['operations_leader', 'data_analyst', 'team_lead'])[1 + i % 3], 'Staff'
-            FROM generate_series(1, $1) i
-            """,
-            PEOPLE,
-        )
-    finally:
-        await conn.close()
-
-
-def _start(name: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", f"services.{name}"],
-        cwd=ROOT,
-        env={**os.environ, **env},
-        stdout=open(log, "ab"),
-        stderr=subprocess.STDOUT,
-    )
 
 
 async def test_sigkill_during_sending_loses_and_duplicates_nothing(
@@ -89,27 +54,11 @@ async def test_sigkill_during_sending_loses_and_duplicates_nothing(
     key_file.write_text("crash-signing-key-" + namespace + "-0123456789abcdef")
     ports = {"catalog": free_port(), "personalizer": free_port(), "dispatcher": free_port()}
     with FakeGmail(Behaviour()) as gmail:
-        envs = service_environment(crash_database, nats_url, str(key_file))
-        for name, env in envs.items():
-            env.update(
-                {
-                    "GRPC_PORT": str(ports[name]),
-                    "EVENT_NAMESPACE": namespace,
-                    "CATALOG_ADDRESS": f"127.0.0.1:{ports['catalog']}",
-                    "LOG_LEVEL": "WARNING",
-                }
-            )
+        envs = service_environments(crash_database, nats_url, key_file, namespace, ports)
         envs["dispatcher"].update(
-            {
-                "MAIL_SENDER": "gmail",
-                "GMAIL_TOKEN_FILE": str(token_file(tmp_path / "token.json", CSM)),
-                "GMAIL_API_ENDPOINT": gmail.url,
-                "CLAIM_LEASE_SECONDS": "2",
-                "UNKNOWN_OUTCOME_SETTLE_SECONDS": "1",
-                "SHUTDOWN_GRACE_SECONDS": "1",
-            }
+            gmail_dispatcher(gmail.url, token_file(tmp_path / "token.json", CSM))
         )
-        children = {n: _start(n, env, tmp_path / f"{n}.log") for n, env in envs.items()}
+        children = {n: start_service(n, env, tmp_path / f"{n}.log") for n, env in envs.items()}
         c = clients({n: f"127.0.0.1:{p}" for n, p in ports.items()}, key_file.read_text())
         try:
             await wait_until_serving(c, [])
@@ -143,7 +92,7 @@ async def test_sigkill_during_sending_loses_and_duplicates_nothing(
                 children["dispatcher"].send_signal(signal.SIGKILL)
                 children["dispatcher"].wait(10)
                 kills += 1
-                children["dispatcher"] = _start(
+                children["dispatcher"] = start_service(
                     "dispatcher", envs["dispatcher"], tmp_path / "dispatcher.log"
                 )
                 await wait_until_serving(c, [])
