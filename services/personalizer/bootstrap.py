@@ -24,6 +24,7 @@ from services.personalizer.adapters.catalog_client import CatalogClient
 from services.personalizer.adapters.delivery_outcomes import delivery_outcome_handler
 from services.personalizer.adapters.rendering import InvitationRenderer
 from services.personalizer.adapters.session_changes import session_change_handler
+from services.personalizer.adapters.template_sandbox import SandboxLimits, TemplateSandbox
 from services.personalizer.adapters.triggers import (
     attendance_handler,
     suppression_handler,
@@ -72,10 +73,21 @@ async def build(infra: Infrastructure) -> ServiceParts:
         _ServiceToken(settings.signing_key()),
         settings.catalog_deadline_seconds,
     )
+    sandbox = TemplateSandbox(
+        SandboxLimits(
+            timeout_seconds=settings.template_timeout_seconds,
+            max_output_bytes=settings.template_max_output_bytes,
+            memory_bytes=settings.template_memory_bytes,
+            max_range=settings.template_max_range,
+            max_loop_steps=settings.template_max_loop_steps,
+        ),
+        workers=settings.template_workers,
+    )
+    await sandbox.start()
     deps = Dependencies(
         uow=lambda: PersonalizerUnitOfWork(infra.pool),
         catalog=CatalogClient(channel),
-        renderer=InvitationRenderer(),
+        renderer=InvitationRenderer(sandbox=sandbox),
         encode_approved=functools.partial(events.invitation_approved, topology=infra.topology),
         encode_drafts_ready=functools.partial(events.drafts_ready, topology=infra.topology),
         clock=utc_now,
@@ -108,6 +120,7 @@ async def build(infra: Infrastructure) -> ServiceParts:
 
     async def close() -> None:
         await channel.close()
+        await sandbox.close()
 
     return ServiceParts(
         register=register,

@@ -18,3 +18,13 @@ class PersonalizerSettings(CommonSettings):
     frequency_cap_days: int = 14
     # Training attended within this many days closes the gap on its features.
     training_counts_days: int = 180
+    # A CSM's own templates render in this many worker processes, each field within these
+    # bounds: a render past its time is killed with its worker, larger output is refused.
+    template_workers: int = 2
+    template_timeout_seconds: float = 2.0
+    template_max_output_bytes: int = 200 * 1024
+    # Address space a worker may add to what it holds at start.
+    template_memory_bytes: int = 256 * 1024 * 1024
+    # Longest range() in a template, and loop steps in one render, all loops together.
+    template_max_range: int = 1_000
+    template_max_loop_steps: int = 10_000

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
+from collections.abc import AsyncIterator
 
 import icalendar
 import pytest
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, UndefinedError
+from markupsafe import escape
 
 from services.common.errors import InvalidArgument
 from services.personalizer.adapters.rendering import TEMPLATE_DIR, InvitationRenderer
+from services.personalizer.adapters.template_sandbox import SandboxLimits, TemplateSandbox
 from services.personalizer.domain.model import Angle
 from services.personalizer.domain.selection import Assessment, assess
 from tests.unit.test_selection import CUSTOMER, LOW, POWER, SESSION, person
@@ -64,17 +68,48 @@ def test_every_angle_has_its_templates_and_they_use_only_known_variables() -> No
         env.from_string("{{ nobody.knows }}").render()
 
 
-def test_a_csms_own_template_sees_the_variables_and_nothing_else() -> None:
+@pytest.fixture(scope="module")
+async def sandbox() -> AsyncIterator[TemplateSandbox]:
+    pool = TemplateSandbox(SandboxLimits(), workers=1)
+    yield pool
+    await pool.close()
+
+
+async def test_a_csms_own_template_sees_the_variables_and_nothing_else(
+    sandbox: TemplateSandbox,
+) -> None:
     a = assess(person("operations_leader"), CUSTOMER, SESSION, LOW, False)
     assert isinstance(a, Assessment)
-    renderer = InvitationRenderer()
+    renderer = InvitationRenderer(sandbox=sandbox)
     _, _, context = renderer.render(a, CUSTOMER, SESSION, uuid.uuid4(), NOW)
-    subject, text, html = renderer.render_own(
+    subject, text, html = await renderer.render_own(
         "For {{ recipient.first_name }}\nBcc: x", "Dear {{ recipient.first_name }} & co", context
     )
     assert subject == "For operations_leader Bcc: x"  # one line, always
     assert text.startswith("Dear operations_leader & co")
     assert "&amp; co" in html
     with pytest.raises(InvalidArgument) as err:
-        renderer.render_own("Hi", "{{ recipient.__class__.__init__.__globals__ }}", context)
+        await renderer.render_own("Hi", "{{ recipient.__class__.__init__.__globals__ }}", context)
     assert [v.field for v in err.value.violations] == ["body_template"]
+
+
+async def test_a_csms_own_body_keeps_the_register_button_of_the_angle_templates(
+    sandbox: TemplateSandbox,
+) -> None:
+    a = assess(person("operations_leader"), CUSTOMER, SESSION, LOW, False)
+    assert isinstance(a, Assessment)
+    renderer = InvitationRenderer(sandbox=sandbox)
+    content, link, context = renderer.render(a, CUSTOMER, SESSION, uuid.uuid4(), NOW)
+    angle_button = re.search(
+        r'<a href="([^"]+)" style="([^"]+)">Register Now &rarr;</a>', content.html_body
+    )
+    assert angle_button and angle_button.group(1) == str(escape(link))
+    _, text, html = await renderer.render_own(
+        "Hi",
+        "Hi {{ recipient.first_name }},\n\nRegister now: {{ registration_url }}\n\nBest",
+        context,
+    )
+    assert f"Register now: {link}" in text
+    button = re.search(r'<a href="([^"]+)" style="([^"]+)"[^>]*>Register now &rarr;</a>', html)
+    assert button and button.group(1) == str(escape(link))
+    assert button.group(2) == angle_button.group(2)  # the same look

@@ -15,12 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import icalendar
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError, select_autoescape
-from jinja2.exceptions import SecurityError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
-from markupsafe import escape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from services.common.errors import Violations
+from services.personalizer.adapters import email_html
+from services.personalizer.adapters.template_sandbox import TemplateSandbox
 from services.personalizer.domain.logistics import local_logistics, registration_link
 from services.personalizer.domain.model import (
     Angle,
@@ -55,26 +53,19 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _html_from_text(text: str) -> str:
-    """The HTML part for a body a CSM wrote as text: escaped, one paragraph per blank line."""
-    paragraphs = [p for p in re.split(r"\n\s*\n", text.strip()) if p.strip()]
-    # Each line is escaped before the <br> joins are added, so the text stays text.
-    body = "\n".join(
-        "<p>" + "<br>\n".join(str(escape(line)) for line in p.splitlines()) + "</p>"
-        for p in paragraphs
-    )
-    return f'<!DOCTYPE html>\n<html lang="en">\n<body>\n{body}\n</body>\n</html>\n'
-
-
 class InvitationRenderer:
     """Renders subject, text, HTML and calendar invitation for one assessed recipient.
 
     The angle templates are compiled once and recompiled only when their file changes, so a
     content team's edit is picked up without a restart. A CSM's own template text is rendered
-    in Jinja2's immutable sandbox: it sees the draft's variables and nothing else.
+    by the `sandbox`, in worker processes with bounded time, memory and output: it sees the
+    draft's variables and nothing else, and cannot hold up the service.
     """
 
-    def __init__(self, template_dir: Path = TEMPLATE_DIR) -> None:
+    def __init__(
+        self, template_dir: Path = TEMPLATE_DIR, sandbox: TemplateSandbox | None = None
+    ) -> None:
+        self._own_templates = sandbox
         self._env = Environment(
             loader=FileSystemLoader(template_dir),
             autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
@@ -82,9 +73,6 @@ class InvitationRenderer:
             trim_blocks=True,
             lstrip_blocks=True,
             auto_reload=True,
-        )
-        self._sandbox = ImmutableSandboxedEnvironment(
-            undefined=StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True
         )
 
     def render(
@@ -148,23 +136,23 @@ class InvitationRenderer:
         html = self._env.get_template(f"{angle.value}/body.html").render(context)
         return subject, text, html
 
-    def render_own(
+    async def render_own(
         self, subject_template: str, body_template: str, context: dict[str, Any]
     ) -> tuple[str, str, str]:
-        """Subject, text and HTML from a CSM's own templates, in the sandbox."""
-        v = Violations()
-        rendered = {}
-        for field, source in (
-            ("subject_template", subject_template),
-            ("body_template", body_template),
-        ):
-            try:
-                rendered[field] = self._sandbox.from_string(source).render(context)
-            except (TemplateError, SecurityError) as exc:
-                v.add(field, f"cannot be rendered: {exc}")
-        v.raise_if_any()
+        """Subject, text and HTML from a CSM's own templates, rendered in the sandbox; the HTML
+        is made from the text, with the registration link as the Register button."""
+        if self._own_templates is None:
+            raise RuntimeError("this renderer has no sandbox for a CSM's own templates")
+        rendered = await self._own_templates.render(
+            {"subject_template": subject_template, "body_template": body_template}, context
+        )
         text = rendered["body_template"].strip() + "\n"
-        return _one_line(rendered["subject_template"]), text, _html_from_text(text)
+        html = email_html.from_text(text, str(context.get("registration_url", "")))
+        return _one_line(rendered["subject_template"]), text, html
+
+    def clean_html(self, html: str) -> str:
+        """An HTML body a CSM edited, reduced to what email clients render."""
+        return email_html.sanitize(html)
 
     def render_notice(
         self,

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from services.common.auth import Principal
-from services.common.errors import NotFound, PermissionDenied
+from services.common.errors import NotFound
 from services.common.outbox import OutboxMessage
 from services.personalizer.domain.model import (
     Angle,
@@ -52,9 +52,11 @@ class Renderer(Protocol):
 
     def render_angle(self, angle: Angle, context: dict[str, Any]) -> tuple[str, str, str]: ...
 
-    def render_own(
+    async def render_own(
         self, subject_template: str, body_template: str, context: dict[str, Any]
     ) -> tuple[str, str, str]: ...
+
+    def clean_html(self, html: str) -> str: ...
 
     def render_notice(
         self,
@@ -95,8 +97,10 @@ async def customer_for(
 ) -> Customer:
     """The customer, if it exists and the caller (None: the system itself) may act on it."""
     customer = await uow.platform.customer(customer_id)
-    if customer is None:
+    # Another CSM's customer answers exactly like one that does not exist: a CSM must not learn
+    # which customers exist, let alone anything of them.
+    if customer is None or (
+        principal is not None and not principal.may_act_for(customer.csm_email)
+    ):
         raise NotFound(f"customers/{customer_id} does not exist")
-    if principal is not None and not principal.may_act_for(customer.csm_email):
-        raise PermissionDenied(f"customers/{customer_id} is not assigned to {principal.subject}")
     return customer

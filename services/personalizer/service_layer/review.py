@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 
@@ -106,7 +107,10 @@ async def update_draft(
         edited = Content(
             subject=new_content.subject if "content.subject" in paths else current.subject,
             text_body=new_content.text_body if "content.text_body" in paths else current.text_body,
-            html_body=new_content.html_body if "content.html_body" in paths else current.html_body,
+            # Only the sanitized HTML is stored, so only it can be sent.
+            html_body=deps.renderer.clean_html(new_content.html_body)
+            if "content.html_body" in paths
+            else current.html_body,
             calendar_ics=current.calendar_ics,
         )
         draft.edit(edited, etag, principal.subject)
@@ -152,19 +156,23 @@ async def render_draft(
         if len(value) > 20_000:
             v.add(field, "must be at most 20,000 characters")
     v.raise_if_any()
+    # Render first, with no transaction open and no lock held: a CSM's template may take up to
+    # its time limit, and the batch stays free for everyone else meanwhile. The variables a
+    # draft renders with are fixed when it is drafted, so reading them unlocked is safe.
     async with deps.uow() as uow:
         await customer_for(uow, customer_id, principal)
+        batch = await uow.batches.get(customer_id, batch_id)
+        if batch is None:
+            raise NotFound(f"customers/{customer_id}/invitation-batches/{batch_id} does not exist")
+        context = _render_context(batch, draft_id)
+    subject, text, html = (
+        await deps.renderer.render_own(subject_template, body_template, context)
+        if subject_template
+        else deps.renderer.render_angle(batch.draft(draft_id).angle, context)
+    )
+    async with deps.uow() as uow:
         batch = await _locked_batch(uow, customer_id, batch_id)
-        if batch.purpose is not Purpose.INVITATION:
-            raise FailedPrecondition("only invitations are rendered from templates")
         draft = batch.draft(draft_id)
-        if not draft.render_context:
-            raise FailedPrecondition("this draft has no stored variables to render with")
-        subject, text, html = (
-            deps.renderer.render_own(subject_template, body_template, draft.render_context)
-            if subject_template
-            else deps.renderer.render_angle(draft.angle, draft.render_context)
-        )
         draft.edit(
             Content(subject, text, html, draft.content.calendar_ics), etag, principal.subject
         )
@@ -179,6 +187,16 @@ async def render_draft(
         )
         await uow.commit()
     return draft
+
+
+def _render_context(batch: InvitationBatch, draft_id: uuid.UUID) -> dict[str, Any]:
+    """The variables a draft of an invitation renders with."""
+    if batch.purpose is not Purpose.INVITATION:
+        raise FailedPrecondition("only invitations are rendered from templates")
+    draft = batch.draft(draft_id)
+    if not draft.render_context:
+        raise FailedPrecondition("this draft has no stored variables to render with")
+    return draft.render_context
 
 
 async def approve_batch(
