@@ -6,8 +6,31 @@ records of the same events.
 
 from __future__ import annotations
 
+import datetime as dt
+
+from services.common.errors import InvalidArgument
+
 SEAT_HOLDING = frozenset({"registered", "attended", "no_show"})
 KINDS = frozenset({"registered", "attended", "no_show", "cancelled"})
+# Facts that can only be known once the session has begun.
+NEEDS_STARTED_SESSION = frozenset({"attended", "no_show"})
+# How far a webinar tool's clock (or ours) may run ahead before a fact counts as impossible.
+CLOCK_SKEW = dt.timedelta(minutes=15)
+
+
+def ensure_possible_now(kind: str, session_start: dt.datetime, now: dt.datetime) -> None:
+    """InvalidArgument naming `kind` when the fact cannot be true yet.
+
+    Someone cannot have attended, or missed, a session that has not begun; taking such a fact
+    would close their training gaps ahead of time. Registering for or cancelling a future
+    session is what people do, so those always pass.
+    """
+    if kind in NEEDS_STARTED_SESSION and session_start > now + CLOCK_SKEW:
+        raise InvalidArgument.single(
+            "kind",
+            f"{kind} for a session that starts at {session_start.isoformat()}, "
+            "which has not begun yet",
+        )
 
 
 def registration_transition(current: str | None, kind: str) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
+import asyncpg
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
 from trainvite.catalog.v1 import catalog_pb2 as pb
@@ -78,3 +79,19 @@ async def analytics_session(c: Clients, days_ahead: int = 40) -> pb.TrainingSess
         minute=0, second=0, microsecond=0
     )
     return await new_session(c, course, start, zone="America/New_York")
+
+
+async def move_into_past(database_url: str, session: pb.TrainingSession, days: float) -> None:
+    """Put a session `days` in the past, as only time can (the API takes future sessions only):
+    attendance can be recorded for a session that has begun."""
+    session_id = uuid.UUID(session.name.removeprefix("training-sessions/"))
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute(
+            "UPDATE catalog.occurrences SET start_time = now() - make_interval(secs => $2)"
+            " WHERE id = $1",
+            session_id,
+            days * 86400.0,
+        )
+    finally:
+        await conn.close()

@@ -18,7 +18,13 @@ from trainvite.personalizer.v1 import personalizer_pb2 as pb
 
 from services.common.messaging.topology import Topology
 from tests.helpers import Clients
-from tests.integration.catalog_data import analytics_session, in_days, new_course, new_session
+from tests.integration.catalog_data import (
+    analytics_session,
+    in_days,
+    move_into_past,
+    new_course,
+    new_session,
+)
 from tests.integration.test_api_errors import bad_fields
 
 pytestmark = pytest.mark.integration
@@ -87,10 +93,11 @@ async def test_gaps_show_quartiles_the_widest_gaps_and_sessions_that_close_them(
 
 
 async def test_attendance_counts_for_gaps_and_leaves_the_trained_out(
-    services: Clients, js: JetStreamContext, namespace: str
+    services: Clients, js: JetStreamContext, namespace: str, database_url: str
 ) -> None:
     """Dana Scott (Northwind) registers for, then attends, a session of a new course."""
     session = await analytics_session(services)
+    await move_into_past(database_url, session, days=2)  # attended: it has taken place
     for kind in (events_pb2.ATTENDANCE_KIND_REGISTERED, events_pb2.ATTENDANCE_KIND_ATTENDED):
         event = events_pb2.AttendanceRecorded(
             event_id=str(uuid.uuid4()),
@@ -118,7 +125,8 @@ async def test_attendance_counts_for_gaps_and_leaves_the_trained_out(
         sharing.trained and not sharing.gap and "attended Analytics Clinic" in sharing.explanation
     )
 
-    again = await _draft(services, session.name, "customers/northwind")
+    next_run = await new_session(services, cpb.Course(name=session.course), in_days(30))
+    again = await _draft(services, next_run.name, "customers/northwind")
     reasons = {e.stakeholder.id: e for e in again.excluded}
     assert reasons["nw-ops"].reason == pb.EXCLUSION_REASON_ALREADY_TRAINED
     assert "Attended Analytics Clinic" in reasons["nw-ops"].detail

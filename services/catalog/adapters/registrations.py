@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
-
-from google.protobuf.message import DecodeError
 from nats.aio.msg import Msg
 from trainvite.events.v1 import events_pb2
 
 from services.catalog.service_layer import handlers
 from services.catalog.service_layer.handlers import Dependencies
 from services.common.errors import InvalidArgument, NotFound
+from services.common.messaging import decoding
 from services.common.messaging.consumer import MessageHandler, PoisonMessage
 
 _KINDS = {
@@ -25,21 +23,18 @@ def registration_handler(deps: Dependencies) -> MessageHandler:
     """A consumer handler that applies each event to the session's seats once."""
 
     async def handle(msg: Msg) -> None:
-        try:
-            event = events_pb2.AttendanceRecorded.FromString(msg.data)
-            event_id = uuid.UUID(event.event_id)
-        except (DecodeError, ValueError) as exc:
-            raise PoisonMessage(f"not an AttendanceRecorded with a uuid event_id: {exc}") from exc
+        event, event_id = decoding.parse_event(events_pb2.AttendanceRecorded, msg.data)
         kind = _KINDS.get(event.kind)
         if kind is None:
-            raise PoisonMessage(f"unknown attendance kind {event.kind}")
-        if "@" not in event.email:
-            raise PoisonMessage("email is missing or not an address")
-        try:
-            await handlers.record_registration(
-                deps, event_id, event.training_session, event.email, kind
+            raise PoisonMessage(
+                f"kind: is required, not {events_pb2.AttendanceKind.Name(event.kind)}"
             )
-        except (InvalidArgument, NotFound) as exc:
+        email = decoding.require_email(event, "email")
+        try:
+            await handlers.record_registration(deps, event_id, event.training_session, email, kind)
+        except InvalidArgument as exc:
             raise PoisonMessage(str(exc)) from exc
+        except NotFound as exc:
+            raise PoisonMessage(f"training_session: {exc}") from exc
 
     return handle

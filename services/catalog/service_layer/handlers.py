@@ -29,6 +29,7 @@ from services.catalog.domain.model import (
 )
 from services.catalog.service_layer.unit_of_work import CatalogUnitOfWork
 from services.common import page_tokens
+from services.common.attendance import ensure_possible_now
 from services.common.errors import FailedPrecondition, InvalidArgument, NotFound, Violations
 from services.common.outbox import OutboxMessage
 
@@ -353,8 +354,10 @@ async def record_registration(
     """Count a registration, attendance or cancellation once; False for a repeated event."""
     session_id = parse_session_name(session_name, "training_session")
     async with deps.uow() as uow:
-        if not await uow.sessions.exists(session_id):
+        scheduled = await uow.sessions.get(session_id)
+        if scheduled is None:
             raise NotFound(f"{session_name} does not exist")
+        ensure_possible_now(kind, scheduled.session.start_time, deps.clock())
         applied = await uow.sessions.apply_registration(
             event_id, session_id, email.strip().lower(), kind
         )

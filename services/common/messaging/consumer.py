@@ -1,8 +1,10 @@
 """Durable pull consumers: fetch in batches, ack after the handler committed.
 
 A handler raises `PoisonMessage` for an event it can never process (it is dead-lettered with the
-reason and terminated), and any other exception for a passing failure (it is nak'ed with a delay
-and redelivered; after the consumer's `max_deliver` it is dead-lettered too, never lost).
+reason on its first delivery and terminated), and any other exception for a passing failure (it
+is nak'ed with a delay and redelivered; after the consumer's `max_deliver` it is dead-lettered
+too, never lost). PostgreSQL refusing a value (a data exception, SQLSTATE class 22) is poison
+too: the same input fails the same way on every delivery. A lost connection is not.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 
+from asyncpg.exceptions import DataError as PostgresDataError
+from asyncpg.exceptions._base import DataError as ArgumentDataError
 from google.protobuf.timestamp_pb2 import Timestamp
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -28,6 +32,10 @@ MessageHandler = Callable[[Msg], Awaitable[None]]
 
 class PoisonMessage(Exception):
     """The message can never be processed: malformed, or failing the contract."""
+
+
+# Values PostgreSQL refuses (data exceptions) or that asyncpg cannot encode for a parameter.
+_REFUSED_INPUT = (PostgresDataError, ArgumentDataError)
 
 
 def _retry_delay(num_delivered: int) -> float:
@@ -95,11 +103,10 @@ async def _process(
     try:
         await handler(msg)
     except PoisonMessage as exc:
-        _log.warning(
-            "dead-lettering a bad event", extra={"durable": spec.durable, "reason": str(exc)}
-        )
-        await dead_letter(js, topology, spec.durable, msg, str(exc))
-        await msg.term()
+        await _give_up_at_once(js, topology, spec, msg, str(exc), delivered)
+    except _REFUSED_INPUT as exc:
+        reason = f"the database refused a value: {type(exc).__name__}: {exc}"
+        await _give_up_at_once(js, topology, spec, msg, reason, delivered)
     except Exception as exc:
         if delivered >= spec.max_deliver:
             _log.exception("giving up on an event", extra={"durable": spec.durable})
@@ -110,3 +117,26 @@ async def _process(
             await msg.nak(delay=_retry_delay(delivered))
     else:
         await msg.ack()
+
+
+async def _give_up_at_once(
+    js: JetStreamContext,
+    topology: Topology,
+    spec: ConsumerSpec,
+    msg: Msg,
+    reason: str,
+    delivered: int,
+) -> None:
+    """Dead-letter a message that can never succeed and go on with the next one."""
+    _log.warning(
+        "dead-lettering a bad event",
+        extra={"durable": spec.durable, "reason": reason, "num_delivered": delivered},
+    )
+    try:
+        await dead_letter(js, topology, spec.durable, msg, reason)
+    except Exception:
+        # Not kept yet: leave it to a later delivery rather than lose it.
+        _log.exception("could not dead-letter an event", extra={"durable": spec.durable})
+        await msg.nak(delay=_retry_delay(delivered))
+        return
+    await msg.term()

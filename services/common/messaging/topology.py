@@ -14,6 +14,22 @@ class StreamSpec:
 
 
 @dataclass(frozen=True)
+class ConsumedEvent:
+    """A subject a consumer reads and the protobuf message (full name) published on it."""
+
+    subject: str
+    message: str
+
+
+# The platform's triggers: subject suffix -> the protobuf message published there.
+PLATFORM_TRIGGERS = {
+    "feature_released": "trainvite.events.v1.FeatureReleased",
+    "low_adoption": "trainvite.events.v1.LowAdoptionDetected",
+    "onboarding_scheduled": "trainvite.events.v1.OnboardingScheduled",
+}
+
+
+@dataclass(frozen=True)
 class ConsumerSpec:
     """A durable pull consumer. Delivery settings are chosen per consumer, on purpose."""
 
@@ -27,6 +43,8 @@ class ConsumerSpec:
     # Redelivery delays (seconds) for messages that time out without an ack.
     backoff: list[float] = field(default_factory=lambda: [1.0, 5.0, 30.0, 120.0])
     max_ack_pending: int = 1000
+    # What arrives on the filter subject, so that every event type can be named and tested.
+    events: tuple[ConsumedEvent, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -122,6 +140,22 @@ class Topology:
         ]
 
     # Consumers ------------------------------------------------------------------------------
+    @staticmethod
+    def _event(subject: str, message: str) -> ConsumedEvent:
+        return ConsumedEvent(subject, f"trainvite.events.v1.{message}")
+
+    def consumers(self) -> list[ConsumerSpec]:
+        """Every durable consumer of the system, with the events each one reads."""
+        return [
+            self.dispatcher_invitations,
+            self.catalog_registrations,
+            self.personalizer_session_changes,
+            self.personalizer_triggers,
+            self.personalizer_attendance,
+            self.personalizer_suppressions,
+            self.personalizer_delivery_outcomes,
+        ]
+
     @property
     def dispatcher_invitations(self) -> ConsumerSpec:
         """The dispatcher stores one delivery per approved invitation."""
@@ -129,6 +163,7 @@ class Topology:
             stream=self.invitations_stream,
             durable="dispatcher-invitation-approved",
             filter_subject=self.invitation_approved,
+            events=(self._event(self.invitation_approved, "InvitationApproved"),),
         )
 
     @property
@@ -138,6 +173,7 @@ class Topology:
             stream=self.attendance_stream,
             durable="catalog-registrations",
             filter_subject=self.attendance_recorded,
+            events=(self._event(self.attendance_recorded, "AttendanceRecorded"),),
         )
 
     @property
@@ -147,6 +183,7 @@ class Topology:
             stream=self.catalog_stream,
             durable="personalizer-session-changed",
             filter_subject=self.session_changed,
+            events=(self._event(self.session_changed, "TrainingSessionChanged"),),
         )
 
     @property
@@ -157,6 +194,10 @@ class Topology:
             stream=self.platform_stream,
             durable="personalizer-triggers",
             filter_subject=self.platform_triggers,
+            events=tuple(
+                ConsumedEvent(self.platform_trigger(kind), message)
+                for kind, message in PLATFORM_TRIGGERS.items()
+            ),
         )
 
     @property
@@ -166,6 +207,7 @@ class Topology:
             stream=self.attendance_stream,
             durable="personalizer-attendance",
             filter_subject=self.attendance_recorded,
+            events=(self._event(self.attendance_recorded, "AttendanceRecorded"),),
         )
 
     @property
@@ -175,6 +217,7 @@ class Topology:
             stream=self.deliveries_stream,
             durable="personalizer-address-suppressed",
             filter_subject=self.address_suppressed,
+            events=(self._event(self.address_suppressed, "AddressSuppressed"),),
         )
 
     @property
@@ -184,4 +227,5 @@ class Topology:
             stream=self.deliveries_stream,
             durable="personalizer-delivery-outcome",
             filter_subject=self.delivery_outcome,
+            events=(self._event(self.delivery_outcome, "DeliveryOutcome"),),
         )

@@ -3,24 +3,26 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
-from google.protobuf.message import DecodeError
 from nats.aio.msg import Msg
 from trainvite.events.v1 import events_pb2
 
 from services.common.fingerprint import content_sha256
+from services.common.messaging import decoding
 from services.common.messaging.consumer import MessageHandler, PoisonMessage
 from services.dispatcher.domain.model import ApprovedInvitation
 from services.dispatcher.service_layer import handlers
 from services.dispatcher.service_layer.handlers import Dependencies
 
+_UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+_BATCH = re.compile(rf"customers/[A-Za-z0-9_-]{{1,64}}/invitation-batches/{_UUID}")
+_DRAFT = re.compile(rf"{_BATCH.pattern}/drafts/{_UUID}")
+
 
 def decode(data: bytes) -> ApprovedInvitation:
     """The approved invitation, or PoisonMessage saying what is wrong with the event."""
-    try:
-        event = events_pb2.InvitationApproved.FromString(data)
-    except DecodeError as exc:
-        raise PoisonMessage(f"not an InvitationApproved message: {exc}") from exc
+    event = decoding.parse(events_pb2.InvitationApproved, data)
     missing = [
         name
         for name, value in (
@@ -37,6 +39,13 @@ def decode(data: bytes) -> ApprovedInvitation:
     ]
     if missing or not event.HasField("approve_time"):
         raise PoisonMessage(f"missing fields: {', '.join(missing or ['approve_time'])}")
+    decoding.uuid_field(event, "event_id")
+    if not _BATCH.fullmatch(event.batch):
+        raise PoisonMessage(f"batch: {event.batch[:120]!r} is not a batch's name")
+    if not _DRAFT.fullmatch(event.invitation) or not event.invitation.startswith(event.batch + "/"):
+        raise PoisonMessage(f"invitation: {event.invitation[:160]!r} is not a draft of the batch")
+    decoding.require_email(event, "recipient.email")
+    decoding.require_email(event, "sender.email")
     c = event.content
     if content_sha256(c.subject, c.text_body, c.html_body, c.calendar_ics) != event.content_sha256:
         raise PoisonMessage("content does not match the approved content_sha256")

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
-
-from google.protobuf.message import DecodeError
 from nats.aio.msg import Msg
 from trainvite.events.v1 import events_pb2
 
 from services.common.errors import InvalidArgument
+from services.common.messaging import decoding
 from services.common.messaging.consumer import MessageHandler, PoisonMessage
 from services.personalizer.api.convert import DELIVERY_STATE_FROM_PB
 from services.personalizer.domain.model import DeliveryState
@@ -20,14 +18,10 @@ def delivery_outcome_handler(deps: Dependencies) -> MessageHandler:
     """A consumer handler that shows each outcome on its draft, once."""
 
     async def handle(msg: Msg) -> None:
-        try:
-            event = events_pb2.DeliveryOutcome.FromString(msg.data)
-            event_id = uuid.UUID(event.event_id)
-        except (DecodeError, ValueError) as exc:
-            raise PoisonMessage(f"not a DeliveryOutcome with a uuid event_id: {exc}") from exc
+        event, event_id = decoding.parse_event(events_pb2.DeliveryOutcome, msg.data)
         state = DELIVERY_STATE_FROM_PB.get(event.state)
         if state is None or state is DeliveryState.NOT_SENT:
-            raise PoisonMessage(f"unknown delivery state {event.state}")
+            raise PoisonMessage(f"state: {event.state} is not an outcome of a delivery")
         try:
             await review.record_delivery_outcome(
                 deps, event_id, event.invitation, state, event.detail

@@ -1,0 +1,163 @@
+"""Valid events to publish, and what the consumers did with them: dead letters, deliveries."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from google.protobuf.timestamp_pb2 import Timestamp
+from nats.js import JetStreamContext
+from nats.js.api import ConsumerInfo
+from nats.js.errors import NotFoundError
+from trainvite.common.v1 import common_pb2
+from trainvite.events.v1 import events_pb2
+
+from services.common.fingerprint import content_sha256
+from services.common.messaging.topology import ConsumerSpec, Topology
+
+
+def now_ts() -> Timestamp:
+    """The current time as a protobuf Timestamp."""
+    t = Timestamp()
+    t.GetCurrentTime()
+    return t
+
+
+def attendance(
+    session: str, email: str, kind: int = events_pb2.ATTENDANCE_KIND_REGISTERED
+) -> events_pb2.AttendanceRecorded:
+    """A registration or attendance fact as a webinar tool would publish it."""
+    return events_pb2.AttendanceRecorded(
+        event_id=str(uuid.uuid4()),
+        occur_time=now_ts(),
+        training_session=session,
+        email=email,
+        kind=kind,  # type: ignore[arg-type]
+        source="test",
+    )
+
+
+def approval(recipient: str, customer: str = "cloudtech") -> events_pb2.InvitationApproved:
+    """An approved invitation the dispatcher will send, with content matching its fingerprint."""
+    batch = f"customers/{customer}/invitation-batches/{uuid.uuid4()}"
+    content = common_pb2.InvitationContent(
+        subject="Analytics clinic next month",
+        text_body="Hello,\n\nyou are invited.\n",
+        html_body="<p>Hello,</p><p>you are invited.</p>",
+    )
+    event = events_pb2.InvitationApproved(
+        event_id=str(uuid.uuid4()),
+        occur_time=now_ts(),
+        invitation=f"{batch}/drafts/{uuid.uuid4()}",
+        batch=batch,
+        customer_id=customer,
+        training_session=f"training-sessions/{uuid.uuid4()}",
+        recipient=common_pb2.Recipient(
+            stakeholder_id="ct-test", display_name="Test Person", email=recipient
+        ),
+        sender=common_pb2.Sender(email="alex.rivera@trainvite.dev", display_name="Alex Rivera"),
+        content=content,
+        content_sha256=content_sha256(
+            content.subject, content.text_body, content.html_body, content.calendar_ics
+        ),
+        approved_by="alex.rivera@trainvite.dev",
+        approve_time=now_ts(),
+        angle=common_pb2.PERSONALIZATION_ANGLE_CLOSE_GAP,
+    )
+    return event
+
+
+async def publish(js: JetStreamContext, subject: str, payload: bytes) -> int:
+    """Publish with a fresh message id; the stream sequence it got."""
+    ack = await js.publish(subject, payload, headers={"Nats-Msg-Id": str(uuid.uuid4())})
+    return ack.seq
+
+
+class DeadLetters:
+    """Reads one consumer's dead letters as they arrive, from the start of its stream."""
+
+    def __init__(self, js: JetStreamContext, topology: Topology, durable: str) -> None:
+        self._js = js
+        self._topology = topology
+        self.durable = durable
+        self.seen: list[events_pb2.DeadLetter] = []
+        self._sub: object | None = None
+
+    async def wait_for(self, count: int, seconds: float = 10.0) -> list[events_pb2.DeadLetter]:
+        """Every dead letter so far, once there are `count` (or when `seconds` have passed)."""
+        if self._sub is None:
+            self._sub = await self._js.pull_subscribe(
+                self._topology.dead_letter(self.durable), stream=self._topology.dead_letter_stream
+            )
+        sub = self._sub
+        deadline = asyncio.get_running_loop().time() + seconds
+        while len(self.seen) < count and asyncio.get_running_loop().time() < deadline:
+            try:
+                msgs = await sub.fetch(100, timeout=0.2)  # type: ignore[attr-defined]
+            except TimeoutError:
+                continue
+            for m in msgs:
+                self.seen.append(events_pb2.DeadLetter.FromString(m.data))
+                await m.ack()
+        return list(self.seen)
+
+    async def close(self) -> None:
+        if self._sub is not None:
+            await self._sub.unsubscribe()  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Settled:
+    """A consumer with nothing left to do: what it was delivered, and how often again."""
+
+    delivered: int
+    redelivered: int
+    info: ConsumerInfo
+
+
+async def settled(
+    js: JetStreamContext, spec: ConsumerSpec, published: int, seconds: float = 20.0
+) -> Settled:
+    """Wait until the consumer was handed `published` messages and has none pending or unacked.
+
+    A message nak'ed for a retry stays unacked (and comes back as a redelivery), so a consumer
+    that settles with `redelivered == 0` and `delivered == published` handled each message on
+    its first delivery.
+    """
+    deadline = asyncio.get_running_loop().time() + seconds
+    info: ConsumerInfo | None = None
+    while asyncio.get_running_loop().time() < deadline:
+        try:
+            info = await js.consumer_info(spec.stream, spec.durable)
+        except NotFoundError:  # the service has not declared it yet
+            await asyncio.sleep(0.05)
+            continue
+        delivered = info.delivered.consumer_seq if info.delivered else 0
+        if (
+            delivered >= published
+            and not info.num_pending
+            and not info.num_ack_pending
+            and not info.num_redelivered
+        ):
+            break
+        await asyncio.sleep(0.05)
+    assert info is not None, f"{spec.durable} was never declared"
+    return Settled(
+        delivered=info.delivered.consumer_seq if info.delivered else 0,
+        redelivered=info.num_redelivered or 0,
+        info=info,
+    )
+
+
+async def wait_for_files(directory: Path, count: int, seconds: float = 15.0) -> list[Path]:
+    """The .eml files the file sender wrote, once there are `count` (or when time is up)."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    found: list[Path] = []
+    while asyncio.get_running_loop().time() < deadline:
+        found = sorted(directory.glob("*.eml"))
+        if len(found) >= count:
+            break
+        await asyncio.sleep(0.05)
+    return found
