@@ -396,6 +396,7 @@ def run(env: BenchEnvironment, seconds: float, concurrency: int) -> bool:
             wait_for_port(ports[name], children[name])
             _wait_serving(ports[name])
         at_start = {n: Memory.of(c.pid) for n, c in children.items()}
+        load_before = os.getloadavg()[0]
         load_process = subprocess.Popen(
             [
                 sys.executable,
@@ -422,6 +423,7 @@ def run(env: BenchEnvironment, seconds: float, concurrency: int) -> bool:
         if load_process.returncode != 0:
             raise RuntimeError(f"the load process exited with {load_process.returncode}")
         at_end = {n: Memory.of(c.pid) for n, c in children.items()}
+        load_after = os.getloadavg()[0]
         figures = json.loads(out.strip().splitlines()[-1])
     finally:
         for child in children.values():
@@ -435,6 +437,10 @@ def run(env: BenchEnvironment, seconds: float, concurrency: int) -> bool:
         f"\n{figures['seconds']:.0f} s after a {min(WARM_UP_SECONDS, seconds / 4):.0f} s warm-up, "
         f"{concurrency} gateway users, {CSMS} CSMs: {total:,} calls, "
         f"{total / figures['seconds']:,.0f} req/s, {figures['batches_approved']} batches approved"
+    )
+    print(
+        f"  machine: {os.cpu_count()} cores, load average {load_before:.1f} before the run, "
+        f"{load_after:.1f} at its end"
     )
     print(f"  {'rpc':<24} {'requests':>9} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}")
     for rpc, r in rpcs.items():
