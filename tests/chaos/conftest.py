@@ -39,7 +39,7 @@ PROFILES = {
     ),
     "long": ChaosProfile(
         name="long",
-        rounds=6,
+        rounds=5,
         kills_per_round=2,
         gap_seconds=8.0,
         outage_seconds=8.0,

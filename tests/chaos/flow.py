@@ -48,7 +48,7 @@ _CHANNEL_OPTIONS = [
 ]
 CALL_DEADLINE_SECONDS = 15.0
 # How long one acknowledged step (a draft, an approval, a publish) may keep failing.
-GIVE_UP_SECONDS = 180.0
+GIVE_UP_SECONDS = 90.0
 
 
 @dataclass

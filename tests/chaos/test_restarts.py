@@ -49,7 +49,7 @@ pytestmark = pytest.mark.chaos
 # Seconds a service has to report SERVING again once its servers are back or it was restarted.
 RECOVERY_LIMIT_SECONDS = 60.0
 # Seconds the dispatcher and the consumers have to catch up once the faults are over.
-DRAIN_LIMIT_SECONDS = 180.0
+DRAIN_LIMIT_SECONDS = 120.0
 
 
 @dataclass
