@@ -19,12 +19,13 @@ from services.common.runtime import (
 )
 from services.dispatcher.adapters import events
 from services.dispatcher.adapters.approved_invitations import approved_invitation_handler
-from services.dispatcher.adapters.gmail import GmailBounces, GmailSender
+from services.dispatcher.adapters.gmail import GmailBounces, GmailHistory, GmailSender
 from services.dispatcher.adapters.mime import build_message
-from services.dispatcher.adapters.quota import NoQuota, SenderQuota
-from services.dispatcher.adapters.senders import LocalOutboxSender, MailSender
+from services.dispatcher.adapters.quota import MailboxQuota, NoQuota, PostgresBudgets
+from services.dispatcher.adapters.senders import LocalOutboxSender, MailboxHistory, MailSender
 from services.dispatcher.adapters.smtp import SmtpSender
 from services.dispatcher.api.servicer import DispatcherServicer
+from services.dispatcher.domain.quota import QuotaPolicy
 from services.dispatcher.service_layer import handlers
 from services.dispatcher.service_layer.handlers import Dependencies, Limits, Quota
 from services.dispatcher.service_layer.unit_of_work import DispatcherUnitOfWork
@@ -47,6 +48,7 @@ async def build(infra: Infrastructure) -> ServiceParts:
     sender: MailSender
     quota: Quota
     bounces: GmailBounces | None = None
+    history: MailboxHistory | None = None
     if settings.sender_kind() == "gmail":
         gmail = GmailSender(
             service_account_file=settings.gmail_service_account_file,
@@ -54,8 +56,18 @@ async def build(infra: Infrastructure) -> ServiceParts:
             api_endpoint=settings.gmail_api_endpoint,
             timeout_seconds=settings.gmail_timeout_seconds,
         )
-        sender, bounces = gmail, GmailBounces(gmail)
-        quota = SenderQuota(settings.gmail_quota_units_per_minute)
+        sender, bounces, history = gmail, GmailBounces(gmail), GmailHistory(gmail)
+        quota = MailboxQuota(
+            PostgresBudgets(infra.pool),
+            QuotaPolicy(
+                units_per_window=settings.gmail_quota_units_per_minute,
+                window=dt.timedelta(seconds=settings.gmail_quota_window_seconds),
+                first_pause=dt.timedelta(seconds=settings.rate_limit_pause_seconds),
+                longest_default_pause=dt.timedelta(
+                    seconds=settings.rate_limit_longest_pause_seconds
+                ),
+            ),
+        )
     elif settings.sender_kind() == "smtp":
         if not settings.smtp_host:
             raise ValueError("MAIL_SENDER=smtp needs SMTP_HOST")
@@ -86,12 +98,16 @@ async def build(infra: Infrastructure) -> ServiceParts:
         limits=Limits(
             send_cost=settings.gmail_send_cost,
             lookup_cost=settings.gmail_lookup_cost,
+            position_cost=settings.gmail_position_cost,
+            history_cost=settings.gmail_history_cost,
+            message_cost=settings.gmail_message_cost,
             daily_cap=settings.daily_send_cap,
             settle=dt.timedelta(seconds=settings.unknown_outcome_settle_seconds),
             lease=dt.timedelta(seconds=settings.claim_lease_seconds),
         ),
         quota_key=(lambda _: "token-file mailbox") if settings.gmail_token_file else str,
         bounces=bounces,
+        history=history,
     )
     servicer = DispatcherServicer(deps)
 

@@ -29,10 +29,19 @@ class DispatcherSettings(CommonSettings):
     # Another Gmail API endpoint (a test double on loopback); empty means Google's.
     gmail_api_endpoint: str | None = None
     gmail_timeout_seconds: float = 30.0
-    # Gmail's per-user quota, what a send and a lookup cost, and the daily cap.
+    # Gmail's per-user quota (for the mailbox as a whole: every process spends from one budget
+    # kept in PostgreSQL), the window it is counted over, what each call costs, and the daily cap.
     gmail_quota_units_per_minute: int = 15_000
+    gmail_quota_window_seconds: float = 60.0
     gmail_send_cost: int = 100
     gmail_lookup_cost: int = 5
+    gmail_position_cost: int = 1
+    gmail_history_cost: int = 2
+    gmail_message_cost: int = 5
+    # After a rate-limit answer without Retry-After: the first pause, and the longest one that
+    # answers in a row grow it to.
+    rate_limit_pause_seconds: float = 30.0
+    rate_limit_longest_pause_seconds: float = 120.0
     daily_send_cap: int = 2_000
     # Seconds after an attempt with an unknown outcome before "not found" means "not sent".
     unknown_outcome_settle_seconds: float = 60.0

@@ -1,9 +1,13 @@
 """A fake Gmail API on loopback, speaking the REST paths the real client calls.
 
-`users.messages.send` (POST .../users/me/messages/send, JSON body with `raw`) and
-`users.messages.list` (GET .../users/me/messages?q=rfc822msgid:...). Each bearer token is one
-mailbox. Misbehaviours a test can switch on: a per-user quota answered with 429, a 503 after the
-message was accepted, a dropped connection after it was accepted, slowness, a rejected address.
+`users.messages.send` (POST .../users/me/messages/send, JSON body with `raw`),
+`users.messages.list` (GET .../users/me/messages?q=rfc822msgid:...), `users.messages.get` (raw or
+metadata), `users.getProfile` and `users.history.list` (messageAdded, by label, paged). Each
+bearer token is one mailbox, with a history id that grows with each message added. Misbehaviours
+a test can switch on: a per-user quota answered with 429 (and Retry-After), 429s on chosen sends,
+a 503 after the message was accepted, a dropped connection after it was accepted, slowness, a
+rejected address, a search index that lags, a history that keeps only its latest records.
+Every request is recorded with the time it arrived.
 """
 
 from __future__ import annotations
@@ -12,7 +16,9 @@ import base64
 import collections
 import email
 import email.policy
+import itertools
 import json
+import math
 import threading
 import time
 import uuid
@@ -25,6 +31,11 @@ from urllib.parse import parse_qs, urlsplit
 SEND_PATH = "/gmail/v1/users/me/messages/send"
 TOKEN_PATH = "/token"
 LIST_PATH = "/gmail/v1/users/me/messages"
+PROFILE_PATH = "/gmail/v1/users/me/profile"
+HISTORY_PATH = "/gmail/v1/users/me/history"
+# Gmail's published quota units per call.
+COSTS = {"send": 100, "search": 5, "get": 5, "profile": 1, "history": 2}
+FIRST_HISTORY_ID = 1000
 
 
 @dataclass
@@ -34,15 +45,25 @@ class StoredMessage:
     to: str
     subject: str
     raw: bytes
+    # When it was added (time.monotonic()), and the mailbox's history id it was added at.
+    added_at: float = 0.0
+    history_id: int = 0
+    labels: tuple[str, ...] = ("SENT",)
 
 
 @dataclass
 class Behaviour:
     """What the fake does wrong; every switch off by default."""
 
-    # Quota units per user per rolling window (send 100, list 5); 0 means no quota.
+    # Quota units per user per rolling window (see COSTS); 0 means no quota. A 429 for the quota
+    # says in Retry-After (whole seconds) when the window has room again, unless switched off.
     quota_units: int = 0
     quota_window_seconds: float = 60.0
+    quota_retry_after: bool = True
+    # Send requests (numbered from 1) answered with 429, saying Retry-After `retry_after` (a
+    # header value: delta-seconds or an HTTP-date; None sends no header).
+    rate_limit_sends: set[int] = field(default_factory=set)
+    retry_after: str | None = None
     # Accept the message, then answer 503 (every n-th send; 0 never).
     fail_after_accept_every: int = 0
     # Accept the message, then close the connection without answering (every n-th send).
@@ -55,6 +76,13 @@ class Behaviour:
     fail_lookup_every: int = 0
     # Recipients accepted, then bounced: a delivery status report lands in the sender's mailbox.
     bounce_addresses: set[str] = field(default_factory=set)
+    # Seconds before a message added to the mailbox is found by an rfc822msgid: search.
+    search_lag_seconds: float = 0.0
+    # History records kept per mailbox (None: all); history.list from an id older than the oldest
+    # kept answers 404, as Gmail does for an expired startHistoryId.
+    history_kept: int | None = None
+    # History records per page at most.
+    history_page_size: int = 100
 
 
 class FakeGmail:
@@ -70,7 +98,18 @@ class FakeGmail:
         self.sends = 0
         # Send requests per recipient, refused ones included.
         self.attempts: collections.Counter[str] = collections.Counter()
+        # rfc822msgid: searches, getProfile calls, history.list calls, messages.get calls.
         self.lookups = 0
+        self.profiles = 0
+        self.history_lists = 0
+        self.metadata_gets = 0
+        # (time.monotonic() on arrival, kind: send, search, get, profile, history, token).
+        self.requests: list[tuple[float, str]] = []
+        self._send_requests = 0
+        self._reads = 0
+        self._history_ids: dict[str, itertools.count[int]] = defaultdict(
+            lambda: itertools.count(FIRST_HISTORY_ID + 1)
+        )
         self._spent: dict[str, deque[tuple[float, int]]] = defaultdict(deque)
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -93,18 +132,60 @@ class FakeGmail:
         with self._lock:
             return list(self.mailboxes[user])
 
-    def _over_quota(self, user: str, units: int) -> bool:
+    def requests_of(self, *kinds: str) -> list[float]:
+        """Arrival times of the requests of these kinds."""
+        with self._lock:
+            return [at for at, kind in self.requests if kind in kinds]
+
+    def _history_id(self, user: str) -> int:
+        """The mailbox's current history id (caller holds the lock)."""
+        stored = self.inboxes[user] + self.mailboxes[user]
+        return max((m.history_id for m in stored), default=FIRST_HISTORY_ID)
+
+    def _add(self, user: str, message: StoredMessage, inbox: bool = False) -> None:
+        """Store a message in the mailbox, moving its history on (caller holds the lock)."""
+        message.added_at = time.monotonic()
+        message.history_id = next(self._history_ids[user])
+        (self.inboxes if inbox else self.mailboxes)[user].append(message)
+
+    def _over_quota(self, user: str, units: int) -> float | None:
+        """None when the call fits the user's quota (and is counted), else seconds until it
+        would (caller holds the lock)."""
         limit = self.behaviour.quota_units
         if not limit:
-            return False
+            return None
         now = time.monotonic()
+        window = self.behaviour.quota_window_seconds
         log = self._spent[user]
-        while log and log[0][0] <= now - self.behaviour.quota_window_seconds:
+        while log and log[0][0] <= now - window:
             log.popleft()
-        if sum(u for _, u in log) + units > limit:
-            return True
-        log.append((now, units))
-        return False
+        excess = sum(u for _, u in log) + units - limit
+        if excess <= 0:
+            log.append((now, units))
+            return None
+        wait = 0.0
+        for at, spent in log:
+            wait = at + window - now
+            excess -= spent
+            if excess <= 0:
+                break
+        return max(wait, 0.0)
+
+    def _admit(self, user: str, kind: str) -> tuple[bool, str | None]:
+        """Record the request; (admitted, Retry-After value of the 429 otherwise)."""
+        with self._lock:
+            self.requests.append((time.monotonic(), kind))
+            if kind == "send":
+                self._send_requests += 1
+                if self._send_requests in self.behaviour.rate_limit_sends:
+                    self.rate_limited += 1
+                    return False, self.behaviour.retry_after
+            wait = self._over_quota(user, COSTS[kind])
+            if wait is not None:
+                self.rate_limited += 1
+                header = str(math.ceil(wait)) if self.behaviour.quota_retry_after else None
+                return False, header
+        return True, None
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self
@@ -129,22 +210,39 @@ class FakeGmail:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def _error(self, status: int, reason: str) -> None:
-                self._reply(
-                    status,
-                    {
-                        "error": {
-                            "code": status,
-                            "message": reason,
-                            "errors": [{"reason": reason, "message": reason}],
-                        }
-                    },
-                )
+            def _error(
+                self, status: int, reason: str, headers: dict[str, str] | None = None
+            ) -> None:
+                body = {
+                    "error": {
+                        "code": status,
+                        "message": reason,
+                        "errors": [{"reason": reason, "message": reason}],
+                    }
+                }
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _admitted(self, kind: str) -> bool:
+                """Count the call against the quota; answer 429 when it does not fit."""
+                admitted, retry_after = fake._admit(self._user(), kind)
+                if not admitted:
+                    headers = {"Retry-After": retry_after} if retry_after is not None else {}
+                    self._error(429, "rateLimitExceeded", headers)
+                return admitted
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 data = self.rfile.read(length)
                 if urlsplit(self.path).path == TOKEN_PATH:
+                    with fake._lock:
+                        fake.requests.append((time.monotonic(), "token"))
                     self._token(data)
                     return
                 body = json.loads(data or b"{}")
@@ -153,17 +251,11 @@ class FakeGmail:
                     return
                 user = self._user()
                 b = fake.behaviour
-                with fake._lock:
-                    if fake._over_quota(user, 100):
-                        fake.rate_limited += 1
-                        limited = True
-                    else:
-                        limited = False
-                        fake.sends += 1
-                        n = fake.sends
-                if limited:
-                    self._error(429, "rateLimitExceeded")
+                if not self._admitted("send"):
                     return
+                with fake._lock:
+                    fake.sends += 1
+                    n = fake.sends
                 if b.delay_seconds:
                     time.sleep(b.delay_seconds)
                 raw = base64.urlsafe_b64decode(body["raw"])
@@ -182,11 +274,20 @@ class FakeGmail:
                     raw=raw,
                 )
                 with fake._lock:
-                    fake.mailboxes[user].append(stored)
+                    fake._add(user, stored)
                     if to in b.bounce_addresses:
                         report = bounce_report(parsed, to)
-                        fake.inboxes[user].append(
-                            StoredMessage(uuid.uuid4().hex[:16], "", user, "Undeliverable", report)
+                        fake._add(
+                            user,
+                            StoredMessage(
+                                uuid.uuid4().hex[:16],
+                                "",
+                                user,
+                                "Undeliverable",
+                                report,
+                                labels=("INBOX",),
+                            ),
+                            inbox=True,
                         )
                 if b.drop_after_accept_every and n % b.drop_after_accept_every == 0:
                     self.close_connection = True
@@ -216,47 +317,164 @@ class FakeGmail:
                     {"access_token": claims["sub"], "token_type": "Bearer", "expires_in": 3600},
                 )
 
+            def _failing_read(self) -> bool:
+                """Every n-th lookup (search or history) answers 500 when asked to."""
+                every = fake.behaviour.fail_lookup_every
+                with fake._lock:
+                    fake._reads += 1
+                    n = fake._reads
+                if every and n % every == 0:
+                    self._error(500, "backendError")
+                    return True
+                return False
+
             def do_GET(self) -> None:
                 parts = urlsplit(self.path)
+                query = parse_qs(parts.query)
                 if parts.path.startswith(LIST_PATH + "/"):
-                    wanted_id = parts.path.rsplit("/", 1)[1]
-                    with fake._lock:
-                        everything = fake.inboxes[self._user()] + fake.mailboxes[self._user()]
-                    match = next((m for m in everything if m.id == wanted_id), None)
-                    if match is None:
-                        self._error(404, "notFound")
-                        return
-                    raw = base64.urlsafe_b64encode(match.raw).decode()
-                    self._reply(200, {"id": match.id, "raw": raw})
-                    return
-                if parts.path != LIST_PATH:
+                    self._get(parts.path.rsplit("/", 1)[1], query)
+                elif parts.path == LIST_PATH:
+                    self._search(query)
+                elif parts.path == PROFILE_PATH:
+                    self._profile()
+                elif parts.path == HISTORY_PATH:
+                    self._history(query)
+                else:
                     self._error(404, "notFound")
+
+            def _get(self, wanted_id: str, query: dict[str, list[str]]) -> None:
+                if not self._admitted("get"):
                     return
                 user = self._user()
                 with fake._lock:
-                    if fake._over_quota(user, 5):
-                        fake.rate_limited += 1
-                        limited = True
-                    else:
-                        limited = False
-                        fake.lookups += 1
-                        n = fake.lookups
-                if limited:
-                    self._error(429, "rateLimitExceeded")
+                    fake.metadata_gets += 1
+                    everything = fake.inboxes[user] + fake.mailboxes[user]
+                match = next((m for m in everything if m.id == wanted_id), None)
+                if match is None:
+                    self._error(404, "notFound")
                     return
-                if fake.behaviour.fail_lookup_every and n % fake.behaviour.fail_lookup_every == 0:
-                    self._error(500, "backendError")
+                if query.get("format", ["full"])[0] == "metadata":
+                    wanted = {h.lower() for h in query.get("metadataHeaders", [])}
+                    parsed = email.message_from_bytes(match.raw, policy=email.policy.default)
+                    headers = [
+                        {"name": name, "value": str(value)}
+                        for name, value in parsed.items()
+                        if not wanted or name.lower() in wanted
+                    ]
+                    self._reply(
+                        200,
+                        {
+                            "id": match.id,
+                            "threadId": match.id,
+                            "labelIds": list(match.labels),
+                            "historyId": str(match.history_id),
+                            "payload": {"headers": headers},
+                        },
+                    )
                     return
-                query = parse_qs(parts.query).get("q", [""])[0]
+                raw = base64.urlsafe_b64encode(match.raw).decode()
+                self._reply(200, {"id": match.id, "raw": raw})
+
+            def _search(self, query: dict[str, list[str]]) -> None:
+                if not self._admitted("search"):
+                    return
+                user = self._user()
                 with fake._lock:
-                    if query.startswith("from:mailer-daemon"):
+                    fake.lookups += 1
+                if self._failing_read():
+                    return
+                q = query.get("q", [""])[0]
+                # The search index shows a message only some time after it was added.
+                indexed_before = time.monotonic() - fake.behaviour.search_lag_seconds
+                with fake._lock:
+                    if q.startswith("from:mailer-daemon"):
                         found = list(fake.inboxes[user])
                     else:
-                        wanted = query.removeprefix("rfc822msgid:").strip("<>")
+                        wanted = q.removeprefix("rfc822msgid:").strip("<>")
                         found = [m for m in fake.mailboxes[user] if m.message_id == wanted]
+                    found = [m for m in found if m.added_at <= indexed_before]
                 body: dict[str, Any] = {"resultSizeEstimate": len(found)}
                 if found:
                     body["messages"] = [{"id": m.id, "threadId": m.id} for m in found]
+                self._reply(200, body)
+
+            def _profile(self) -> None:
+                if not self._admitted("profile"):
+                    return
+                user = self._user()
+                with fake._lock:
+                    fake.profiles += 1
+                    total = len(fake.inboxes[user]) + len(fake.mailboxes[user])
+                    history_id = fake._history_id(user)
+                self._reply(
+                    200,
+                    {
+                        "emailAddress": user,
+                        "messagesTotal": total,
+                        "threadsTotal": total,
+                        "historyId": str(history_id),
+                    },
+                )
+
+            def _history(self, query: dict[str, list[str]]) -> None:
+                if not self._admitted("history"):
+                    return
+                user = self._user()
+                with fake._lock:
+                    fake.history_lists += 1
+                if self._failing_read():
+                    return
+                b = fake.behaviour
+                try:
+                    start = int(query["startHistoryId"][0])
+                except (KeyError, ValueError):
+                    self._error(400, "invalidArgument")
+                    return
+                label = query.get("labelId", [None])[0]
+                types = query.get("historyTypes", ["messageAdded"])
+                with fake._lock:
+                    records = sorted(
+                        fake.inboxes[user] + fake.mailboxes[user], key=lambda m: m.history_id
+                    )
+                    current = fake._history_id(user)
+                if b.history_kept is None:
+                    kept = records
+                else:
+                    kept = records[len(records) - b.history_kept :] if b.history_kept else []
+                oldest_kept = kept[0].history_id if kept else current + 1
+                if start < oldest_kept - 1:
+                    self._error(404, "notFound")
+                    return
+                wanted = [
+                    m
+                    for m in kept
+                    if m.history_id > start
+                    and "messageAdded" in types
+                    and (label is None or label in m.labels)
+                ]
+                offset = int(query.get("pageToken", ["0"])[0] or "0")
+                size = min(int(query.get("maxResults", ["100"])[0]), b.history_page_size)
+                page = wanted[offset : offset + size]
+                body: dict[str, Any] = {"historyId": str(current)}
+                if page:
+                    body["history"] = [
+                        {
+                            "id": str(m.history_id),
+                            "messages": [{"id": m.id, "threadId": m.id}],
+                            "messagesAdded": [
+                                {
+                                    "message": {
+                                        "id": m.id,
+                                        "threadId": m.id,
+                                        "labelIds": list(m.labels),
+                                    }
+                                }
+                            ],
+                        }
+                        for m in page
+                    ]
+                if offset + size < len(wanted):
+                    body["nextPageToken"] = str(offset + size)
                 self._reply(200, body)
 
         return Handler

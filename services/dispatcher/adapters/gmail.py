@@ -3,7 +3,8 @@
 No blind retries anywhere below us: `execute(num_retries=0)`, and httplib2's module-level
 RETRIES set to 1 (it would re-send a POST once when a connection closes without an answer, and a
 message accepted just before the drop would be stored twice). Our caller decides: a send whose
-outcome is unknown is looked up by its Message-ID (`rfc822msgid:`) before any retry.
+outcome is unknown is looked up in the mailbox's history (or, where that has expired, by its
+Message-ID with `rfc822msgid:`) before any retry.
 
 `httplib2.Http` is not thread-safe: each worker thread has its own, and its own client.
 """
@@ -12,7 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import datetime as dt
+import email.utils
 import json
+import re
 import ssl
 import threading
 from email.message import EmailMessage
@@ -28,10 +32,12 @@ from googleapiclient import discovery
 from googleapiclient.errors import HttpError
 
 from services.dispatcher.adapters.senders import (
+    HistoryExpiredError,
     OutcomeUnknownError,
     PermanentSendError,
     RateLimitedError,
     SendResult,
+    SentPage,
     TransientSendError,
 )
 
@@ -88,7 +94,7 @@ class OneShotHttp(httplib2.Http):  # type: ignore[misc]
 
 SCOPES = [
     "https://www.googleapis.com/auth/gmail.send",
-    # rfc822msgid: searches need readonly, not metadata.
+    # rfc822msgid: searches need readonly, not metadata; so do history and getProfile.
     "https://www.googleapis.com/auth/gmail.readonly",
 ]
 _RATE_LIMIT_REASONS = {"rateLimitExceeded", "userRateLimitExceeded"}
@@ -96,12 +102,54 @@ _RATE_LIMIT_REASONS = {"rateLimitExceeded", "userRateLimitExceeded"}
 _NETWORK_ERRORS = (httplib2.HttpLib2Error, ssl.SSLError, OSError, ResendRefusedError)
 
 
-def _reason(error: HttpError) -> str:
+def _details(error: HttpError) -> dict[str, Any]:
     try:
         details = json.loads(error.content.decode())
-        return str(details["error"]["errors"][0]["reason"])
-    except (ValueError, KeyError, IndexError, TypeError):
+    except (ValueError, AttributeError):
+        return {}
+    inner = details.get("error") if isinstance(details, dict) else None
+    return inner if isinstance(inner, dict) else {}
+
+
+def _reason(error: HttpError) -> str:
+    try:
+        return str(_details(error)["errors"][0]["reason"])
+    except (KeyError, IndexError, TypeError):
         return ""
+
+
+# Gmail's user-rate-limit message: "User-rate limit exceeded.  Retry after 2026-12-01T12:00:00.000Z"
+_RETRY_AFTER_IN_MESSAGE = re.compile(r"Retry after (\d{4}-\d\d-\d\dT[0-9:.]+Z)")
+
+
+def parse_retry_after(value: str, now: dt.datetime) -> dt.timedelta | None:
+    """An HTTP Retry-After value (RFC 9110: delta-seconds or an HTTP-date) as a wait from `now`;
+    None when it is neither. A date in the past means no wait."""
+    value = value.strip()
+    if value.isdigit():
+        return dt.timedelta(seconds=int(value))
+    try:
+        at = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if at.tzinfo is None:  # "-0000": UTC with no claim about the local zone
+        at = at.replace(tzinfo=dt.UTC)
+    return max(at - now, dt.timedelta(0))
+
+
+def retry_after(error: HttpError, now: dt.datetime) -> dt.timedelta | None:
+    """How long Gmail asked us to wait: the Retry-After header, else the time its message
+    names, else None."""
+    header = error.resp.get("retry-after") if hasattr(error.resp, "get") else None
+    if header:
+        wait = parse_retry_after(str(header), now)
+        if wait is not None:
+            return wait
+    found = _RETRY_AFTER_IN_MESSAGE.search(str(_details(error).get("message", "")))
+    if found is None:
+        return None
+    at = dt.datetime.fromisoformat(found[1].replace("Z", "+00:00"))
+    return max(at - now, dt.timedelta(0))
 
 
 class GmailSender:
@@ -187,6 +235,89 @@ class GmailSender:
         return str(messages[0]["id"]) if messages else None
 
 
+class GmailHistory:
+    """A sender's mailbox history: where it stands before a send, and what the sent mail gained
+    since. History is not search-indexed, so a message Gmail accepted is there at once."""
+
+    def __init__(self, sender: GmailSender, page_size: int = 100) -> None:
+        self._sender = sender
+        self._page_size = page_size
+
+    async def position(self, mailbox: str) -> str:
+        return await asyncio.to_thread(self._position, mailbox)
+
+    def _position(self, mailbox: str) -> str:
+        request = self._sender._client(mailbox).users().getProfile(userId="me")
+        return str(_execute(request, "profile")["historyId"])
+
+    async def sent_since(self, mailbox: str, position: str, page: str | None) -> SentPage:
+        return await asyncio.to_thread(self._sent_since, mailbox, position, page)
+
+    def _sent_since(self, mailbox: str, position: str, page: str | None) -> SentPage:
+        request = (
+            self._sender._client(mailbox)
+            .users()
+            .history()
+            .list(
+                userId="me",
+                startHistoryId=position,
+                historyTypes=["messageAdded"],
+                labelId="SENT",
+                maxResults=self._page_size,
+                pageToken=page,
+            )
+        )
+        try:
+            response = _execute(request, "history")
+        except PermanentSendError as error:
+            if str(error).startswith("404"):
+                raise HistoryExpiredError(f"no history from {position}") from error
+            raise
+        ids = [
+            str(added["message"]["id"])
+            for record in response.get("history") or []
+            for added in record.get("messagesAdded") or []
+        ]
+        return SentPage(ids, response.get("nextPageToken"))
+
+    async def message_id(self, mailbox: str, provider_message_id: str) -> str | None:
+        return await asyncio.to_thread(self._message_id, mailbox, provider_message_id)
+
+    def _message_id(self, mailbox: str, provider_message_id: str) -> str | None:
+        request = (
+            self._sender._client(mailbox)
+            .users()
+            .messages()
+            .get(
+                userId="me",
+                id=provider_message_id,
+                format="metadata",
+                metadataHeaders=["Message-ID"],
+            )
+        )
+        try:
+            response = _execute(request, "message")
+        except PermanentSendError as error:
+            if str(error).startswith("404"):
+                return None  # deleted since: not something we can match
+            raise
+        for header in (response.get("payload") or {}).get("headers") or []:
+            if str(header.get("name", "")).lower() == "message-id":
+                return str(header.get("value", ""))
+        return None
+
+
+def _execute(request: Any, what: str) -> dict[str, Any]:
+    """Run a read-only call once; failures as the send errors they amount to."""
+    try:
+        response: dict[str, Any] = request.execute(num_retries=0)
+    except HttpError as error:
+        raise _classify(error, sent=False) from error
+    except _NETWORK_ERRORS as error:
+        raise TransientSendError(f"{what} failed: {type(error).__name__}: {error}") from error
+    return response
+
+
 class GmailBounces:
     """Reads bounce reports (DSNs from the mailer daemon) in a sender's mailbox."""
 
@@ -219,7 +350,8 @@ def _classify(error: HttpError, sent: bool) -> Exception:
     status = error.resp.status
     reason = _reason(error)
     if status == 429 or (status == 403 and reason in _RATE_LIMIT_REASONS):
-        return RateLimitedError(f"{status} {reason or 'rate limited'}")
+        wait = retry_after(error, dt.datetime.now(dt.UTC))
+        return RateLimitedError(f"{status} {reason or 'rate limited'}", wait)
     if status >= 500:
         # "A 200 does not always mean delivered", and a 5xx does not mean not sent.
         return (

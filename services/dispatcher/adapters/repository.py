@@ -12,7 +12,6 @@ from services.dispatcher.domain.model import (
     ApprovedInvitation,
     Delivery,
     DeliveryState,
-    backoff_delay,
 )
 
 _APPROVED_COLUMNS = (
@@ -47,6 +46,7 @@ def _to_delivery(row: asyncpg.Record) -> Delivery:
         sent_at=row["sent_at"],
         outcome_unknown=row["outcome_unknown"],
         attempted_at=row["attempted_at"],
+        history_id=row["send_history_id"],
         claim_token=row["claim_token"],
     )
 
@@ -133,20 +133,25 @@ class DeliveryRepository:
             delivery.claim_token,
         )
 
-    async def mark_attempt(self, delivery: Delivery, lease: dt.timedelta) -> bool:
+    async def mark_attempt(
+        self, delivery: Delivery, lease: dt.timedelta, history_id: str | None
+    ) -> bool:
         """Written and committed before the provider is called: if the process dies before it
-        records the answer, whoever takes the delivery over looks it up first. False (and
-        nothing written) when this worker's claim is no longer the current one."""
+        records the answer, whoever takes the delivery over looks it up first, in the mailbox's
+        history from `history_id` (the first attempt's is kept: it covers every attempt). False
+        (and nothing written) when this worker's claim is no longer the current one."""
         marked = await self._conn.fetchval(
             """
             UPDATE deliveries
-            SET outcome_unknown = true, attempted_at = now(), lease_until = now() + $3::interval
+            SET outcome_unknown = true, attempted_at = now(), lease_until = now() + $3::interval,
+                send_history_id = coalesce(send_history_id, $4)
             WHERE id = $1 AND claim_token = $2 AND state = 'pending'
             RETURNING true
             """,
             delivery.id,
             delivery.claim_token,
             lease,
+            history_id,
         )
         return bool(marked)
 
@@ -165,28 +170,19 @@ class DeliveryRepository:
         assert row is not None
         return int(row["sent"]), row["oldest"]
 
-    async def slow_down(self, sender_email: str, now: dt.datetime, jitter: float) -> dt.datetime:
-        """Back the sender off after a rate-limit answer, longer each time in a row."""
-        level = await self._conn.fetchval(
-            """
-            INSERT INTO sender_controls (sender_email, backoff_level) VALUES ($1, 0)
-            ON CONFLICT (sender_email) DO UPDATE
-                SET backoff_level = least(sender_controls.backoff_level + 1, 10)
-            RETURNING backoff_level
-            """,
-            sender_email,
-        )
-        until = now + backoff_delay(int(level), jitter)
+    async def hold_sender(self, sender_email: str, until: dt.datetime) -> None:
+        """Claim nothing of the sender's before `until` (its mailbox is resting after a
+        rate-limit answer); shown as the sender's backoff."""
         await self._conn.execute(
             """
-            UPDATE sender_controls SET backoff_until = $2, updated_at = $3
-            WHERE sender_email = $1
+            INSERT INTO sender_controls (sender_email, backoff_until) VALUES ($1, $2)
+            ON CONFLICT (sender_email) DO UPDATE
+                SET backoff_until = greatest(sender_controls.backoff_until, $2),
+                    backoff_level = sender_controls.backoff_level + 1, updated_at = now()
             """,
             sender_email,
             until,
-            now,
         )
-        return until
 
     async def sending_went_well(self, sender_email: str) -> None:
         """A successful send resets the sender's backoff."""
@@ -197,6 +193,17 @@ class DeliveryRepository:
             """,
             sender_email,
         )
+
+    async def known_provider_ids(self, provider_message_ids: list[str]) -> set[str]:
+        """Which of these provider ids other deliveries already recorded as theirs."""
+        rows = await self._conn.fetch(
+            """
+            SELECT provider_message_id FROM deliveries
+            WHERE provider_message_id = ANY($1::text[])
+            """,
+            provider_message_ids,
+        )
+        return {r["provider_message_id"] for r in rows}
 
     async def retry_later(self, delivery: Delivery, at: dt.datetime, reason: str) -> None:
         """Leave the delivery pending, not to be claimed before `at`."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
 import re
 from dataclasses import dataclass
@@ -25,7 +26,16 @@ class TransientSendError(Exception):
 
 
 class RateLimitedError(TransientSendError):
-    """Not sent: the mailbox is over its quota; slow this sender down."""
+    """Not sent: the mailbox is over its quota; rest the whole mailbox, for `retry_after` when
+    the provider said how long."""
+
+    def __init__(self, message: str, retry_after: dt.timedelta | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class HistoryExpiredError(Exception):
+    """The mailbox no longer keeps history from that position: look the message up otherwise."""
 
 
 class OutcomeUnknownError(Exception):
@@ -42,6 +52,31 @@ class MailSender(Protocol):
     async def find(self, sender: str, message_id: str) -> str | None:
         """The provider's id of a message sent from `sender` with this Message-ID, if any;
         TransientSendError when the lookup itself fails."""
+        ...
+
+
+@dataclass(frozen=True)
+class SentPage:
+    """Provider ids of messages added to the mailbox's sent mail, and where the next page starts."""
+
+    provider_message_ids: list[str]
+    next_page: str | None
+
+
+class MailboxHistory(Protocol):
+    """A mailbox's change history, which, unlike its search index, is up to date at once."""
+
+    async def position(self, mailbox: str) -> str:
+        """Where the mailbox's history stands now (Gmail's historyId)."""
+        ...
+
+    async def sent_since(self, mailbox: str, position: str, page: str | None) -> SentPage:
+        """Messages added to the sent mail after `position`, a page at a time;
+        HistoryExpiredError when the history no longer reaches back that far."""
+        ...
+
+    async def message_id(self, mailbox: str, provider_message_id: str) -> str | None:
+        """The RFC 5322 Message-ID of one message; None when it is gone."""
         ...
 
 

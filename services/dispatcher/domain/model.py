@@ -79,6 +79,9 @@ class Delivery:
     # A send was attempted and its result is not known: look it up before sending again.
     outcome_unknown: bool = False
     attempted_at: dt.datetime | None = None
+    # Where the sender's mailbox history stood before the first attempt: an unknown outcome is
+    # settled from the history after it.
+    history_id: str | None = None
     # The claim this worker holds on the delivery, if any.
     claim_token: uuid.UUID | None = None
     events: list[DeliveryOutcome] = field(default_factory=list)
@@ -123,10 +126,3 @@ class Delivery:
         self.state = DeliveryState.SUPPRESSED
         self.detail = reason
         self._record()
-
-
-def backoff_delay(level: int, jitter: float) -> dt.timedelta:
-    """How long a rate-limited mailbox waits: doubling from 2 s up to 5 minutes, with jitter
-    (0 to 1) spreading the retries of several workers."""
-    base = min(2.0 * 2**level, 300.0)
-    return dt.timedelta(seconds=base * (0.5 + jitter / 2))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import random
 import re
 import uuid
 from collections.abc import Callable
@@ -16,6 +15,8 @@ from services.common.auth import Principal
 from services.common.errors import InvalidArgument, PermissionDenied, Violations
 from services.common.outbox import OutboxMessage
 from services.dispatcher.adapters.senders import (
+    HistoryExpiredError,
+    MailboxHistory,
     MailSender,
     OutcomeUnknownError,
     PermanentSendError,
@@ -45,8 +46,13 @@ DAY = dt.timedelta(hours=24)
 class Limits:
     """The mailbox's sending limits (from settings)."""
 
+    # Quota units per call (Gmail's published costs): messages.send, an rfc822msgid: search
+    # (messages.list), users.getProfile, users.history.list and messages.get.
     send_cost: int = 100
     lookup_cost: int = 5
+    position_cost: int = 1
+    history_cost: int = 2
+    message_cost: int = 5
     daily_cap: int = 2_000
     # A lookup that finds nothing is trusted only this long after the attempt: a request that
     # timed out on our side may still be finishing at the provider.
@@ -56,7 +62,15 @@ class Limits:
 
 
 class Quota(Protocol):
-    async def spend(self, sender: str, units: int) -> None: ...
+    async def spend(self, mailbox: str, units: int) -> None:
+        """Wait until the call fits the mailbox's budget, and record it."""
+        ...
+
+    async def pause(self, mailbox: str, retry_after: dt.timedelta | None) -> dt.datetime:
+        """Rest the mailbox after a rate-limit answer; when it may call again."""
+        ...
+
+    async def went_well(self, mailbox: str) -> None: ...
 
 
 class BounceSource(Protocol):
@@ -79,7 +93,9 @@ class Dependencies:
     quota_key: Callable[[str], str] = str
     # Where bounce reports are read (the Gmail sender); None where there is no mailbox.
     bounces: BounceSource | None = None
-    jitter: Callable[[], float] = random.random
+    # The mailbox history unknown outcomes are settled from; None where the provider has none
+    # (then the sender's own lookup settles them).
+    history: MailboxHistory | None = None
 
 
 async def accept_invitation(deps: Dependencies, approved: ApprovedInvitation) -> bool:
@@ -136,6 +152,7 @@ async def _send_one(deps: Dependencies, delivery: Delivery) -> None:
     nothing is done on a delivery whose claim another worker has taken over."""
     approved = delivery.approved
     sender = approved.sender_email
+    mailbox = deps.quota_key(sender)
     async with deps.uow() as uow:
         mine = await uow.deliveries.renew_claim(delivery, deps.limits.lease)
         await uow.commit()
@@ -150,9 +167,11 @@ async def _send_one(deps: Dependencies, delivery: Delivery) -> None:
         return
 
     if delivery.outcome_unknown:
-        await deps.quota.spend(deps.quota_key(sender), deps.limits.lookup_cost)
         try:
-            found = await deps.sender.find(sender, delivery.message_id)
+            found = await _look_up(deps, delivery)
+        except RateLimitedError as exc:
+            await _rate_limited(deps, delivery, exc)
+            return
         except TransientSendError as exc:
             # Still unknown: look again later, never resend blind.
             await _later(deps, delivery, deps.clock() + CHECK_DELAY, f"lookup failed: {exc}")
@@ -176,9 +195,24 @@ async def _send_one(deps: Dependencies, delivery: Delivery) -> None:
         await _later(deps, delivery, oldest + DAY, "the mailbox's daily sending cap is reached")
         return
 
-    await deps.quota.spend(deps.quota_key(sender), deps.limits.send_cost)
+    # The mailbox's history position comes first, so that an unknown outcome can be settled
+    # from the history; one reservation covers both calls.
+    wants_position = deps.history is not None and delivery.history_id is None
+    position_cost = deps.limits.position_cost if wants_position else 0
+    await deps.quota.spend(mailbox, deps.limits.send_cost + position_cost)
+    history_id = delivery.history_id
+    if wants_position and deps.history is not None:
+        try:
+            history_id = await deps.history.position(sender)
+        except RateLimitedError as exc:
+            await _rate_limited(deps, delivery, exc)
+            return
+        except (TransientSendError, PermanentSendError) as exc:
+            # Nothing sent: try again later rather than send with no way to settle the outcome.
+            await _later(deps, delivery, deps.clock() + RETRY_DELAY, f"mailbox unreadable: {exc}")
+            return
     async with deps.uow() as uow:
-        marked = await uow.deliveries.mark_attempt(delivery, deps.limits.lease)
+        marked = await uow.deliveries.mark_attempt(delivery, deps.limits.lease, history_id)
         await uow.commit()
     if not marked:
         return  # our claim ran out while waiting for quota: whoever holds it now sends
@@ -191,11 +225,8 @@ async def _send_one(deps: Dependencies, delivery: Delivery) -> None:
         await _suppress(deps, approved.recipient_email, f"rejected: {exc}")
         await _finish(deps, delivery)
     except RateLimitedError as exc:
-        delivery.outcome_unknown = False
-        async with deps.uow() as uow:
-            until = await uow.deliveries.slow_down(sender, deps.clock(), deps.jitter())
-            await uow.deliveries.retry_later(delivery, until, f"rate limited: {exc}")
-            await uow.commit()
+        delivery.outcome_unknown = False  # refused, not accepted: nothing to look up
+        await _rate_limited(deps, delivery, exc)
     except OutcomeUnknownError as exc:
         _log.warning(
             "send outcome unknown, will look it up", extra={"message_id": delivery.message_id}
@@ -207,6 +238,65 @@ async def _send_one(deps: Dependencies, delivery: Delivery) -> None:
     else:
         delivery.mark_sent(result.provider_message_id, deps.clock())
         await _finish(deps, delivery)
+        await deps.quota.went_well(mailbox)
+
+
+async def _rate_limited(deps: Dependencies, delivery: Delivery, exc: RateLimitedError) -> None:
+    """Rest the whole mailbox for as long as the provider asked (every worker of every process
+    waits, claimed work included), and take this delivery up again after it."""
+    sender = delivery.approved.sender_email
+    until = await deps.quota.pause(deps.quota_key(sender), exc.retry_after)
+    _log.warning(
+        "rate limited, mailbox resting",
+        extra={"sender": sender, "until": until.isoformat(), "reason": str(exc)},
+    )
+    async with deps.uow() as uow:
+        await uow.deliveries.hold_sender(sender, until)
+        await uow.deliveries.retry_later(delivery, until, f"rate limited: {exc}")
+        await uow.commit()
+
+
+async def _look_up(deps: Dependencies, delivery: Delivery) -> str | None:
+    """The provider's id of the delivery's message if the sender's mailbox has it: from the
+    mailbox's history since the first attempt, or, where that history has expired, from the
+    sender's own lookup (a search, which lags). TransientSendError when a call fails."""
+    sender = delivery.approved.sender_email
+    if deps.history is not None and delivery.history_id is not None:
+        try:
+            return await _find_in_history(deps, deps.history, delivery, delivery.history_id)
+        except HistoryExpiredError:
+            _log.info(
+                "mailbox history expired, searching instead",
+                extra={"message_id": delivery.message_id},
+            )
+    await deps.quota.spend(deps.quota_key(sender), deps.limits.lookup_cost)
+    return await deps.sender.find(sender, delivery.message_id)
+
+
+async def _find_in_history(
+    deps: Dependencies, history: MailboxHistory, delivery: Delivery, since: str
+) -> str | None:
+    """Page through the messages added to the sender's sent mail since `since`, reading the
+    Message-ID of each one no other delivery has recorded as its own."""
+    sender = delivery.approved.sender_email
+    mailbox = deps.quota_key(sender)
+    wanted = delivery.message_id.strip().strip("<>")
+    page: str | None = None
+    while True:
+        await deps.quota.spend(mailbox, deps.limits.history_cost)
+        listed = await history.sent_since(sender, since, page)
+        async with deps.uow() as uow:
+            known = await uow.deliveries.known_provider_ids(listed.provider_message_ids)
+        for provider_id in listed.provider_message_ids:
+            if provider_id in known:
+                continue
+            await deps.quota.spend(mailbox, deps.limits.message_cost)
+            message_id = await history.message_id(sender, provider_id)
+            if message_id is not None and message_id.strip().strip("<>") == wanted:
+                return provider_id
+        if listed.next_page is None:
+            return None
+        page = listed.next_page
 
 
 async def _suppress(deps: Dependencies, email: str, reason: str) -> None:
