@@ -15,6 +15,8 @@ from trainvite.personalizer.v1 import personalizer_pb2_grpc
 from services.common.auth import CallerKind, issue_token
 from services.platform.seed import CSM_EMAIL, OTHER_CSM_EMAIL
 
+CATALOG_EDITOR_EMAIL = "casey.morgan@trainvite.dev"
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -38,6 +40,8 @@ class Clients:
     csm: tuple[tuple[str, str]]
     other_csm: tuple[tuple[str, str]]
     service: tuple[tuple[str, str]]
+    editor: tuple[tuple[str, str]]
+    gateway: tuple[tuple[str, str]]
 
     async def close(self) -> None:
         for channel in self.channels:
@@ -55,7 +59,9 @@ def clients(endpoints: dict[str, str], key: str) -> Clients:
         channels=channels,
         csm=bearer(issue_token(key, CSM_EMAIL, CallerKind.CSM)),
         other_csm=bearer(issue_token(key, OTHER_CSM_EMAIL, CallerKind.CSM)),
-        service=bearer(issue_token(key, "gateway", CallerKind.SERVICE)),
+        service=bearer(issue_token(key, "personalizer", CallerKind.SERVICE)),
+        editor=bearer(issue_token(key, CATALOG_EDITOR_EMAIL, CallerKind.CATALOG_EDITOR)),
+        gateway=bearer(issue_token(key, "gateway", CallerKind.GATEWAY)),
     )
 
 

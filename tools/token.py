@@ -1,6 +1,9 @@
 """Print a bearer token for calling the services by hand (grpcurl, Postman).
 
-make token CSM=alex.rivera@trainvite.dev
+make token CSM=alex.rivera@trainvite.dev          a CSM, for their own customers
+python -m tools.token --editor casey@trainvite.dev  a catalog editor: courses and sessions
+python -m tools.token --service personalizer        a service: reads the catalog
+python -m tools.token --gateway                     the gateway: one-click unsubscribe only
 grpcurl -plaintext -H "authorization: Bearer $(make -s token CSM=...)" 127.0.0.1:50052 list
 """
 
@@ -28,14 +31,23 @@ def main() -> None:
     )
     who = parser.add_mutually_exclusive_group()
     who.add_argument("--csm", help=f"the CSM's email (default {CSM_EMAIL})")
-    who.add_argument("--service", help="a service or gateway name instead of a CSM")
+    who.add_argument("--editor", help="a catalog editor's email instead of a CSM")
+    who.add_argument("--service", help="a service's name instead of a CSM")
+    who.add_argument(
+        "--gateway", action="store_true", help="the gateway, for one-click unsubscribe links"
+    )
     parser.add_argument("--hours", type=float, default=12.0, help="lifetime (default 12)")
     args = parser.parse_args()
     ttl = dt.timedelta(hours=args.hours)
-    if args.service:
-        print(issue_token(signing_key(), args.service, CallerKind.SERVICE, ttl))
+    if args.editor:
+        subject, kind = args.editor, CallerKind.CATALOG_EDITOR
+    elif args.service:
+        subject, kind = args.service, CallerKind.SERVICE
+    elif args.gateway:
+        subject, kind = "gateway", CallerKind.GATEWAY
     else:
-        print(issue_token(signing_key(), args.csm or CSM_EMAIL, CallerKind.CSM, ttl))
+        subject, kind = args.csm or CSM_EMAIL, CallerKind.CSM
+    print(issue_token(signing_key(), subject, kind, ttl))
 
 
 if __name__ == "__main__":

@@ -1,8 +1,11 @@
-"""Caller identity: signed bearer tokens naming a CSM or a service.
+"""Caller identity: signed bearer tokens naming who calls and as what kind of caller.
 
-A token is an HS256 JWT with `sub` (the CSM's email or the service's name), `kind` ("csm" or
-"service"), issuer and audience "trainvite", and an expiry. Services trust every service caller
-and let a CSM act only on the customers assigned to them.
+A token is an HS256 JWT with `sub` (a person's email or a service's name), `kind` (below),
+issuer and audience "trainvite", `iat` and `exp`, and optionally `nbf`. Anything else is refused:
+another algorithm (`none` included), another key, a token expired or not valid yet, another
+issuer or audience, a missing claim, a kind we do not know. Which kind may call which method is
+in services/common/authorization.py; which customers a CSM may act for is checked where each
+resource is loaded.
 """
 
 from __future__ import annotations
@@ -17,13 +20,27 @@ import jwt
 ISSUER = "trainvite"
 AUDIENCE = "trainvite"
 ALGORITHM = "HS256"
+REQUIRED_CLAIMS = ("sub", "kind", "iss", "aud", "iat", "exp")
+# Clocks of the issuing and the checking host may differ a little.
+CLOCK_SKEW = dt.timedelta(seconds=30)
 
 
 class CallerKind(enum.StrEnum):
-    """Who is calling: a person (CSM) or one of our services or the gateway."""
+    """Who is calling, which decides the methods they may call."""
 
+    # A person acting for the customers assigned to them.
     CSM = "csm"
+    # A person who maintains the catalog's courses and sessions.
+    CATALOG_EDITOR = "catalog_editor"
+    # One of trainvite's services calling another (the personalizer reading the catalog).
     SERVICE = "service"
+    # The chat gateway on an invitee's behalf: one-click unsubscribe with the link's token. When
+    # it acts for a CSM it passes that CSM's own token instead.
+    GATEWAY = "gateway"
+
+
+# People are named by their email address; the rest by a plain name.
+_PEOPLE = frozenset({CallerKind.CSM, CallerKind.CATALOG_EDITOR})
 
 
 @dataclass(frozen=True)
@@ -33,18 +50,18 @@ class Principal:
     subject: str
     kind: CallerKind
 
-    @property
-    def is_service(self) -> bool:
-        """Services act for any customer."""
-        return self.kind is CallerKind.SERVICE
-
     def may_act_for(self, assigned_csm_email: str) -> bool:
-        """True when this caller may see and change a customer assigned to that CSM."""
-        return self.is_service or self.subject.lower() == assigned_csm_email.lower()
+        """True when this caller is the CSM the customer (or mailbox) is assigned to. No other
+        caller acts for a customer: the gateway passes the CSM's own token to do so."""
+        return self.kind is CallerKind.CSM and self.subject.lower() == assigned_csm_email.lower()
 
 
 class InvalidToken(Exception):
-    """The bearer token is missing, malformed, expired or not signed with our key."""
+    """The bearer token is malformed, not signed with our key, or its claims do not hold."""
+
+
+class ExpiredToken(InvalidToken):
+    """The bearer token was valid but its time is up: the caller should get a new one."""
 
 
 def issue_token(
@@ -58,25 +75,51 @@ def issue_token(
         "iss": ISSUER,
         "aud": AUDIENCE,
         "iat": now,
+        "nbf": now,
         "exp": now + ttl,
     }
     return jwt.encode(claims, key, algorithm=ALGORITHM)
 
 
 def verify_token(key: str, token: str) -> Principal:
-    """Check the signature, expiry, issuer and audience; return who the token names."""
+    """Check the algorithm, signature, times, issuer, audience and claims; return the caller.
+
+    The exception's text says what failed, for the service's log; callers are told less.
+    """
     try:
+        # PyJWT refuses any algorithm not listed; the header is checked as well so that a
+        # token naming another algorithm is refused by name, whatever the library's version.
+        if jwt.get_unverified_header(token).get("alg") != ALGORITHM:
+            raise InvalidToken("algorithm is not HS256")
         claims = jwt.decode(
             token,
             key,
             algorithms=[ALGORITHM],
             audience=AUDIENCE,
             issuer=ISSUER,
-            options={"require": ["sub", "exp", "iss", "aud"]},
+            leeway=CLOCK_SKEW,
+            options={"require": list(REQUIRED_CLAIMS), "verify_iat": True, "verify_nbf": True},
         )
-        return Principal(subject=str(claims["sub"]), kind=CallerKind(str(claims.get("kind"))))
-    except (jwt.PyJWTError, ValueError) as exc:
+    except jwt.ExpiredSignatureError as exc:
+        raise ExpiredToken("token expired") from exc
+    except jwt.PyJWTError as exc:
         raise InvalidToken(str(exc)) from exc
+    issued = claims["iat"]
+    if (
+        not isinstance(issued, int | float)
+        or dt.datetime.fromtimestamp(issued, dt.UTC) > dt.datetime.now(dt.UTC) + CLOCK_SKEW
+    ):
+        raise InvalidToken("token issued in the future")
+    try:
+        kind = CallerKind(claims["kind"])
+    except ValueError as exc:
+        raise InvalidToken("unknown caller kind") from exc
+    subject = claims["sub"]
+    if not isinstance(subject, str) or not subject.strip():
+        raise InvalidToken("empty subject")
+    if kind in _PEOPLE and "@" not in subject:
+        raise InvalidToken("a person is named by their email address")
+    return Principal(subject=subject.strip(), kind=kind)
 
 
 _current: contextvars.ContextVar[Principal] = contextvars.ContextVar("trainvite_principal")

@@ -15,7 +15,14 @@ from grpc_reflection.v1alpha import reflection
 from grpc_status import rpc_status
 
 from services.common import errors
-from services.common.auth import InvalidToken, set_current_principal, verify_token
+from services.common.auth import (
+    CallerKind,
+    ExpiredToken,
+    InvalidToken,
+    set_current_principal,
+    verify_token,
+)
+from services.common.authorization import allows
 
 _log = logging.getLogger(__name__)
 
@@ -44,39 +51,61 @@ def _wrap_unary(handler: Handler, behavior: Behavior) -> Handler:
 
 def _bearer_token(details: grpc.HandlerCallDetails) -> str | None:
     for key, value in details.invocation_metadata or ():
-        if key == "authorization" and isinstance(value, str) and value.startswith("Bearer "):
-            return value.removeprefix("Bearer ").strip()
+        if key == "authorization" and isinstance(value, str):
+            scheme, _, token = value.partition(" ")
+            # The scheme is case-insensitive (RFC 7235); an empty token is no token.
+            if scheme.lower() == "bearer" and token.strip():
+                return token.strip()
     return None
 
 
 class AuthInterceptor(grpc.aio.ServerInterceptor):
-    """Every method but health and reflection needs a valid bearer token (fails closed)."""
+    """Every method but health and reflection needs a valid bearer token, and the caller's kind
+    must be one the authorization policy names for the method; a method the policy does not
+    name is denied to every caller (fails closed).
 
-    def __init__(self, signing_key: str) -> None:
+    A refused caller is told only "missing", "expired" or "invalid": what exactly failed goes to
+    the log, never to the caller, so a forger learns nothing about the checks.
+    """
+
+    def __init__(
+        self, signing_key: str, allowed: Callable[[str, CallerKind], bool] = allows
+    ) -> None:
         self._key = signing_key
+        self._allowed = allowed
 
     async def intercept_service(
         self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
     ) -> Handler:
         handler = await continuation(handler_call_details)
-        if handler is None or handler_call_details.method.startswith(PUBLIC_METHOD_PREFIXES):
+        method = handler_call_details.method
+        if handler is None or method.startswith(PUBLIC_METHOD_PREFIXES):
             return handler
         token = _bearer_token(handler_call_details)
         inner = handler.unary_unary
+        method_name = method.rsplit("/", 1)[-1]
 
-        async def authenticated(request: Any, context: Context) -> Any:
+        async def authorized(request: Any, context: Context) -> Any:
             if token is None:
                 await context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing bearer token")
             try:
                 principal = verify_token(self._key, token)
+            except ExpiredToken:
+                await context.abort(grpc.StatusCode.UNAUTHENTICATED, "expired bearer token")
             except InvalidToken as exc:
-                await context.abort(grpc.StatusCode.UNAUTHENTICATED, f"invalid token: {exc}")
+                _log.info("token refused", extra={"method": method, "reason": str(exc)})
+                await context.abort(grpc.StatusCode.UNAUTHENTICATED, "invalid bearer token")
+            if not self._allowed(method, principal.kind):
+                await context.abort(
+                    grpc.StatusCode.PERMISSION_DENIED,
+                    f"a {principal.kind.value} caller may not call {method_name}",
+                )
             if inner is None:
                 await context.abort(grpc.StatusCode.UNIMPLEMENTED, "only unary methods are served")
             set_current_principal(principal)
             return await inner(request, context)
 
-        return _wrap_unary(handler, authenticated)
+        return _wrap_unary(handler, authorized)
 
 
 _STATUS_OF: list[tuple[type[errors.DomainError], grpc.StatusCode]] = [

@@ -38,7 +38,7 @@ async def new_course(
         duration=duration,
         **kw,  # type: ignore[arg-type]
     )
-    return await c.catalog.CreateCourse(pb.CreateCourseRequest(course=course), metadata=c.csm)
+    return await c.catalog.CreateCourse(pb.CreateCourseRequest(course=course), metadata=c.editor)
 
 
 async def new_session(
@@ -52,7 +52,7 @@ async def new_session(
         registration_url="https://example.com/register",
     )
     return await c.catalog.CreateTrainingSession(
-        pb.CreateTrainingSessionRequest(training_session=session), metadata=c.csm
+        pb.CreateTrainingSessionRequest(training_session=session), metadata=c.editor
     )
 
 
@@ -73,7 +73,7 @@ async def analytics_session(c: Clients, days_ahead: int = 40) -> pb.TrainingSess
                 ],
             )
         ),
-        metadata=c.csm,
+        metadata=c.editor,
     )
     start = (dt.datetime.now(dt.UTC) + dt.timedelta(days=days_ahead)).replace(
         minute=0, second=0, microsecond=0

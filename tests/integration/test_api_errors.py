@@ -54,17 +54,21 @@ async def test_a_token_signed_with_another_key_is_unauthenticated(services: Clie
 
 
 async def test_a_csm_cannot_touch_another_csms_customer(services: Clients) -> None:
+    # Another CSM's customer answers like one that does not exist.
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await services.personalizer.GetTrainingGaps(GAPS, metadata=services.other_csm)
-    assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await services.personalizer.DraftInvitations(
             pb.DraftInvitationsRequest(parent="customers/cloudtech", topic="Advanced Analytics"),
             metadata=services.other_csm,
         )
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND
+    # Services act for no customer: the gateway passes the CSM's own token.
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await services.personalizer.GetTrainingGaps(GAPS, metadata=services.service)
     assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
-    # A service (the gateway) acts for every customer.
-    await services.personalizer.GetTrainingGaps(GAPS, metadata=services.service)
+    await services.personalizer.GetTrainingGaps(GAPS, metadata=services.csm)
 
 
 async def test_malformed_requests_name_the_bad_fields(services: Clients) -> None:

@@ -54,8 +54,8 @@ async def test_create_get_and_retried_creates_make_one_of_each(services: Clients
         ),
         request_id=request_id,
     )
-    first = await services.catalog.CreateTrainingSession(request, metadata=services.csm)
-    retried = await services.catalog.CreateTrainingSession(request, metadata=services.csm)
+    first = await services.catalog.CreateTrainingSession(request, metadata=services.editor)
+    retried = await services.catalog.CreateTrainingSession(request, metadata=services.editor)
     assert first.name == retried.name and first.name.startswith("training-sessions/")
     got = await services.catalog.GetTrainingSession(
         pb.GetTrainingSessionRequest(name=first.name), metadata=services.csm
@@ -74,8 +74,8 @@ async def test_create_get_and_retried_creates_make_one_of_each(services: Clients
         ),
         request_id=str(uuid.uuid4()),
     )
-    a = await services.catalog.CreateCourse(course_request, metadata=services.csm)
-    b = await services.catalog.CreateCourse(course_request, metadata=services.csm)
+    a = await services.catalog.CreateCourse(course_request, metadata=services.editor)
+    b = await services.catalog.CreateCourse(course_request, metadata=services.editor)
     assert a.name == b.name
 
 
@@ -180,7 +180,7 @@ async def test_reschedule_needs_the_current_etag_and_is_published(
         pb.UpdateTrainingSessionRequest(
             training_session=edit, update_mask=FieldMask(paths=["start_time"])
         ),
-        metadata=services.csm,
+        metadata=services.editor,
     )
     assert moved.start_time.ToDatetime(tzinfo=dt.UTC) == later and moved.etag == '"2"'
     event = await asyncio.wait_for(changes.get(), 10)
@@ -194,7 +194,7 @@ async def test_reschedule_needs_the_current_etag_and_is_published(
             pb.UpdateTrainingSessionRequest(
                 training_session=edit, update_mask=FieldMask(paths=["start_time"])
             ),
-            metadata=services.csm,
+            metadata=services.editor,
         )
     assert err.value.code() == grpc.StatusCode.ABORTED
 
@@ -204,7 +204,7 @@ async def test_reschedule_needs_the_current_etag_and_is_published(
                 training_session=pb.TrainingSession(name=session.name, time_zone="Nowhere/City"),
                 update_mask=FieldMask(paths=["time_zone", "title"]),
             ),
-            metadata=services.csm,
+            metadata=services.editor,
         )
     assert bad_fields(err.value) == {"update_mask"}
 
@@ -217,8 +217,8 @@ async def test_cancel_is_published_once(
     request = pb.CancelTrainingSessionRequest(
         name=session.name, etag=session.etag, reason="presenter ill"
     )
-    cancelled = await services.catalog.CancelTrainingSession(request, metadata=services.csm)
-    again = await services.catalog.CancelTrainingSession(request, metadata=services.csm)
+    cancelled = await services.catalog.CancelTrainingSession(request, metadata=services.editor)
+    again = await services.catalog.CancelTrainingSession(request, metadata=services.editor)
     assert cancelled.state == again.state == pb.SESSION_STATE_CANCELLED
     assert cancelled.cancel_reason == "presenter ill"
     event = await asyncio.wait_for(changes.get(), 10)
@@ -239,7 +239,7 @@ async def test_cancelling_a_course_cancels_its_upcoming_sessions(
     course = await new_course(services)
     sessions = [await new_session(services, course, in_days(d)) for d in (10, 40)]
     cancelled = await services.catalog.CancelCourse(
-        pb.CancelCourseRequest(name=course.name, etag=course.etag), metadata=services.csm
+        pb.CancelCourseRequest(name=course.name, etag=course.etag), metadata=services.editor
     )
     assert cancelled.state == pb.COURSE_STATE_CANCELLED
     events = [await asyncio.wait_for(changes.get(), 10) for _ in sessions]
@@ -384,7 +384,7 @@ async def test_every_invalid_field_is_named(services: Clients) -> None:
             pb.CreateCourseRequest(
                 course=pb.Course(title="", features=["Not A Key"], duration=Duration(seconds=-60))
             ),
-            metadata=services.csm,
+            metadata=services.editor,
         )
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert bad_fields(err.value) == {"course.level", "course.format"}  # enums are checked first
@@ -399,7 +399,7 @@ async def test_every_invalid_field_is_named(services: Clients) -> None:
                     format=pb.SESSION_FORMAT_IN_PERSON,
                 )
             ),
-            metadata=services.csm,
+            metadata=services.editor,
         )
     assert bad_fields(err.value) == {"course.title", "course.duration", "course.features[0]"}
 
@@ -416,7 +416,7 @@ async def test_every_invalid_field_is_named(services: Clients) -> None:
                     start_time=Timestamp(seconds=1),
                 )
             ),
-            metadata=services.csm,
+            metadata=services.editor,
         )
     assert bad_fields(err.value) == {
         f"training_session.{f}"
@@ -425,7 +425,7 @@ async def test_every_invalid_field_is_named(services: Clients) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await services.catalog.CreateTrainingSession(
             pb.CreateTrainingSessionRequest(training_session=pb.TrainingSession(course="nope")),
-            metadata=services.csm,
+            metadata=services.editor,
         )
     assert bad_fields(err.value) == {"training_session.course", "training_session.start_time"}
     with pytest.raises(grpc.aio.AioRpcError) as err:
@@ -445,7 +445,7 @@ async def test_course_update_with_etag_and_a_new_duration_is_news_for_invitees(
     edit = pb.Course(name=course.name, etag=course.etag, title="Alerting, longer", duration=longer)
     updated = await services.catalog.UpdateCourse(
         pb.UpdateCourseRequest(course=edit, update_mask=FieldMask(paths=["title", "duration"])),
-        metadata=services.csm,
+        metadata=services.editor,
     )
     assert (updated.title, updated.etag) == ("Alerting, longer", '"2"')
     assert updated.topic == course.topic  # not in the mask, not touched
@@ -457,7 +457,7 @@ async def test_course_update_with_etag_and_a_new_duration_is_news_for_invitees(
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await services.catalog.UpdateCourse(
             pb.UpdateCourseRequest(course=edit, update_mask=FieldMask(paths=["title"])),
-            metadata=services.csm,
+            metadata=services.editor,
         )
     assert err.value.code() == grpc.StatusCode.ABORTED
     listed = await services.catalog.ListCourses(

@@ -48,6 +48,30 @@ async def status_when(
     raise AssertionError(status)
 
 
+async def approved_and_held(c: Clients, batch: pb.InvitationBatch) -> dpb.BatchDeliveryStatus:
+    """Approve the batch and pause it once its invitations reach the dispatcher (a batch can be
+    paused only then); Jordan's mailbox holds them meanwhile."""
+    mailbox = dpb.SenderControl(name=f"senders/{JORDAN}", paused=True)
+    await c.dispatcher.UpdateSenderControl(
+        dpb.UpdateSenderControlRequest(sender_control=mailbox), metadata=c.other_csm
+    )
+    try:
+        await c.personalizer.ApproveInvitationBatch(
+            pb.ApproveInvitationBatchRequest(name=batch.name), metadata=c.other_csm
+        )
+        await status_when(c, batch, lambda s: len(s.deliveries) == len(batch.drafts))
+        held = await c.dispatcher.PauseBatchDelivery(
+            dpb.PauseBatchDeliveryRequest(name=f"{batch.name}/delivery-status"),
+            metadata=c.other_csm,
+        )
+    finally:
+        mailbox.paused = False
+        await c.dispatcher.UpdateSenderControl(
+            dpb.UpdateSenderControlRequest(sender_control=mailbox), metadata=c.other_csm
+        )
+    return held
+
+
 def sent_to(outbox: Path) -> list[str]:
     return [
         str(
@@ -64,13 +88,7 @@ async def test_an_address_suppressed_after_approval_receives_nothing(
 ) -> None:
     batch = await drafted(services)
     status_name = f"{batch.name}/delivery-status"
-    await services.dispatcher.PauseBatchDelivery(
-        dpb.PauseBatchDeliveryRequest(name=status_name), metadata=services.other_csm
-    )
-    await services.personalizer.ApproveInvitationBatch(
-        pb.ApproveInvitationBatchRequest(name=batch.name), metadata=services.other_csm
-    )
-    held = await status_when(services, batch, lambda s: len(s.deliveries) == len(batch.drafts))
+    held = await approved_and_held(services, batch)
     assert held.paused and held.pending_count == len(batch.drafts)
 
     wei = next(d for d in batch.drafts if d.recipient.id == "ac-analyst")
@@ -124,12 +142,12 @@ async def test_the_one_click_link_unsubscribes_its_recipient_only(
     link = str(message["List-Unsubscribe"]).strip("<>")
     token = parse_qs(urlsplit(link).query)["token"][0]
     answer = await services.dispatcher.Unsubscribe(
-        dpb.UnsubscribeRequest(token=token), metadata=services.service
+        dpb.UnsubscribeRequest(token=token), metadata=services.gateway
     )
     assert answer.email == "sam.taylor@acme.example"
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await services.dispatcher.Unsubscribe(
-            dpb.UnsubscribeRequest(token=token[:-2] + "xx"), metadata=services.service
+            dpb.UnsubscribeRequest(token=token[:-2] + "xx"), metadata=services.gateway
         )
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
@@ -137,18 +155,12 @@ async def test_the_one_click_link_unsubscribes_its_recipient_only(
 async def test_cancel_stops_unsent_invitations(services: Clients, outbox_dir: Path) -> None:
     batch = await drafted(services)
     status_name = f"{batch.name}/delivery-status"
-    await services.dispatcher.PauseBatchDelivery(
-        dpb.PauseBatchDeliveryRequest(name=status_name), metadata=services.other_csm
-    )
-    await services.personalizer.ApproveInvitationBatch(
-        pb.ApproveInvitationBatchRequest(name=batch.name), metadata=services.other_csm
-    )
-    await status_when(services, batch, lambda s: len(s.deliveries) == len(batch.drafts))
-    with pytest.raises(grpc.aio.AioRpcError) as err:  # not Alex's batch
+    await approved_and_held(services, batch)
+    with pytest.raises(grpc.aio.AioRpcError) as err:  # not Alex's batch: as if there were none
         await services.dispatcher.CancelBatchDelivery(
             dpb.CancelBatchDeliveryRequest(name=status_name), metadata=services.csm
         )
-    assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND
     cancelled = await services.dispatcher.CancelBatchDelivery(
         dpb.CancelBatchDeliveryRequest(name=status_name), metadata=services.other_csm
     )

@@ -49,7 +49,7 @@ async def _pending(c: Clients, parent: str, created_by: str) -> pb.InvitationBat
     for _ in range(200):
         page = await c.personalizer.ListInvitationBatches(
             pb.ListInvitationBatchesRequest(parent=parent, pending_review_only=True),
-            metadata=c.service,
+            metadata=c.csm,
         )
         found = [b for b in page.invitation_batches if b.created_by == created_by]
         if found:

@@ -57,7 +57,7 @@ async def test_a_reschedule_drafts_a_notice_to_every_invitee(
             training_session=cpb.TrainingSession(name=session.name, start_time=ts(later)),
             update_mask=FieldMask(paths=["start_time"]),
         ),
-        metadata=services.csm,
+        metadata=services.editor,
     )
     notice = await pending_notice(services, pb.BATCH_PURPOSE_RESCHEDULED)
     assert {d.recipient.email for d in notice.drafts} == {
@@ -95,7 +95,7 @@ async def test_a_cancellation_drafts_a_notice_with_alternatives(services: Client
     session, invitations = await invited_session(services)
     await services.catalog.CancelTrainingSession(
         cpb.CancelTrainingSessionRequest(name=session.name, reason="the presenter is ill"),
-        metadata=services.csm,
+        metadata=services.editor,
     )
     notice = await pending_notice(services, pb.BATCH_PURPOSE_CANCELLED)
     assert notice.notice_reason == "the presenter is ill"

@@ -1,36 +1,178 @@
-"""Bearer tokens: who is calling, and whom they may act for."""
+"""Bearer tokens (who is calling) and the authorization policy (what each caller may call)."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import json
+from typing import Any
 
+import jwt
 import pytest
+from trainvite.catalog.v1 import catalog_pb2
+from trainvite.dispatcher.v1 import dispatcher_pb2
+from trainvite.personalizer.v1 import personalizer_pb2
 
-from services.common.auth import CallerKind, InvalidToken, Principal, issue_token, verify_token
+from services.common.auth import (
+    AUDIENCE,
+    ISSUER,
+    CallerKind,
+    ExpiredToken,
+    InvalidToken,
+    Principal,
+    issue_token,
+    verify_token,
+)
+from services.common.authorization import POLICY, allows
 
 KEY = "unit-test-key-0123456789abcdef0123456789"
+ALEX = "alex@x.dev"
 
 
 def test_a_token_names_its_caller() -> None:
-    principal = verify_token(KEY, issue_token(KEY, "alex@x.dev", CallerKind.CSM))
-    assert principal == Principal("alex@x.dev", CallerKind.CSM)
+    for kind, subject in (
+        (CallerKind.CSM, ALEX),
+        (CallerKind.CATALOG_EDITOR, "casey@x.dev"),
+        (CallerKind.SERVICE, "personalizer"),
+        (CallerKind.GATEWAY, "gateway"),
+    ):
+        assert verify_token(KEY, issue_token(KEY, subject, kind)) == Principal(subject, kind)
 
 
-@pytest.mark.parametrize(
-    "token",
-    [
-        issue_token("another-key-0123456789abcdef0123456789", "alex@x.dev", CallerKind.CSM),
-        issue_token(KEY, "alex@x.dev", CallerKind.CSM, ttl=dt.timedelta(seconds=-1)),
-        "not-a-jwt",
-    ],
-)
+def _claims(**changes: Any) -> dict[str, Any]:
+    now = int(dt.datetime.now(dt.UTC).timestamp())
+    claims: dict[str, Any] = {
+        "sub": ALEX,
+        "kind": "csm",
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "iat": now,
+        "exp": now + 600,
+    }
+    for name, value in changes.items():
+        if value is None:
+            claims.pop(name)
+        else:
+            claims[name] = value
+    return claims
+
+
+def _signed(**changes: Any) -> str:
+    return jwt.encode(_claims(**changes), KEY, algorithm="HS256")
+
+
+def _b64(data: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+NOW = int(dt.datetime.now(dt.UTC).timestamp())
+
+BAD_TOKENS = {
+    "another key": issue_token("another-key-0123456789abcdef0123456789", ALEX, CallerKind.CSM),
+    "alg none": f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64(_claims())}.",
+    "alg none with a signature": (
+        f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64(_claims())}."
+        + issue_token(KEY, ALEX, CallerKind.CSM).rsplit(".", 1)[1]
+    ),
+    "HS512 with our key": jwt.encode(_claims(), KEY + KEY, algorithm="HS512"),
+    "not a jwt": "not-a-jwt",
+    "garbage parts": "x.y.z",
+    "empty": "",
+    "wrong issuer": _signed(iss="elsewhere"),
+    "wrong audience": _signed(aud="elsewhere"),
+    "not yet valid": _signed(nbf=NOW + 3600),
+    "issued in the future": _signed(iat=NOW + 3600, exp=NOW + 7200),
+    "unknown kind": _signed(kind="admin"),
+    "kind not a string": _signed(kind=["csm"]),
+    "empty subject": _signed(sub=" "),
+    "a person without an address": _signed(sub="alex"),
+    "an editor without an address": _signed(kind="catalog_editor", sub="casey"),
+    **{f"no {claim}": _signed(**{claim: None}) for claim in ("sub", "kind", "iss", "aud", "iat")},
+}
+
+
+@pytest.mark.parametrize("token", BAD_TOKENS.values(), ids=BAD_TOKENS.keys())
 def test_bad_tokens_are_refused(token: str) -> None:
-    with pytest.raises(InvalidToken):
+    with pytest.raises(InvalidToken) as refused:
         verify_token(KEY, token)
+    assert not isinstance(refused.value, ExpiredToken)
 
 
-def test_a_csm_acts_for_their_own_customers_and_a_service_for_all() -> None:
+def test_expired_tokens_are_refused_as_expired() -> None:
+    for token in (
+        issue_token(KEY, ALEX, CallerKind.CSM, ttl=dt.timedelta(minutes=-5)),
+        _signed(exp=NOW - 300),
+    ):
+        with pytest.raises(ExpiredToken):
+            verify_token(KEY, token)
+    with pytest.raises(InvalidToken):
+        verify_token(KEY, _signed(exp=None))
+
+
+def test_only_a_csm_acts_for_customers_and_only_for_their_own() -> None:
     csm = Principal("Alex@x.dev", CallerKind.CSM)
     assert csm.may_act_for("alex@x.dev")
     assert not csm.may_act_for("jordan@x.dev")
-    assert Principal("gateway", CallerKind.SERVICE).may_act_for("jordan@x.dev")
+    for kind in (CallerKind.SERVICE, CallerKind.GATEWAY, CallerKind.CATALOG_EDITOR):
+        assert not Principal("alex@x.dev", kind).may_act_for("alex@x.dev")
+
+
+# The policy ------------------------------------------------------------------------------------
+
+SERVICES = [
+    catalog_pb2.DESCRIPTOR.services_by_name["CatalogService"],
+    personalizer_pb2.DESCRIPTOR.services_by_name["PersonalizerService"],
+    dispatcher_pb2.DESCRIPTOR.services_by_name["DispatcherService"],
+]
+ALL_METHODS = {f"/{s.full_name}/{m.name}" for s in SERVICES for m in s.methods}
+
+
+def test_the_policy_names_every_rpc_of_every_service_and_nothing_else() -> None:
+    assert ALL_METHODS - POLICY.keys() == set(), "an RPC without a policy entry is denied to all"
+    assert POLICY.keys() - ALL_METHODS == set(), "an entry for an RPC that does not exist"
+    assert all(POLICY.values()), "an entry that admits nobody: leave the RPC out or name a kind"
+
+
+def test_a_method_missing_from_the_policy_is_denied_to_everyone() -> None:
+    for kind in CallerKind:
+        assert not allows("/trainvite.catalog.v1.CatalogService/DropEverything", kind)
+
+
+def test_who_may_call_what() -> None:
+    def callers(method: str) -> set[CallerKind]:
+        return {k for k in CallerKind if allows(method, k)}
+
+    catalog = "/trainvite.catalog.v1.CatalogService/"
+    for write in (
+        "CreateCourse",
+        "UpdateCourse",
+        "CancelCourse",
+        "CreateTrainingSession",
+        "UpdateTrainingSession",
+        "CancelTrainingSession",
+    ):
+        assert callers(catalog + write) == {CallerKind.CATALOG_EDITOR}
+    # What the personalizer asks the catalog for, and what CSMs and editors read.
+    for read in (
+        "GetCourse",
+        "ListCourses",
+        "GetTrainingSession",
+        "ListTrainingSessions",
+        "SearchTrainingSessions",
+        "ListAlternativeSessions",
+    ):
+        assert callers(catalog + read) == {
+            CallerKind.CSM,
+            CallerKind.CATALOG_EDITOR,
+            CallerKind.SERVICE,
+        }
+    # Customers' data, drafts and deliveries: their CSM only (the gateway passes the CSM's token).
+    for method in ALL_METHODS - {m for m in ALL_METHODS if m.startswith(catalog)}:
+        if method.endswith("/Unsubscribe"):
+            assert callers(method) == {CallerKind.CSM, CallerKind.GATEWAY}
+        else:
+            assert callers(method) == {CallerKind.CSM}, method
+    # The gateway on its own behalf does one thing only.
+    assert {m for m in ALL_METHODS if allows(m, CallerKind.GATEWAY)} == {
+        "/trainvite.dispatcher.v1.DispatcherService/Unsubscribe"
+    }

@@ -266,6 +266,20 @@ class DeliveryRepository:
         )
         return [r["sender_email"] for r in rows]
 
+    async def has_invited(self, sender_email: str, recipient_email: str) -> bool:
+        """True when an invitation from this mailbox went (or is going) to this address."""
+        found = await self._conn.fetchval(
+            """
+            SELECT EXISTS (
+                SELECT 1 FROM deliveries
+                WHERE lower(sender_email) = lower($1) AND lower(recipient_email) = lower($2)
+            )
+            """,
+            sender_email,
+            recipient_email,
+        )
+        return bool(found)
+
     async def set_batch_paused(self, batch: str, paused: bool, by: str) -> None:
         await self._conn.execute(
             """

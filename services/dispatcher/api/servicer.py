@@ -97,5 +97,7 @@ class DispatcherServicer(dispatcher_pb2_grpc.DispatcherServiceServicer):
     async def Unsubscribe(
         self, request: pb.UnsubscribeRequest, context: Context
     ) -> pb.UnsubscribeResponse:
-        email = await handlers.unsubscribe(self._deps, request.token, request.email, request.reason)
+        email = await handlers.unsubscribe(
+            self._deps, request.token, request.email, request.reason, current_principal()
+        )
         return pb.UnsubscribeResponse(email=email)

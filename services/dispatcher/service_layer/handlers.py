@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Protocol
 
-from services.common.auth import Principal
-from services.common.errors import InvalidArgument, PermissionDenied, Violations
+from services.common.auth import CallerKind, Principal
+from services.common.errors import InvalidArgument, NotFound, PermissionDenied, Violations
 from services.common.outbox import OutboxMessage
 from services.dispatcher.adapters.senders import (
     HistoryExpiredError,
@@ -332,15 +332,32 @@ async def process_bounces(deps: Dependencies) -> int:
     return applied
 
 
-async def unsubscribe(deps: Dependencies, token: str, email: str, reason: str) -> str:
-    """Suppress the address of an unsubscribe link's token, or the address given."""
+async def unsubscribe(
+    deps: Dependencies, token: str, email: str, reason: str, principal: Principal
+) -> str:
+    """Suppress the address of an unsubscribe link's token, or the address given.
+
+    The link's signed token is its own authority, whoever carries it. An address alone is taken
+    only from a CSM whose mailbox invited it: the dispatcher knows a customer's people only as
+    the recipients of that customer's CSM's invitations. Any other address is answered the same
+    whether or not anyone was ever invited at it, so the answer tells nothing of other customers.
+    """
     v = Violations()
     if bool(token) == bool(email):
         v.add("token", "give the link's token or the address, not both")
     if email and "@" not in email:
         v.add("email", "is not an address")
     v.raise_if_any()
-    address = email_from_token(deps.unsubscribe_key, token) if token else email.strip().lower()
+    if token:
+        address = email_from_token(deps.unsubscribe_key, token)
+    else:
+        address = email.strip().lower()
+        if principal.kind is not CallerKind.CSM:
+            raise PermissionDenied("only a CSM unsubscribes by address; pass the link's token")
+        async with deps.uow() as uow:
+            invited = await uow.deliveries.has_invited(principal.subject, address)
+        if not invited:
+            raise NotFound(f"no invitation from your mailbox went to {address}")
     await _suppress(deps, address, reason or "unsubscribed")
     return address
 
@@ -359,10 +376,21 @@ def _batch_of(name: str) -> str:
     return match["batch"]
 
 
-def _authorize(deliveries: list[Delivery], principal: Principal, batch: str) -> None:
-    for d in deliveries:
-        if not principal.may_act_for(d.approved.sender_email):
-            raise PermissionDenied(f"{batch} belongs to another CSM")
+def _owned(deliveries: list[Delivery], principal: Principal) -> bool:
+    """True when the batch has reached the dispatcher and every delivery is from the caller's
+    mailbox: the dispatcher learns whose a batch is only from its deliveries."""
+    return bool(deliveries) and all(
+        principal.may_act_for(d.approved.sender_email) for d in deliveries
+    )
+
+
+def _not_here(batch: str) -> NotFound:
+    """One answer for a batch that does not exist, one of another CSM's, and one none of whose
+    approved invitations has reached the dispatcher yet. The last cannot be told apart from the
+    others: the dispatcher does not read the platform's customers, so before the first delivery
+    it cannot know whose batch it is, and holding it then would let any CSM hold anyone's. Such
+    a batch has nothing to send anyway; to hold invitations, approve them with a send time."""
+    return NotFound(f"{batch} has no deliveries")
 
 
 @dataclass(frozen=True)
@@ -372,12 +400,15 @@ class BatchStatus:
 
 
 async def batch_status(deps: Dependencies, name: str, principal: Principal) -> BatchStatus:
-    """The deliveries of one batch, for its CSM or a service."""
+    """The deliveries of one batch, for its CSM. Until the batch's approved invitations reach the
+    dispatcher it reads as empty, and so does any batch that is not the caller's: an answer that
+    is the same for every batch the caller cannot see reveals none of them."""
     batch = _batch_of(name)
     async with deps.uow() as uow:
         deliveries = await uow.deliveries.for_batch(batch)
+        if not _owned(deliveries, principal):
+            return BatchStatus([], False)
         paused = await uow.deliveries.batch_paused(batch)
-    _authorize(deliveries, principal, batch)
     return BatchStatus(deliveries, paused)
 
 
@@ -387,7 +418,8 @@ async def pause_batch(
     """Hold (or release) a batch's unsent invitations."""
     batch = _batch_of(name)
     async with deps.uow() as uow:
-        _authorize(await uow.deliveries.for_batch(batch), principal, batch)
+        if not _owned(await uow.deliveries.for_batch(batch), principal):
+            raise _not_here(batch)
         await uow.deliveries.set_batch_paused(batch, paused, principal.subject)
         await uow.commit()
     return await batch_status(deps, name, principal)
@@ -397,7 +429,8 @@ async def cancel_batch(deps: Dependencies, name: str, principal: Principal) -> B
     """Cancel a batch's unsent invitations; a sent one is never recalled."""
     batch = _batch_of(name)
     async with deps.uow() as uow:
-        _authorize(await uow.deliveries.for_batch(batch), principal, batch)
+        if not _owned(await uow.deliveries.for_batch(batch), principal):
+            raise _not_here(batch)
         for delivery in await uow.deliveries.unsent_for_update(batch):
             delivery.mark_cancelled(principal.subject)
             await _record_outcome(deps, uow, delivery)
@@ -411,8 +444,9 @@ async def control_sender(
     """Pause or resume everything from one mailbox; a CSM controls their own."""
     if "@" not in sender_email:
         raise InvalidArgument.single("sender_control.name", "must look like senders/{email}")
+    # Whose mailbox it is follows from the caller alone, so refusing says nothing of others.
     if not principal.may_act_for(sender_email):
-        raise PermissionDenied(f"{sender_email} is not {principal.subject}'s mailbox")
+        raise PermissionDenied("a CSM controls their own mailbox only")
     async with deps.uow() as uow:
         await uow.deliveries.set_sender_paused(sender_email.lower(), paused, principal.subject)
         control = await uow.deliveries.sender_control(sender_email.lower())
