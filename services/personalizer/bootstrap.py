@@ -87,7 +87,7 @@ async def build(infra: Infrastructure) -> ServiceParts:
     deps = Dependencies(
         uow=lambda: PersonalizerUnitOfWork(infra.pool),
         catalog=CatalogClient(channel),
-        renderer=InvitationRenderer(sandbox=sandbox),
+        renderer=InvitationRenderer(sandbox=sandbox, max_html_bytes=settings.max_html_body_bytes),
         encode_approved=functools.partial(events.invitation_approved, topology=infra.topology),
         encode_drafts_ready=functools.partial(events.drafts_ready, topology=infra.topology),
         clock=utc_now,

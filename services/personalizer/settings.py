@@ -28,3 +28,5 @@ class PersonalizerSettings(CommonSettings):
     # Longest range() in a template, and loop steps in one render, all loops together.
     template_max_range: int = 1_000
     template_max_loop_steps: int = 10_000
+    # Largest HTML body a CSM may store by editing a draft.
+    max_html_body_bytes: int = 200 * 1024

@@ -113,3 +113,15 @@ async def test_a_csms_own_body_keeps_the_register_button_of_the_angle_templates(
     button = re.search(r'<a href="([^"]+)" style="([^"]+)"[^>]*>Register now &rarr;</a>', html)
     assert button and button.group(1) == str(escape(link))
     assert button.group(2) == angle_button.group(2)  # the same look
+
+
+async def test_edited_html_is_sanitized_and_bounded_in_size() -> None:
+    renderer = InvitationRenderer(max_html_bytes=1024)
+    clean = await renderer.clean_html('<p onclick="x()">Hi<script>alert(1)</script></p>')
+    assert "<p>Hi</p>" in clean and "script" not in clean and "onclick" not in clean
+    assert await renderer.clean_html("  ") == ""
+    with pytest.raises(InvalidArgument) as err:
+        await renderer.clean_html("<p>" + "x" * 1024 + "</p>")
+    assert [(v.field, v.description) for v in err.value.violations] == [
+        ("draft.content.html_body", "must be at most 1 KiB")
+    ]

@@ -49,7 +49,7 @@ def test_a_template_sees_the_drafts_variables() -> None:
     [
         ("{{ 1/0 }}", "divides by zero"),
         ("{{ 'a'|round('x') }}", "round takes a whole number"),
-        ("{{ 5|round(-10**12) }}", "round takes a whole number"),
+        ("{{ 5|round(-(10**12)) }}", "round takes a whole number"),
         ("{{ [1]|batch(-1) }}", "not text or a number"),
         ("{{ 'ab'|truncate(-5) }}", "a value it cannot use"),
         ("{{ 'x'|wordwrap(0) }}", "a value it cannot use"),

@@ -84,7 +84,10 @@ def document(body: str) -> str:
 
 
 def sanitize(html: str) -> str:
-    """An edited HTML body reduced to what email clients render, as a whole document."""
+    """An edited HTML body reduced to what email clients render, as a whole document; an empty
+    body stays empty (the message then has no HTML part)."""
+    if not html.strip():
+        return ""
     return document(_CLEANER.clean(html))
 
 

@@ -5,6 +5,7 @@ One Environment is built at start: templates are compiled once and cached by Jin
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 import enum
@@ -17,6 +18,7 @@ from typing import Any
 import icalendar
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from services.common.errors import InvalidArgument
 from services.personalizer.adapters import email_html
 from services.personalizer.adapters.template_sandbox import TemplateSandbox
 from services.personalizer.domain.logistics import local_logistics, registration_link
@@ -63,9 +65,13 @@ class InvitationRenderer:
     """
 
     def __init__(
-        self, template_dir: Path = TEMPLATE_DIR, sandbox: TemplateSandbox | None = None
+        self,
+        template_dir: Path = TEMPLATE_DIR,
+        sandbox: TemplateSandbox | None = None,
+        max_html_bytes: int = 200 * 1024,
     ) -> None:
         self._own_templates = sandbox
+        self._max_html_bytes = max_html_bytes
         self._env = Environment(
             loader=FileSystemLoader(template_dir),
             autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
@@ -150,9 +156,15 @@ class InvitationRenderer:
         html = email_html.from_text(text, str(context.get("registration_url", "")))
         return _one_line(rendered["subject_template"]), text, html
 
-    def clean_html(self, html: str) -> str:
-        """An HTML body a CSM edited, reduced to what email clients render."""
-        return email_html.sanitize(html)
+    async def clean_html(self, html: str) -> str:
+        """An HTML body a CSM edited, reduced to what email clients render; off the event loop,
+        as sanitizing takes about a millisecond per kilobyte."""
+        size = len(html.encode("utf-8", "surrogatepass"))
+        if size > self._max_html_bytes:
+            raise InvalidArgument.single(
+                "draft.content.html_body", f"must be at most {self._max_html_bytes // 1024:,} KiB"
+            )
+        return await asyncio.to_thread(email_html.sanitize, html)
 
     def render_notice(
         self,

@@ -1,7 +1,7 @@
 """A CSM's own Jinja2 text, rendered so that no template can hurt the service.
 
 Jinja2's immutable sandbox keeps a template away from Python's internals, but not from cost: a
-27-character template can spin in C for hours (`{{ 5|round(-10**12) }}`), and a few nested
+25-character template can spin in C for hours (`{{ 5|round(-(10**12)) }}`), and a few nested
 loops hold a core for seconds. So each field is rendered in a worker process of a pebble pool:
 the event loop only awaits, a render that runs past its time is killed with its worker (pebble
 starts a new one), and the worker's address space is capped. Inside the worker the sandbox is

@@ -99,6 +99,10 @@ async def update_draft(
         if path not in EDITABLE_PATHS:
             v.add("update_mask", f"{path!r} cannot be changed; use {sorted(EDITABLE_PATHS)}")
     v.raise_if_any()
+    html = None
+    if "content.html_body" in paths:
+        # Only the sanitized HTML is stored, so only it can be sent.
+        html = await deps.renderer.clean_html(new_content.html_body)
     async with deps.uow() as uow:
         await customer_for(uow, customer_id, principal)
         batch = await _locked_batch(uow, customer_id, batch_id)
@@ -107,10 +111,7 @@ async def update_draft(
         edited = Content(
             subject=new_content.subject if "content.subject" in paths else current.subject,
             text_body=new_content.text_body if "content.text_body" in paths else current.text_body,
-            # Only the sanitized HTML is stored, so only it can be sent.
-            html_body=deps.renderer.clean_html(new_content.html_body)
-            if "content.html_body" in paths
-            else current.html_body,
+            html_body=html if html is not None else current.html_body,
             calendar_ics=current.calendar_ics,
         )
         draft.edit(edited, etag, principal.subject)
