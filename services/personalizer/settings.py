@@ -24,7 +24,7 @@ class PersonalizerSettings(CommonSettings):
     template_timeout_seconds: float = 2.0
     template_max_output_bytes: int = 200 * 1024
     # Address space a worker may add to what it holds at start.
-    template_memory_bytes: int = 256 * 1024 * 1024
+    template_memory_bytes: int = 128 * 1024 * 1024
     # Longest range() in a template, and loop steps in one render, all loops together.
     template_max_range: int = 1_000
     template_max_loop_steps: int = 10_000

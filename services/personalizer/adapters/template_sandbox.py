@@ -46,7 +46,7 @@ class SandboxLimits:
     timeout_seconds: float = 2.0
     max_output_bytes: int = 200 * 1024
     # Address space a worker may add to what it holds after start (RLIMIT_AS).
-    memory_bytes: int = 256 * 1024 * 1024
+    memory_bytes: int = 128 * 1024 * 1024
     # Longest range() a template may make, and loop steps in one render, all loops together.
     max_range: int = 1_000
     max_loop_steps: int = 10_000
