@@ -20,7 +20,7 @@ from trainvite.catalog.v1 import catalog_pb2 as pb
 from trainvite.events.v1 import events_pb2
 
 from services.common.messaging.topology import Topology
-from tests.helpers import Clients
+from tests.helpers import CATALOG_EDITOR_EMAIL, Clients
 from tests.integration.catalog_data import in_days, new_course, new_session, ts
 from tests.integration.test_api_errors import bad_fields
 
@@ -187,7 +187,7 @@ async def test_reschedule_needs_the_current_etag_and_is_published(
     assert event.kind == events_pb2.SESSION_CHANGE_KIND_RESCHEDULED
     assert event.training_session.name == session.name
     assert event.previous_start_time == session.start_time
-    assert event.changed_by == "alex.rivera@trainvite.dev"
+    assert event.changed_by == CATALOG_EDITOR_EMAIL
 
     with pytest.raises(grpc.aio.AioRpcError) as err:  # the etag we read before the move
         await services.catalog.UpdateTrainingSession(
