@@ -23,6 +23,8 @@ from services.common.auth import (
     verify_token,
 )
 from services.common.authorization import allows
+from services.common.outages import is_dependency_unavailable
+from services.common.validation import Limits, request_violations
 
 _log = logging.getLogger(__name__)
 
@@ -143,8 +145,17 @@ def status_for(exc: errors.DomainError) -> grpc.Status:
     return plain
 
 
+UNAVAILABLE_MESSAGE = "a service this call depends on is unavailable; retry later"
+INTERNAL_MESSAGE = "internal error"
+
+
 class ErrorMappingInterceptor(grpc.aio.ServerInterceptor):
-    """Domain errors become status codes; every call is logged with its outcome and duration."""
+    """Domain errors become status codes; every call is logged with its outcome and duration.
+
+    A dependency that is away (PostgreSQL, NATS, a peer service) is UNAVAILABLE, so that the
+    caller retries; anything else that escapes a handler is a bug: logged with its traceback and
+    answered INTERNAL with no detail, since exception texts name tables, values and code.
+    """
 
     async def intercept_service(
         self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
@@ -168,9 +179,17 @@ class ErrorMappingInterceptor(grpc.aio.ServerInterceptor):
                 code = context.code()
                 outcome = code.name if isinstance(code, grpc.StatusCode) else "ABORTED"
                 raise
-            except Exception:
-                outcome = "ERROR"
-                raise
+            except Exception as exc:
+                if is_dependency_unavailable(exc):
+                    outcome = "UNAVAILABLE"
+                    _log.warning(
+                        "dependency unavailable",
+                        extra={"method": method, "error": f"{type(exc).__name__}: {exc}"},
+                    )
+                    await context.abort(grpc.StatusCode.UNAVAILABLE, UNAVAILABLE_MESSAGE)
+                outcome = "INTERNAL"
+                _log.exception("unexpected error", extra={"method": method})
+                await context.abort(grpc.StatusCode.INTERNAL, INTERNAL_MESSAGE)
             finally:
                 _log.info(
                     "rpc",
@@ -184,6 +203,31 @@ class ErrorMappingInterceptor(grpc.aio.ServerInterceptor):
         return _wrap_unary(handler, mapped)
 
 
+class RequestValidationInterceptor(grpc.aio.ServerInterceptor):
+    """Refuses, before any handler runs, a request with a value no field may hold (see
+    `services.common.validation`), naming each such field."""
+
+    def __init__(self, limits: Limits | None = None) -> None:
+        self._limits = limits or Limits()
+
+    async def intercept_service(
+        self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
+    ) -> Handler:
+        handler = await continuation(handler_call_details)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        inner = handler.unary_unary
+        limits = self._limits
+
+        async def validated(request: Any, context: Context) -> Any:
+            violations = request_violations(request, limits)
+            if violations:
+                raise errors.InvalidArgument(violations)
+            return await inner(request, context)
+
+        return _wrap_unary(handler, validated)
+
+
 Registration = Callable[[grpc.aio.Server], None]
 
 
@@ -193,7 +237,11 @@ class GrpcServer:
     def __init__(self, signing_key: str, listen_address: str) -> None:
         self.health = health.aio.HealthServicer()
         self._server = grpc.aio.server(
-            interceptors=[ErrorMappingInterceptor(), AuthInterceptor(signing_key)]
+            interceptors=[
+                ErrorMappingInterceptor(),
+                AuthInterceptor(signing_key),
+                RequestValidationInterceptor(),
+            ]
         )
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self._server)
         self.port = self._server.add_insecure_port(listen_address)
@@ -212,6 +260,17 @@ class GrpcServer:
         await self._server.start()
         for name in ["", *self._service_names]:
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+
+    async def set_serving(self, serving: bool) -> None:
+        """SERVING or NOT_SERVING for each service and for the server as a whole (ignored once
+        shutting down, which stays NOT_SERVING)."""
+        status = (
+            health_pb2.HealthCheckResponse.SERVING
+            if serving
+            else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+        for name in ["", *self._service_names]:
+            await self.health.set(name, status)
 
     async def stop(self, grace: float) -> None:
         """NOT_SERVING first so balancers stop sending, then let in-flight calls finish."""

@@ -142,14 +142,25 @@ def id_segments(known_ids: Sequence[str] = ()) -> SearchStrategy[str]:
     return st.one_of(*options)
 
 
+def plausible_segments(known_ids: Sequence[str] = ()) -> SearchStrategy[str]:
+    """Segments of well-formed names: mostly ids that exist, else well-formed unknown ones."""
+    known = [i for i in known_ids if "/" not in i]
+    formed = st.one_of(
+        st.uuids().map(str), st.text(alphabet=_SEGMENT_CHARS, min_size=1, max_size=20)
+    )
+    return st.one_of(st.sampled_from(known), st.sampled_from(known), formed) if known else formed
+
+
 def _pattern_to_template(pattern: str) -> str:
     """`courses/{course}` and `courses/*` both become `courses/*`."""
     return re.sub(r"\{[^}]*\}", "*", pattern)
 
 
-def resource_names(templates: Sequence[str], known_ids: Sequence[str] = ()) -> SearchStrategy[str]:
+def resource_names(
+    templates: Sequence[str], known_ids: Sequence[str] = (), *, hostile: bool = True
+) -> SearchStrategy[str]:
     """Names filling each `*` of one of `templates` (`customers/*/invitation-batches/*`)."""
-    segment = id_segments(known_ids)
+    segment = id_segments(known_ids) if hostile else plausible_segments(known_ids)
 
     def fill(template: str) -> SearchStrategy[str]:
         parts = template.split("*")
@@ -189,8 +200,7 @@ def plausible_strings(known_ids: Sequence[str] = ()) -> SearchStrategy[str]:
                 "UTC",
                 "https://example.com/register",
                 "javascript:alert(1)",
-                "sarah.chen@cloudtech.example",
-                "alex.rivera@trainvite.dev",
+                "someone@example.com",
                 "not-an-email",
                 '"quoted"@example.com',
                 'W/"etag"',
@@ -208,13 +218,20 @@ def plausible_strings(known_ids: Sequence[str] = ()) -> SearchStrategy[str]:
     return st.one_of(*options)
 
 
-def strings(templates: Sequence[str] = (), known_ids: Sequence[str] = ()) -> SearchStrategy[str]:
-    """Any string field: valid-looking, hostile, huge, or a valid one spoiled."""
+def strings(
+    templates: Sequence[str] = (), known_ids: Sequence[str] = (), *, hostile: bool = True
+) -> SearchStrategy[str]:
+    """Any string field: valid-looking, hostile, huge, or a valid one spoiled; only
+    valid-looking ones (names in the field's own format where known) when not `hostile`."""
     valid: list[SearchStrategy[str]] = [plausible_strings(known_ids), uuids()]
     if templates:
         # Resource names first, so that a field that takes one mostly gets one.
-        valid.insert(0, resource_names(templates, known_ids))
+        valid.insert(0, resource_names(templates, known_ids, hostile=hostile))
+    if not hostile and templates:
+        valid.insert(0, resource_names(templates, known_ids, hostile=False))
     looks_valid = st.one_of(*valid)
+    if not hostile:
+        return looks_valid
     return st.one_of(
         looks_valid,
         st.sampled_from(NASTY_STRINGS),
@@ -224,9 +241,12 @@ def strings(templates: Sequence[str] = (), known_ids: Sequence[str] = ()) -> Sea
     )
 
 
-def integers(bounds: tuple[int, int]) -> SearchStrategy[int]:
-    """Integers of a protobuf type, biased to its edges and to small values."""
+def integers(bounds: tuple[int, int], *, hostile: bool = True) -> SearchStrategy[int]:
+    """Integers of a protobuf type, biased to its edges and to small values; only small
+    non-negative ones when not `hostile`."""
     low, high = bounds
+    if not hostile:
+        return st.integers(min_value=max(low, 0), max_value=min(high, 100))
     edges = sorted({low, low + 1, -1 if low < 0 else 0, 0, 1, 2, 20, 100, 101, high - 1, high})
     return st.one_of(
         st.sampled_from(edges),
@@ -235,14 +255,20 @@ def integers(bounds: tuple[int, int]) -> SearchStrategy[int]:
     )
 
 
-def floats(width: int) -> SearchStrategy[float]:
-    """Any float of the width, NaN and infinities included."""
+def floats(width: int, *, hostile: bool = True) -> SearchStrategy[float]:
+    """Any float of the width, NaN and infinities included; between 0 and 1 when not `hostile`."""
+    if not hostile:
+        return st.floats(min_value=0, max_value=1, width=width)  # type: ignore[arg-type]
     return st.floats(width=width, allow_nan=True, allow_infinity=True)  # type: ignore[arg-type]
 
 
-def enum_numbers(enum: EnumDescriptor) -> SearchStrategy[int]:
-    """The enum's values, and (for open enums) numbers it does not define."""
+def enum_numbers(enum: EnumDescriptor, *, hostile: bool = True) -> SearchStrategy[int]:
+    """The enum's values, and (for open enums, when `hostile`) numbers it does not define."""
     defined = st.sampled_from([v.number for v in enum.values])
+    if not hostile:
+        # Mostly a meaningful value: the zero value usually means "unspecified".
+        meaningful = [v.number for v in enum.values if v.number != 0]
+        return st.one_of(st.sampled_from(meaningful), defined) if meaningful else defined
     if getattr(enum, "is_closed", False):
         return defined
     return st.one_of(defined, defined, integers(INT32))
@@ -304,6 +330,19 @@ def durations_fields() -> SearchStrategy[tuple[int, int]]:
     return st.tuples(seconds, nanos)
 
 
+def plausible_timestamps_fields() -> SearchStrategy[tuple[int, int]]:
+    """(seconds, nanos) of instants from 2020 to 2035."""
+    return st.tuples(
+        st.integers(min_value=1_577_836_800, max_value=2_051_222_400),
+        st.integers(min_value=0, max_value=NANOS_MAX),
+    )
+
+
+def plausible_durations_fields() -> SearchStrategy[tuple[int, int]]:
+    """(seconds, nanos) of a session's or a delay's length: a minute to a day."""
+    return st.tuples(st.integers(min_value=60, max_value=86_400), st.just(0))
+
+
 def _field_paths(message: Descriptor, depth: int = 2) -> list[str]:
     """Every field path of `message` down to `depth` levels (`content.subject`)."""
     paths: list[str] = []
@@ -314,9 +353,14 @@ def _field_paths(message: Descriptor, depth: int = 2) -> list[str]:
     return paths
 
 
-def field_mask_paths(siblings: Iterable[Descriptor]) -> SearchStrategy[list[str]]:
-    """Paths of an update mask: real fields of the messages beside it, and odd ones."""
+def field_mask_paths(
+    siblings: Iterable[Descriptor], *, hostile: bool = True
+) -> SearchStrategy[list[str]]:
+    """Paths of an update mask: real fields of the messages beside it, and (when `hostile`)
+    odd ones."""
     real = sorted({p for d in siblings for p in _field_paths(d)})
+    if real and not hostile:
+        return st.lists(st.sampled_from(real), min_size=1, max_size=3, unique=True)
     odd = ["", "*", ".", "a..b", "name", "etag", "UNKNOWN_FIELD", "title\x00", "Title", "content."]
     options = [st.sampled_from(odd), _text_with_controls()]
     if real:
@@ -326,7 +370,7 @@ def field_mask_paths(siblings: Iterable[Descriptor]) -> SearchStrategy[list[str]
 
 # A long repeated field stays under this many bytes, well inside gRPC's 4 MiB message limit, so
 # that it reaches the service instead of being refused by the transport.
-LONG_LIST_MAX_BYTES = 1_000_000
+LONG_LIST_MAX_BYTES = 300_000
 
 
 def _size(value: Any) -> int:
@@ -341,8 +385,10 @@ def _repeat(element: Any, times: int) -> list[Any]:
     return [element] * max(1, min(times, LONG_LIST_MAX_BYTES // max(1, _size(element))))
 
 
-def _long_lists(element: SearchStrategy[Any]) -> SearchStrategy[list[Any]]:
-    """Short lists of varied elements, or one element repeated many times (cheap to draw)."""
+def _long_lists(element: SearchStrategy[Any], *, hostile: bool = True) -> SearchStrategy[list[Any]]:
+    """Short lists of varied elements, or (when `hostile`) one element repeated many times."""
+    if not hostile:
+        return st.lists(element, max_size=3)
     return st.one_of(
         st.lists(element, max_size=4),
         st.tuples(element, st.sampled_from([50, 1_000])).map(lambda pair: _repeat(*pair)),
@@ -411,8 +457,12 @@ class MessageStrategies:
         known_ids: Sequence[str] = (),
         name_templates: Mapping[str, Sequence[str]] | None = None,
         overrides: Mapping[str, SearchStrategy[Any]] | None = None,
-        presence: float = 0.7,
+        presence: float | None = None,
+        hostile: bool = True,
     ) -> None:
+        # Plausible requests carry most fields, as real callers' do.
+        presence = presence if presence is not None else (0.7 if hostile else 0.9)
+        self.hostile = hostile
         self.max_depth = max_depth
         self.known_ids = tuple(known_ids)
         self.name_templates = {k: list(v) for k, v in (name_templates or {}).items()}
@@ -449,7 +499,7 @@ class MessageStrategies:
         return self._all_templates
 
     def _string(self, field: FieldDescriptor) -> SearchStrategy[str]:
-        return strings(self._templates_for(field), self.known_ids)
+        return strings(self._templates_for(field), self.known_ids, hostile=self.hostile)
 
     def value(self, field: FieldDescriptor, depth: int) -> SearchStrategy[Any] | None:
         """One value of `field` (one element when repeated); None when too deep to nest."""
@@ -464,7 +514,7 @@ class MessageStrategies:
             element = self.value(field, depth)
             if element is None:
                 return None
-            self._lists[key] = _long_lists(element)
+            self._lists[key] = _long_lists(element, hostile=self.hostile)
         return self._lists[key]
 
     def _mask(self, descriptor: Descriptor, field: FieldDescriptor) -> SearchStrategy[list[str]]:
@@ -474,7 +524,7 @@ class MessageStrategies:
                 for f in descriptor.fields
                 if f.message_type is not None and f is not field
             ]
-            self._masks[field.full_name] = field_mask_paths(siblings)
+            self._masks[field.full_name] = field_mask_paths(siblings, hostile=self.hostile)
         return self._masks[field.full_name]
 
     def _value(self, field: FieldDescriptor, depth: int) -> SearchStrategy[Any] | None:
@@ -484,6 +534,8 @@ class MessageStrategies:
         t = field.type
         if t == FieldDescriptor.TYPE_STRING:
             return self._string(field)
+        if t == FieldDescriptor.TYPE_BYTES and not self.hostile:
+            return st.binary(max_size=64)
         if t == FieldDescriptor.TYPE_BYTES:
             return st.one_of(
                 st.binary(max_size=64), st.sampled_from([b"", b"\x00", b"\xff" * 70_000])
@@ -491,13 +543,13 @@ class MessageStrategies:
         if t == FieldDescriptor.TYPE_BOOL:
             return st.booleans()
         if t == FieldDescriptor.TYPE_DOUBLE:
-            return floats(64)
+            return floats(64, hostile=self.hostile)
         if t == FieldDescriptor.TYPE_FLOAT:
-            return floats(32)
+            return floats(32, hostile=self.hostile)
         if t == FieldDescriptor.TYPE_ENUM:
-            return enum_numbers(cast(EnumDescriptor, field.enum_type))
+            return enum_numbers(cast(EnumDescriptor, field.enum_type), hostile=self.hostile)
         if t in _INT_RANGES:
-            return integers(_INT_RANGES[t])
+            return integers(_INT_RANGES[t], hostile=self.hostile)
         if t in (FieldDescriptor.TYPE_MESSAGE, FieldDescriptor.TYPE_GROUP):
             if depth >= self.max_depth:
                 return None
@@ -521,6 +573,8 @@ class MessageStrategies:
         in_oneof = {f.name for o in oneofs for f in o.fields}
         plain = [f for f in descriptor.fields if f.name not in in_oneof]
         present = self._present
+        if not descriptor.fields:
+            return st.builds(cls)
 
         @st.composite
         def draw_message(draw: st.DrawFn) -> Message:
@@ -596,25 +650,29 @@ def _is_synthetic(oneof: _descriptor.OneofDescriptor) -> bool:
 
 
 def _time_like(
-    fields: Callable[[], SearchStrategy[tuple[int, int]]],
+    hostile: Callable[[], SearchStrategy[tuple[int, int]]],
+    plausible: Callable[[], SearchStrategy[tuple[int, int]]],
 ) -> Callable[[MessageStrategies, Descriptor, type[Message]], SearchStrategy[Message]]:
-    def build(_: MessageStrategies, __: Descriptor, cls: type[Message]) -> SearchStrategy[Message]:
-        return fields().map(lambda sn: cls(seconds=sn[0], nanos=sn[1]))
+    def build(
+        builder: MessageStrategies, _: Descriptor, cls: type[Message]
+    ) -> SearchStrategy[Message]:
+        fields = hostile() if builder.hostile else plausible()
+        return fields.map(lambda sn: cls(seconds=sn[0], nanos=sn[1]))
 
     return build
 
 
 def _field_mask(
-    _: MessageStrategies, __: Descriptor, cls: type[Message]
+    builder: MessageStrategies, _: Descriptor, cls: type[Message]
 ) -> SearchStrategy[Message]:
-    return field_mask_paths([]).map(lambda paths: cls(paths=paths))
+    return field_mask_paths([], hostile=builder.hostile).map(lambda paths: cls(paths=paths))
 
 
 _WELL_KNOWN: dict[
     str, Callable[[MessageStrategies, Descriptor, type[Message]], SearchStrategy[Message]]
 ] = {
-    "google.protobuf.Timestamp": _time_like(timestamps_fields),
-    "google.protobuf.Duration": _time_like(durations_fields),
+    "google.protobuf.Timestamp": _time_like(timestamps_fields, plausible_timestamps_fields),
+    "google.protobuf.Duration": _time_like(durations_fields, plausible_durations_fields),
     _FIELD_MASK: _field_mask,
 }
 
@@ -627,8 +685,13 @@ def messages(
     name_templates: Mapping[str, Sequence[str]] | None = None,
     overrides: Mapping[str, SearchStrategy[Any]] | None = None,
     service: ServiceDescriptor | None = None,
+    hostile: bool | None = None,
 ) -> SearchStrategy[Message]:
     """Instances of `message` (a generated class or a descriptor) with hostile and plausible values.
+
+    Each instance is drawn either hostile (any field may hold anything above) or plausible (every
+    value well-formed: names in their formats, known ids, times near now, defined enums), so that
+    requests that pass validation test the code behind it too; `hostile` picks one kind only.
 
     known_ids: ids that exist (customers, sessions, batches), used inside resource names and as
     plain values so that some requests reach the code past the lookups.
@@ -638,13 +701,18 @@ def messages(
     overrides: full or plain field name -> strategy of one value of that field.
     """
     descriptor = _full_name_of(message)
-    builder = MessageStrategies(
-        max_depth=max_depth,
-        known_ids=known_ids,
-        name_templates=name_templates,
-        overrides=overrides,
-    )
-    if service is not None:
-        builder.learn_service(service)
-    builder.learn_files([descriptor.file, *descriptor.file.dependencies])
-    return builder.message(descriptor)
+    kinds = [True, False] if hostile is None else [hostile]
+    strategies = []
+    for kind in kinds:
+        builder = MessageStrategies(
+            max_depth=max_depth,
+            known_ids=known_ids,
+            name_templates=name_templates,
+            overrides=overrides,
+            hostile=kind,
+        )
+        if service is not None:
+            builder.learn_service(service)
+        builder.learn_files([descriptor.file, *descriptor.file.dependencies])
+        strategies.append(builder.message(descriptor))
+    return st.one_of(*strategies)
