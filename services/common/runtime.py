@@ -4,13 +4,23 @@ Start: logging, migrations, the pool, NATS with the streams declared, the gRPC s
 background tasks (outbox relay, consumers, workers). Stop: health NOT_SERVING, in-flight calls get
 the grace period, background tasks see `stop` and finish their current item, NATS drains, the
 pool closes.
+
+Outages: every service needs PostgreSQL to answer anything, so a monitor pings it through the pool
+every second and reports NOT_SERVING (for the server and each service) while it is away, SERVING
+again once it answers; calls meanwhile get UNAVAILABLE. NATS is not needed to serve: RPCs write
+their events to the outbox in PostgreSQL and the relay publishes them when NATS is back, so a NATS
+outage delays events and leaves health SERVING. A background task that loses PostgreSQL or NATS
+is started again with backoff instead of stopping the service; the pool replaces connections
+that died with the server, and nats-py reconnects for as long as it takes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +37,7 @@ from services.common.messaging.consumer import MessageHandler, run_pull_consumer
 from services.common.messaging.jetstream import connect, declare_streams
 from services.common.messaging.topology import ConsumerSpec, Topology
 from services.common.migrations import apply_migrations
+from services.common.outages import is_dependency_unavailable
 from services.common.outbox import run_relay
 from services.common.settings import CommonSettings
 
@@ -79,6 +90,84 @@ def consumer_task(
     return consume
 
 
+# How often the database is pinged for health, and how long a ping may take.
+DATABASE_PING_SECONDS = 1.0
+DATABASE_PING_TIMEOUT_SECONDS = 2.0
+# A background task that lost a dependency starts again after this, doubling up to the cap.
+RESTART_DELAY_SECONDS = 0.5
+RESTART_DELAY_CAP_SECONDS = 15.0
+
+
+async def database_answers(pool: asyncpg.Pool[asyncpg.Record], within: float) -> bool:
+    """True when the pool hands out a connection that answers `SELECT 1` within `within` s."""
+    try:
+        async with pool.acquire(timeout=within) as conn:
+            await conn.fetchval("SELECT 1", timeout=within)
+    except Exception as exc:
+        _log.debug("database ping failed", extra={"error": f"{type(exc).__name__}: {exc}"})
+        return False
+    return True
+
+
+async def watch_database(
+    pool: asyncpg.Pool[asyncpg.Record],
+    server: GrpcServer,
+    stop: asyncio.Event,
+    interval: float = DATABASE_PING_SECONDS,
+    ping_timeout: float = DATABASE_PING_TIMEOUT_SECONDS,
+) -> None:
+    """Keep health at NOT_SERVING while PostgreSQL does not answer, SERVING once it does."""
+    serving = True
+    while not stop.is_set():
+        answers = await database_answers(pool, ping_timeout)
+        if answers != serving:
+            serving = answers
+            if serving:
+                _log.warning("database is back: serving")
+            else:
+                _log.warning("database unavailable: not serving")
+            await server.set_serving(serving)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval)
+
+
+def restarted_on_outage(task: BackgroundTask) -> BackgroundTask:
+    """`task`, started again with backoff whenever it fails because a dependency is away.
+
+    Any other failure still ends it, and with it the service (see `serve`): a bug is not
+    retried forever in silence.
+    """
+    name = getattr(task, "__name__", "background task")
+
+    async def supervised(stop: asyncio.Event) -> None:
+        delay = RESTART_DELAY_SECONDS
+        while True:
+            started = time.monotonic()
+            try:
+                await task(stop)
+                return
+            except Exception as exc:
+                if stop.is_set():
+                    _log.info("background task ended while stopping", extra={"task": name})
+                    return
+                if not is_dependency_unavailable(exc):
+                    raise
+                if time.monotonic() - started > RESTART_DELAY_CAP_SECONDS:
+                    delay = RESTART_DELAY_SECONDS  # it ran well for a while: a new outage
+                _log.warning(
+                    "background task lost a dependency, restarting",
+                    extra={"task": name, "error": f"{type(exc).__name__}: {exc}", "delay": delay},
+                )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+            if stop.is_set():
+                return
+            delay = min(delay * 2, RESTART_DELAY_CAP_SECONDS)
+
+    supervised.__name__ = name
+    return supervised
+
+
 async def serve(
     name: str,
     schema: str,
@@ -88,8 +177,8 @@ async def serve(
 ) -> None:
     """Run one service until `stop` is set, or, when none is given, until SIGTERM or SIGINT.
 
-    A background task that dies stops the service too, and `serve` then raises, so that the
-    process exits non-zero and its supervisor restarts it.
+    A background task that dies of anything but an outage stops the service too, and `serve`
+    then raises, so that the process exits non-zero and its supervisor restarts it.
     """
     await asyncio.to_thread(apply_migrations, settings.database_url, schema)
     pool = await create_pool(
@@ -113,8 +202,9 @@ async def serve(
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
     tasks: list[asyncio.Future[None]] = [
-        asyncio.ensure_future(task(stop)) for task in parts.background
+        asyncio.ensure_future(restarted_on_outage(task)(stop)) for task in parts.background
     ]
+    tasks.append(asyncio.ensure_future(watch_database(pool, server, stop)))
     waiter: asyncio.Future[Any] = asyncio.ensure_future(stop.wait())
     done, _ = await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
     died = [t for t in done if t is not waiter and t.exception() is not None]

@@ -18,9 +18,36 @@ _log = logging.getLogger(__name__)
 DUPLICATE_WINDOW_SECONDS = 120.0
 
 
+async def _on_disconnected() -> None:
+    _log.warning("NATS connection lost, reconnecting")
+
+
+async def _on_reconnected() -> None:
+    _log.warning("NATS connection back")
+
+
+async def _on_error(exc: Exception) -> None:
+    # Connection trouble while NATS is away is expected and retried: not an error of ours.
+    _log.warning("NATS client error", extra={"error": f"{type(exc).__name__}: {exc}"})
+
+
 async def connect(url: str, name: str) -> NATS:
-    """Connect with reconnects on, naming the client after the service."""
-    return await nats.connect(url, name=name, max_reconnect_attempts=-1, reconnect_time_wait=1)
+    """Connect with reconnects on forever, naming the client after the service.
+
+    While NATS is away, nats-py buffers what is published (up to its pending size) and tries
+    each second; the outbox keeps every event in PostgreSQL until it is acknowledged anyway.
+    """
+    return await nats.connect(
+        url,
+        name=name,
+        allow_reconnect=True,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=1,
+        connect_timeout=2,
+        disconnected_cb=_on_disconnected,
+        reconnected_cb=_on_reconnected,
+        error_cb=_on_error,
+    )
 
 
 async def declare_streams(js: JetStreamContext, topology: Topology) -> None:
