@@ -4,19 +4,138 @@ from __future__ import annotations
 
 import email.policy
 import email.utils
-from email.headerregistry import Address
+import re
+import unicodedata
+from email import _header_value_parser as header_tokens
+from email.header import Header
+from email.headerregistry import Address, BaseHeader, HeaderRegistry
 from email.message import EmailMessage
+from email.policy import Policy
+from typing import Any
 from urllib.parse import urlencode
 
 from services.dispatcher.domain.model import Delivery
 from services.dispatcher.domain.unsubscribe import unsubscribe_token
 
+# RFC 5322 2.1.1: a line holds at most 998 octets, whatever the policy's preferred length.
+_LONGEST_LINE = 998
+_VISIBLE_ASCII = re.compile(r"[\x21-\x7e]+")
+# RFC 5545 3.1 folds content lines with CRLF + one space or tab.
+_ICS_FOLD = re.compile(r"\r?\n[ \t]")
+_ICS_METHOD = re.compile(r"^METHOD(?:;[^:\r\n]*)?:([A-Za-z-]+)\r?$", re.MULTILINE | re.IGNORECASE)
+
+
+class _Token(header_tokens.ValueTerminal):
+    # The stdlib wraps a token too long for a line as encoded-words when the token allows it;
+    # this one does not.
+    as_ew_allowed = False
+
+
+class StructuredTokensHeader(BaseHeader):
+    """A field made of visible ASCII tokens (`<https://...>`, a resource name) that clients
+    match literally: never an RFC 2047 encoded-word, each token whole, folded at whitespace only.
+
+    `List-Unsubscribe` (RFC 2369, RFC 8058) and `X-Trainvite-Invitation` are unstructured text
+    to the stdlib, which encodes a token longer than a line; a client then sees `=?utf-8?q?...`
+    instead of `<https://...>` and shows no unsubscribe.
+    """
+
+    max_count = 1
+
+    @classmethod
+    def parse(cls, value: str, kwds: dict[str, Any]) -> None:
+        words = value.split()
+        for word in words:
+            if not _VISIBLE_ASCII.fullmatch(word):
+                raise ValueError(f"not a header token: {word[:80]!r}")
+        tree = header_tokens.TokenList()
+        for index, word in enumerate(words):
+            if index:
+                tree.append(header_tokens.WhiteSpaceTerminal(" ", "fws"))
+            tree.append(_Token(word, "structured-token"))
+        kwds["parse_tree"] = tree
+        kwds["decoded"] = " ".join(words)
+
+    def init(self, name: str, *, parse_tree: Any, defects: Any) -> None:
+        super().init(name, parse_tree=parse_tree, defects=defects)
+        # Refused when set, not when sent: a token no line can hold is a configuration error.
+        lines = self._lines(_LONGEST_LINE)
+        if any(len(line) > _LONGEST_LINE for line in lines):
+            raise ValueError(f"{name}: a token longer than a header line can hold")
+
+    def _lines(self, limit: int) -> list[str]:
+        # The first token stays on the field's first line: some clients do not strip the
+        # whitespace a fold right after the colon leaves before `<https://...>`.
+        words = str(self).split()
+        lines = [f"{self.name}: {words[0]}" if words else f"{self.name}:"]
+        for word in words[1:]:
+            if len(lines[-1]) + 1 + len(word) <= limit:
+                lines[-1] += f" {word}"
+            else:
+                lines.append(f" {word}")
+        return lines
+
+    def fold(self, *, policy: Policy) -> str:
+        limit = min(policy.max_line_length or _LONGEST_LINE, _LONGEST_LINE)
+        return policy.linesep.join(self._lines(limit)) + policy.linesep
+
+
+def _header_factory() -> HeaderRegistry:
+    registry = HeaderRegistry()
+    for name in ("List-Unsubscribe", "List-Unsubscribe-Post", "X-Trainvite-Invitation"):
+        registry.map_to_type(name, StructuredTokensHeader)
+    return registry
+
+
+# SMTP: CRLF line ends. 7bit: non-ASCII bodies go quoted-printable or base64, since no sender
+# negotiates 8BITMIME. 76: the stdlib fills a line with an encoded-word, and RFC 2047 allows an
+# encoded-word at most 75 characters; a continuation line starts with one space. A field set
+# already encoded and folded (set_raw) goes out as it is.
+MAIL_POLICY = email.policy.SMTP.clone(
+    header_factory=_header_factory(), cte_type="7bit", max_line_length=76, refold_source="none"
+)
+
+
+def _one_line(text: str) -> str:
+    # Line breaks, tabs and other control characters never reach a header (RFC 5322 allows
+    # visible characters and spaces there): each run of them becomes one space.
+    return " ".join("".join(" " if unicodedata.category(c) == "Cc" else c for c in text).split())
+
+
+def _as_read(name: str, header: Any) -> Any:
+    """The field as a client reads it: folded as it will be sent, then parsed and decoded."""
+    value = MAIL_POLICY.fold(name, header).partition(":")[2]
+    return email.policy.default.header_factory(name, re.sub(r"\r\n(?=[ \t])", "", value).strip())
+
+
+def _encoded_words(name: str, text: str) -> str:
+    # The RFC 2047 encoder of email.header keeps every space inside an encoded-word.
+    return Header(text, "utf-8", header_name=name).encode(
+        linesep=MAIL_POLICY.linesep, maxlinelen=MAIL_POLICY.max_line_length
+    )
+
+
+def _set_subject(message: EmailMessage, subject: str) -> None:
+    # The stdlib decodes text that reads as an encoded-word when a field is set, then sends it as
+    # typed; and its folding (before CPython gh-144156) can drop the space between two
+    # encoded-words. Either way a client would show another subject than the approved one: such
+    # a subject is sent wholly as encoded-words instead.
+    message["Subject"] = subject
+    if str(_as_read("Subject", message["Subject"])) != subject:
+        del message["Subject"]
+        message.set_raw("Subject", _encoded_words("Subject", subject))
+
 
 def _address(display_name: str, addr: str) -> Address:
-    # Address quotes the display name itself; line breaks never reach the header.
-    name = " ".join(display_name.split())
+    # Address quotes the display name itself.
     username, _, domain = addr.partition("@")
-    return Address(display_name=name, username=username, domain=domain)
+    return Address(display_name=_one_line(display_name), username=username, domain=domain)
+
+
+def _calendar_method(ics: str) -> str | None:
+    """The iTIP METHOD of the calendar (REQUEST, CANCEL), which its MIME part must repeat."""
+    found = _ICS_METHOD.search(_ICS_FOLD.sub("", ics))
+    return found.group(1).upper() if found else None
 
 
 def build_message(
@@ -24,12 +143,12 @@ def build_message(
 ) -> EmailMessage:
     """The message exactly as approved, with the headers that mail providers require."""
     a = delivery.approved
-    message = EmailMessage(policy=email.policy.SMTP)
+    message = EmailMessage(policy=MAIL_POLICY)
     message["Message-ID"] = delivery.message_id
     message["Date"] = email.utils.format_datetime(a.approved_at)
     message["From"] = _address(a.sender_name, a.sender_email)
     message["To"] = _address(a.recipient_name, a.recipient_email)
-    message["Subject"] = " ".join(a.subject.split())
+    _set_subject(message, _one_line(a.subject))
     token = unsubscribe_token(unsubscribe_key, a.recipient_email)
     unsubscribe = f"{unsubscribe_base_url}?{urlencode({'token': token})}"
     # RFC 8058 one-click unsubscribe: Gmail shows it and POSTs to the URL.
@@ -41,5 +160,8 @@ def build_message(
     )
     message.add_alternative(a.html_body, subtype="html")
     if a.calendar_ics:
-        message.add_alternative(a.calendar_ics, subtype="calendar", params={"method": "REQUEST"})
+        method = _calendar_method(a.calendar_ics)
+        # RFC 6047 2.4: the part's method parameter is the calendar's METHOD.
+        params = {"method": method} if method else {}
+        message.add_alternative(a.calendar_ics, subtype="calendar", params=params)
     return message
