@@ -81,8 +81,9 @@ migrate: $(GENERATED) ## apply every schema's migrations to DATABASE_URL (or the
 demo: $(GENERATED) ## play the chat flow against the running services
 	$(PY) -m tools.demo
 
-token: $(GENERATED) ## print a bearer token: make token CSM=alex.rivera@trainvite.dev
-	@$(PY) -m tools.token $(if $(CSM),--csm $(CSM),) $(if $(SERVICE),--service $(SERVICE),)
+token: $(GENERATED) ## print a bearer token: make token CSM=... | EDITOR=... | SERVICE=... | GATEWAY=1
+	@$(PY) -m tools.token $(if $(CSM),--csm $(CSM),) $(if $(EDITOR),--editor $(EDITOR),) \
+		$(if $(SERVICE),--service $(SERVICE),) $(if $(GATEWAY),--gateway,)
 
 bench: $(GENERATED) ## benchmarks, each beside a raw baseline measured in the same run
 	$(PY) -m bench

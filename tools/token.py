@@ -1,9 +1,9 @@
 """Print a bearer token for calling the services by hand (grpcurl, Postman).
 
 make token CSM=alex.rivera@trainvite.dev          a CSM, for their own customers
-python -m tools.token --editor casey@trainvite.dev  a catalog editor: courses and sessions
-python -m tools.token --service personalizer        a service: reads the catalog
-python -m tools.token --gateway                     the gateway: one-click unsubscribe only
+make token EDITOR=casey@trainvite.dev             a catalog editor: courses and sessions
+make token SERVICE=personalizer                    a service: reads the catalog
+make token GATEWAY=1                               the gateway: one-click unsubscribe only
 grpcurl -plaintext -H "authorization: Bearer $(make -s token CSM=...)" 127.0.0.1:50052 list
 """
 
