@@ -8,7 +8,7 @@ import nats
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from nats.js.api import PubAck, StreamConfig
-from nats.js.errors import NotFoundError
+from nats.js.errors import BadRequestError, NotFoundError
 
 from services.common.messaging.topology import Topology
 
@@ -59,9 +59,14 @@ async def declare_streams(js: JetStreamContext, topology: Topology) -> None:
         try:
             await js.stream_info(spec.name)
         except NotFoundError:
-            await js.add_stream(config)
-        else:
-            await js.update_stream(config)
+            try:
+                await js.add_stream(config)
+                continue
+            except BadRequestError:
+                # Services of one namespace start together: another one may have created the
+                # stream between our look and our add. Then it exists, and is updated below.
+                await js.stream_info(spec.name)
+        await js.update_stream(config)
 
 
 async def publish_event(
