@@ -6,8 +6,6 @@ Checks what reaches the recipients: the .eml files the dispatcher's local sender
 from __future__ import annotations
 
 import asyncio
-import email
-import email.policy
 import os
 import signal
 import subprocess
@@ -22,6 +20,7 @@ from trainvite.personalizer.v1 import personalizer_pb2 as pb
 
 from services.common.migrations import apply_all
 from tests.helpers import Clients, clients, free_port, wait_until_serving
+from tests.mail_checks import check_raw_message
 from tools import stack
 from tools.run import service_environment
 from tools.seed import seed_all
@@ -83,10 +82,7 @@ async def processes(
 
 
 def _read(outbox: Path) -> list[EmailMessage]:
-    return [
-        email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
-        for p in sorted(outbox.glob("*.eml"))
-    ]
+    return [check_raw_message(p.read_bytes()) for p in sorted(outbox.glob("*.eml"))]
 
 
 async def test_invite_cloudtech_team_then_send_all(processes: tuple[Clients, Path]) -> None:

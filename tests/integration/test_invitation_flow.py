@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import email
-import email.policy
 import uuid
 from pathlib import Path
 
@@ -16,6 +14,7 @@ from trainvite.dispatcher.v1 import dispatcher_pb2
 from trainvite.personalizer.v1 import personalizer_pb2 as pb
 
 from tests.helpers import Clients
+from tests.mail_checks import check_raw_message
 
 pytestmark = pytest.mark.integration
 
@@ -96,10 +95,7 @@ async def test_send_all_delivers_each_approved_invitation_once(
         metadata=services.csm,
     )
     assert status.sent_count == len(sent.drafts) == len(status.deliveries)
-    messages = [
-        email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
-        for p in outbox_dir.glob("*.eml")
-    ]
+    messages = [check_raw_message(p.read_bytes()) for p in outbox_dir.glob("*.eml")]
     recipients = sorted(str(m["To"].addresses[0].addr_spec) for m in messages)
     assert recipients == sorted(d.recipient.email for d in sent.drafts)
     for m in messages:
@@ -146,10 +142,7 @@ async def test_edit_needs_the_current_etag_and_approval_sends_the_edit(
         pb.ApproveInvitationBatchRequest(name=batch.name, etag=current.etag), metadata=services.csm
     )
     await _wait_for_sent(services, batch)
-    subjects = {
-        str(email.message_from_bytes(p.read_bytes(), policy=email.policy.default)["Subject"])
-        for p in outbox_dir.glob("*.eml")
-    }
+    subjects = {str(check_raw_message(p.read_bytes())["Subject"]) for p in outbox_dir.glob("*.eml")}
     assert "A session picked for you, Sarah" in subjects
 
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import email
-import email.policy
 from pathlib import Path
 
 import icalendar
@@ -16,6 +14,7 @@ from trainvite.personalizer.v1 import personalizer_pb2 as pb
 
 from tests.helpers import Clients
 from tests.integration.catalog_data import analytics_session, ts
+from tests.mail_checks import check_raw_message
 
 pytestmark = pytest.mark.integration
 
@@ -76,10 +75,7 @@ async def test_a_reschedule_drafts_a_notice_to_every_invitee(
         pb.ApproveInvitationBatchRequest(name=notice.name), metadata=services.csm
     )
     for _ in range(200):
-        sent = [
-            email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
-            for p in outbox_dir.glob("*.eml")
-        ]
+        sent = [check_raw_message(p.read_bytes()) for p in outbox_dir.glob("*.eml")]
         if len(sent) == len(invitations.drafts) + len(notice.drafts):
             break
         await asyncio.sleep(0.05)

@@ -15,6 +15,7 @@ from trainvite.personalizer.v1 import personalizer_pb2 as pb
 
 from tests.helpers import Clients, free_port
 from tests.integration.catalog_data import analytics_session
+from tests.mail_checks import check_raw_message
 
 pytestmark = pytest.mark.integration
 
@@ -25,6 +26,7 @@ REFUSED = "emma.larsen@helios.example"
 class Inbox:
     def __init__(self) -> None:
         self.messages: list[email.message.EmailMessage] = []
+        self.raw_messages: list[bytes] = []
 
     async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
         self, server: Any, session: Any, envelope: Any, address: str, options: Any
@@ -35,6 +37,7 @@ class Inbox:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        self.raw_messages.append(envelope.content)  # the bytes as they came over SMTP
         self.messages.append(
             email.message_from_bytes(envelope.content, policy=email.policy.default)
         )
@@ -92,3 +95,5 @@ async def test_invitations_go_through_the_relay_and_a_refused_recipient_fails(
     received = [str(m["To"].addresses[0].addr_spec) for m in ours]
     assert sorted(received) == sorted(a for a in states if a != REFUSED)
     assert all(m["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click" for m in ours)
+    for raw in inbox.raw_messages:
+        check_raw_message(raw)
