@@ -22,6 +22,7 @@ from tests.e2e.processes import add_customer
 from tests.fakes.gmail import Behaviour, FakeGmail, service_account_file, token_file
 from tests.helpers import Clients, free_port
 from tests.integration.catalog_data import analytics_session
+from tests.mail_checks import check_raw_messages
 
 pytestmark = pytest.mark.integration
 
@@ -35,6 +36,7 @@ _FAKES: dict[str, FakeGmail] = {}
 def gmail(request: pytest.FixtureRequest) -> Iterator[FakeGmail]:
     fake = _FAKES[request.node.name]
     yield fake
+    check_raw_messages(m.raw for user in list(fake.mailboxes) for m in fake.delivered(user))
 
 
 def gmail_test(
