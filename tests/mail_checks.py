@@ -13,6 +13,7 @@ from __future__ import annotations
 import email.parser
 import email.policy
 import re
+from collections.abc import Iterable
 from email.message import EmailMessage
 from urllib.parse import urlsplit
 
@@ -154,3 +155,8 @@ def check_raw_message(raw: bytes, *, subject: str | None = None) -> EmailMessage
         assert isinstance(calendar_part, EmailMessage)
         _check_calendar(calendar_part)
     return message
+
+
+def check_raw_messages(raw_messages: Iterable[bytes]) -> list[EmailMessage]:
+    """Each of the messages, checked as `check_raw_message` does."""
+    return [check_raw_message(raw) for raw in raw_messages]
