@@ -6,7 +6,6 @@ import email.policy
 import email.utils
 import re
 import unicodedata
-from email import _header_value_parser as header_tokens
 from email.header import Header
 from email.headerregistry import Address, BaseHeader, HeaderRegistry
 from email.message import EmailMessage
@@ -25,19 +24,14 @@ _ICS_FOLD = re.compile(r"\r?\n[ \t]")
 _ICS_METHOD = re.compile(r"^METHOD(?:;[^:\r\n]*)?:([A-Za-z-]+)\r?$", re.MULTILINE | re.IGNORECASE)
 
 
-class _Token(header_tokens.ValueTerminal):
-    # The stdlib wraps a token too long for a line as encoded-words when the token allows it;
-    # this one does not.
-    as_ew_allowed = False
-
-
 class StructuredTokensHeader(BaseHeader):
     """A field made of visible ASCII tokens (`<https://...>`, a resource name) that clients
     match literally: never an RFC 2047 encoded-word, each token whole, folded at whitespace only.
 
     `List-Unsubscribe` (RFC 2369, RFC 8058) and `X-Trainvite-Invitation` are unstructured text
-    to the stdlib, which encodes a token longer than a line; a client then sees `=?utf-8?q?...`
-    instead of `<https://...>` and shows no unsubscribe.
+    to the stdlib, whose folding (`_refold_parse_tree`) wraps a token longer than a line as
+    encoded-words; a client then sees `=?utf-8?q?...` instead of `<https://...>` and shows no
+    unsubscribe. This class folds itself, so no parse tree is needed.
     """
 
     max_count = 1
@@ -48,12 +42,7 @@ class StructuredTokensHeader(BaseHeader):
         for word in words:
             if not _VISIBLE_ASCII.fullmatch(word):
                 raise ValueError(f"not a header token: {word[:80]!r}")
-        tree = header_tokens.TokenList()
-        for index, word in enumerate(words):
-            if index:
-                tree.append(header_tokens.WhiteSpaceTerminal(" ", "fws"))
-            tree.append(_Token(word, "structured-token"))
-        kwds["parse_tree"] = tree
+        kwds["parse_tree"] = None
         kwds["decoded"] = " ".join(words)
 
     def init(self, name: str, *, parse_tree: Any, defects: Any) -> None:
