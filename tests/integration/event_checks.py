@@ -15,6 +15,7 @@ from trainvite.common.v1 import common_pb2
 from trainvite.events.v1 import events_pb2
 
 from services.common.fingerprint import content_sha256
+from services.common.messaging.consumer import NUM_DELIVERED_HEADER
 from services.common.messaging.topology import ConsumerSpec, Topology
 
 
@@ -83,6 +84,8 @@ class DeadLetters:
         self._topology = topology
         self.durable = durable
         self.seen: list[events_pb2.DeadLetter] = []
+        # The delivery of each original message on which its consumer gave up (0: not said).
+        self.on_delivery: list[int] = []
         self._sub: object | None = None
 
     async def wait_for(self, count: int, seconds: float = 10.0) -> list[events_pb2.DeadLetter]:
@@ -100,6 +103,7 @@ class DeadLetters:
                 continue
             for m in msgs:
                 self.seen.append(events_pb2.DeadLetter.FromString(m.data))
+                self.on_delivery.append(int((m.headers or {}).get(NUM_DELIVERED_HEADER, "0")))
                 await m.ack()
         return list(self.seen)
 

@@ -165,6 +165,7 @@ async def _expect_one_dead_letter(
         await letters.close()
     assert len(found) == 1, f"{spec.durable}: {len(found)} dead letters"
     letter = found[0]
+    assert letters.on_delivery == [1], f"{spec.durable} gave up on delivery {letters.on_delivery}"
     assert letter.consumer == spec.durable and letter.subject == spec.filter_subject
     assert letter.payload == payload
     for name in reason_names:
@@ -268,6 +269,7 @@ async def test_a_value_the_database_refuses_is_poison_and_a_lost_connection_is_n
             await letters.close()
         assert [letter.payload for letter in found] == [b"refused"]
         assert "CharacterNotInRepertoireError" in found[0].reason
+        assert letters.on_delivery == [1]
         done = await settled(js, spec, published=4)
     finally:
         stop.set()

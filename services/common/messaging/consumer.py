@@ -22,12 +22,18 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig
 from trainvite.events.v1 import events_pb2
 
-from services.common.messaging.jetstream import publish_event
 from services.common.messaging.topology import ConsumerSpec, Topology
 
 _log = logging.getLogger(__name__)
 
 MessageHandler = Callable[[Msg], Awaitable[None]]
+
+# A dead letter carries the original payload and the reason in one NATS message (1 MiB by
+# default): an event near that size, or a reason quoting a huge value, must still fit.
+MAX_KEPT_PAYLOAD_BYTES = 256 * 1024
+MAX_REASON_CHARS = 2_000
+# Header of a dead letter: the delivery of the original message on which the consumer gave up.
+NUM_DELIVERED_HEADER = "Trainvite-Num-Delivered"
 
 
 class PoisonMessage(Exception):
@@ -48,13 +54,29 @@ async def dead_letter(
     """Keep a message we give up on, with the reason, on the dead-letter stream."""
     now = Timestamp()
     now.GetCurrentTime()
+    stream_seq = msg.metadata.sequence.stream if msg.metadata else 0
+    payload = msg.data
+    if len(reason) > MAX_REASON_CHARS:
+        reason = reason[:MAX_REASON_CHARS] + "…"
+    if len(payload) > MAX_KEPT_PAYLOAD_BYTES:
+        # The letter must fit in one NATS message; the whole original stays in its stream.
+        reason += (
+            f" (payload of {len(payload)} bytes cut to {MAX_KEPT_PAYLOAD_BYTES}; the whole one"
+            f" is message {stream_seq} of its stream)"
+        )
+        payload = payload[:MAX_KEPT_PAYLOAD_BYTES]
     letter = events_pb2.DeadLetter(
-        consumer=consumer, subject=msg.subject, payload=msg.data, reason=reason, occur_time=now
+        consumer=consumer, subject=msg.subject, payload=payload, reason=reason, occur_time=now
     )
     # One dead letter per original message, even if this is retried.
-    stream_seq = msg.metadata.sequence.stream if msg.metadata else 0
     event_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{consumer}/{msg.subject}/{stream_seq}"))
-    await publish_event(js, topology.dead_letter(consumer), event_id, letter.SerializeToString())
+    delivered = msg.metadata.num_delivered if msg.metadata else 1
+    await js.publish(
+        topology.dead_letter(consumer),
+        letter.SerializeToString(),
+        # Which delivery gave up: 1 for poison, max_deliver for a failure that never passed.
+        headers={"Nats-Msg-Id": event_id, NUM_DELIVERED_HEADER: str(delivered)},
+    )
 
 
 async def run_pull_consumer(

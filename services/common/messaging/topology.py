@@ -40,8 +40,11 @@ class ConsumerSpec:
     ack_wait: float = 30.0
     # After this many deliveries a failing message is dead-lettered, never dropped silently.
     max_deliver: int = 10
-    # Redelivery delays (seconds) for messages that time out without an ack.
-    backoff: list[float] = field(default_factory=lambda: [1.0, 5.0, 30.0, 120.0])
+    # Redelivery delays (seconds) for messages that time out without an ack. JetStream takes the
+    # first as the ack wait of every delivery, so it must leave a handler (and the messages
+    # fetched in the same batch, handled one after another) as long as `ack_wait`: a shorter one
+    # has messages delivered again while they are still being handled.
+    backoff: list[float] = field(default_factory=lambda: [30.0, 60.0, 120.0, 300.0])
     max_ack_pending: int = 1000
     # What arrives on the filter subject, so that every event type can be named and tested.
     events: tuple[ConsumedEvent, ...] = ()
