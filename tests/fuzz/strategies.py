@@ -151,6 +151,11 @@ def plausible_segments(known_ids: Sequence[str] = ()) -> SearchStrategy[str]:
     return st.one_of(st.sampled_from(known), st.sampled_from(known), formed) if known else formed
 
 
+def _matches(template: str, name: str) -> bool:
+    """`training-sessions/0f3c...` fits `training-sessions/*`."""
+    return re.fullmatch("[^/]+".join(re.escape(p) for p in template.split("*")), name) is not None
+
+
 def _pattern_to_template(pattern: str) -> str:
     """`courses/{course}` and `courses/*` both become `courses/*`."""
     return re.sub(r"\{[^}]*\}", "*", pattern)
@@ -227,9 +232,13 @@ def strings(
     if templates:
         # Resource names first, so that a field that takes one mostly gets one.
         valid.insert(0, resource_names(templates, known_ids, hostile=hostile))
-    if not hostile and templates:
-        valid.insert(0, resource_names(templates, known_ids, hostile=False))
     looks_valid = st.one_of(*valid)
+    if not hostile and templates:
+        # A name in the field's format, of something that exists half the time: the request
+        # reaches the handler and, often, the data behind it.
+        existing = [k for k in known_ids if any(_matches(t, k) for t in templates)]
+        names = resource_names(templates, known_ids, hostile=False)
+        return st.one_of(st.sampled_from(existing), names) if existing else names
     if not hostile:
         return looks_valid
     return st.one_of(
@@ -402,20 +411,34 @@ def _full_name_of(message: type[Message] | Descriptor) -> Descriptor:
 
 
 def _resource_patterns(files: Iterable[FileDescriptor]) -> dict[str, list[str]]:
-    """`google.api.resource` patterns: message full name -> name templates."""
-    found: dict[str, list[str]] = {}
+    """Name templates by full field name: each resource's `name` from its `google.api.resource`
+    pattern, and each field with a `google.api.resource_reference` from the referenced type's."""
+    by_type: dict[str, list[str]] = {}
+    messages: list[Descriptor] = []
 
     def visit(d: Descriptor) -> None:
+        messages.append(d)
         options = d.GetOptions()
         if options.HasExtension(resource_pb2.resource):
             resource = options.Extensions[resource_pb2.resource]
-            found[d.full_name] = [_pattern_to_template(p) for p in resource.pattern]
+            by_type[resource.type] = [_pattern_to_template(p) for p in resource.pattern]
         for nested in d.nested_types:
             visit(nested)
 
     for f in files:
         for d in f.message_types_by_name.values():
             visit(d)
+    found: dict[str, list[str]] = {}
+    for d in messages:
+        options = d.GetOptions()
+        if options.HasExtension(resource_pb2.resource):
+            found[f"{d.full_name}.name"] = by_type[options.Extensions[resource_pb2.resource].type]
+        for field in d.fields:
+            field_options = field.GetOptions()
+            if field_options.HasExtension(resource_pb2.resource_reference):
+                referenced = field_options.Extensions[resource_pb2.resource_reference].type
+                if referenced in by_type:
+                    found[field.full_name] = by_type[referenced]
     return found
 
 
@@ -480,8 +503,8 @@ class MessageStrategies:
 
     def learn_files(self, files: Iterable[FileDescriptor]) -> None:
         """Take the resource patterns of these files' messages (`name` of each resource)."""
-        for full_name, templates in _resource_patterns(files).items():
-            self.name_templates.setdefault(f"{full_name}.name", []).extend(templates)
+        for field_name, templates in _resource_patterns(files).items():
+            self.name_templates.setdefault(field_name, []).extend(templates)
         self._all_templates = sorted({t for ts in self.name_templates.values() for t in ts})
 
     def learn_service(self, service: ServiceDescriptor) -> None:
@@ -493,13 +516,17 @@ class MessageStrategies:
     def _templates_for(self, field: FieldDescriptor) -> list[str]:
         own = self.name_templates.get(field.full_name)
         if own:
-            return own
+            return list(dict.fromkeys(own))
         # A field that references a resource (`course`, `parent`, `batch`, `drafts`): any known
         # template, since the names of fields do not say which.
         return self._all_templates
 
     def _string(self, field: FieldDescriptor) -> SearchStrategy[str]:
-        return strings(self._templates_for(field), self.known_ids, hostile=self.hostile)
+        if self.hostile:
+            return strings(self._templates_for(field), self.known_ids)
+        # Plausible values: a name only where the field is known to take one.
+        own = list(dict.fromkeys(self.name_templates.get(field.full_name, [])))
+        return strings(own, self.known_ids, hostile=False)
 
     def value(self, field: FieldDescriptor, depth: int) -> SearchStrategy[Any] | None:
         """One value of `field` (one element when repeated); None when too deep to nest."""
@@ -701,7 +728,7 @@ def messages(
     overrides: full or plain field name -> strategy of one value of that field.
     """
     descriptor = _full_name_of(message)
-    kinds = [True, False] if hostile is None else [hostile]
+    kinds = [False, True] if hostile is None else [hostile]
     strategies = []
     for kind in kinds:
         builder = MessageStrategies(

@@ -226,24 +226,32 @@ async def test_every_rpc_answers_generated_requests_with_a_status_a_caller_can_a
     tokens = await allowed_callers(fuzz_services, rpc, empty)
     requests = messages(method.input_type, known_ids=known.ids, service=method.containing_service)
     codes: Counter[str] = Counter()
+    refused_fields: Counter[str] = Counter()
 
     @settings(database=None)
     @given(request=requests, caller=st.sampled_from(sorted(tokens)))
     def answers_sensibly(request: Message, caller: str) -> None:
         future = asyncio.run_coroutine_threadsafe(_call(rpc, request, tokens[caller]), loop)
-        code, problem = problem_with(method.input_type, future.result(CALL_TIMEOUT_SECONDS + 5))
+        error = future.result(CALL_TIMEOUT_SECONDS + 5)
+        code, problem = problem_with(method.input_type, error)
         codes[code] += 1
+        bad = _bad_request(error) if error is not None else None
+        if bad is not None:
+            refused_fields.update({v.field.split("[", 1)[0] for v in bad.field_violations})
         assert problem is None, problem
 
     try:
         await asyncio.to_thread(answers_sensibly)
     finally:
-        print(f"\n{method.containing_service.name}.{method.name}: {dict(codes.most_common())}")
+        print(
+            f"\n{method.containing_service.name}.{method.name}: {dict(codes.most_common())}"
+            f" refused fields: {dict(refused_fields.most_common(4))}"
+        )
     errors = [f"{r.name}: {r.getMessage()}" for r in error_records.records]
     assert not errors, errors[:5]
 
 
-# The requests that answered UNKNOWN before every request was checked: one per kind.
+# Requests that failed inside the services (UNKNOWN, then INTERNAL): one per kind.
 _SERVICE_CALLS: list[tuple[str, str, Message, str]] = [
     (
         "catalog",
@@ -284,6 +292,19 @@ _SERVICE_CALLS: list[tuple[str, str, Message, str]] = [
             )
         ),
         "course.learning_outcomes[2].text",
+    ),
+    (
+        "catalog",
+        "CreateCourse",
+        catalog_pb2.CreateCourseRequest(
+            course=catalog_pb2.Course(
+                title="Too short to store",
+                level=catalog_pb2.SESSION_LEVEL_BEGINNER,
+                format=catalog_pb2.SESSION_FORMAT_LIVE_WEBINAR,
+                duration=Duration(seconds=1),
+            )
+        ),
+        "course.duration",
     ),
     (
         "catalog",
@@ -344,4 +365,28 @@ async def test_an_edited_draft_with_nul_names_the_field(
     bad = _bad_request(raised.value)
     assert bad is not None
     assert [v.field for v in bad.field_violations] == ["draft.content.subject"]
+    assert not error_records.records
+
+
+@pytest.mark.parametrize(
+    "start", [Timestamp(seconds=253_402_300_799), Timestamp(seconds=253_402_000_000)]
+)
+async def test_a_session_at_the_end_of_time_names_its_start(
+    fuzz_services: Clients, known: Known, error_records: ErrorRecords, start: Timestamp
+) -> None:
+    """Within protobuf's range, but its end (start + duration) or its local time is not."""
+    course = next(i for i in known.ids if i.startswith("courses/"))
+    rpc = fuzz_services.catalog.CreateTrainingSession
+    request = catalog_pb2.CreateTrainingSessionRequest(
+        training_session=catalog_pb2.TrainingSession(
+            course=course, start_time=start, time_zone="Pacific/Kiritimati"
+        )
+    )
+    tokens = await allowed_callers(fuzz_services, rpc, catalog_pb2.CreateTrainingSessionRequest())
+    error = await _call(rpc, request, next(iter(tokens.values())))
+    assert error is not None
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, (error.code(), error.details())
+    bad = _bad_request(error)
+    assert bad is not None
+    assert "training_session.start_time" in [v.field for v in bad.field_violations]
     assert not error_records.records

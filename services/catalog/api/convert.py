@@ -150,6 +150,10 @@ def course_fields(
         v.add("course.level", "must be BEGINNER, INTERMEDIATE or ADVANCED")
     if "format" in paths and message.format not in _FORMAT_FROM_PB:
         v.add("course.format", "must be LIVE_WEBINAR, IN_PERSON or ON_DEMAND")
+    if "duration" in paths and (message.duration.seconds % 60 or message.duration.nanos):
+        # Courses are stored and shown in minutes: a part of a minute would be lost (and under
+        # a minute, the stored length would be zero).
+        v.add("course.duration", "must be a whole number of minutes")
     v.raise_if_any()
     readers: dict[str, Any] = {
         "title": lambda: message.title,
@@ -181,10 +185,20 @@ def course_from_pb(message: catalog_pb2.Course) -> Course:
     return Course(id=uuid.UUID(int=0), **fields)
 
 
+# Sessions are planned months or a few years ahead. Far past that, the session's end (its start
+# plus the course's length) or its local time in a zone ahead of UTC no longer fits a datetime.
+LATEST_SESSION_START = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
+
+
 def session_fields(message: catalog_pb2.TrainingSession) -> dict[str, Any]:
     """The session's writable logistics from the wire."""
+    start_time = message.start_time.ToDatetime(tzinfo=dt.UTC)
+    if start_time >= LATEST_SESSION_START:
+        raise InvalidArgument.single(
+            "training_session.start_time", f"must be before {LATEST_SESSION_START:%Y-%m-%d}"
+        )
     return {
-        "start_time": message.start_time.ToDatetime(tzinfo=dt.UTC),
+        "start_time": start_time,
         "time_zone": message.time_zone,
         "capacity": message.capacity,
         "join_url": message.join_url,
@@ -204,7 +218,13 @@ def session_from_pb(message: catalog_pb2.TrainingSession) -> TrainingSession:
             course_id = parse_course_name(message.course, "training_session.course")
         except InvalidArgument as exc:
             v.extend(exc)
+    fields: dict[str, Any] = {}
     if not message.HasField("start_time"):
         v.add("training_session.start_time", "is required")
+    else:
+        try:
+            fields = session_fields(message)
+        except InvalidArgument as exc:
+            v.extend(exc)
     v.raise_if_any()
-    return TrainingSession(id=uuid.UUID(int=0), course_id=course_id, **session_fields(message))
+    return TrainingSession(id=uuid.UUID(int=0), course_id=course_id, **fields)
