@@ -65,11 +65,18 @@ def clients(endpoints: dict[str, str], key: str) -> Clients:
     )
 
 
-async def wait_until_serving(c: Clients, tasks: list[asyncio.Task[None]]) -> None:
-    """Wait until every service answers SERVING; fail early if one of `tasks` died."""
+async def wait_until_serving(
+    c: Clients, tasks: list[asyncio.Task[None]], seconds: float = 90.0
+) -> None:
+    """Wait until every service answers SERVING; fail early if one of `tasks` died.
+
+    The bound is generous: on a loaded two-core machine a service's imports alone take seconds.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
     for channel in c.channels:
         stub = health_pb2_grpc.HealthStub(channel)
-        for _ in range(200):
+        while True:
             for t in tasks:
                 if t.done():
                     t.result()  # a service that failed to start fails the test here
@@ -77,8 +84,8 @@ async def wait_until_serving(c: Clients, tasks: list[asyncio.Task[None]]) -> Non
                 reply = await stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
                 if reply.status == health_pb2.HealthCheckResponse.SERVING:
                     break
-            except Exception:
-                pass
+            except grpc.aio.AioRpcError:
+                pass  # not listening yet
+            if loop.time() > deadline:
+                raise TimeoutError(f"a service did not become SERVING within {seconds:.0f} s")
             await asyncio.sleep(0.05)
-        else:
-            raise TimeoutError("a service did not become SERVING")
