@@ -20,6 +20,7 @@ import pytest
 from asyncpg.exceptions import CharacterNotInRepertoireError
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig
 from trainvite.catalog.v1 import catalog_pb2 as cpb
 from trainvite.events.v1 import events_pb2
 
@@ -277,3 +278,42 @@ async def test_a_value_the_database_refuses_is_poison_and_a_lost_connection_is_n
     # The refused value once, the lost connection twice (retried), the next message once.
     assert calls == {b"refused": 1, b"offline": 2, b"fine": 1}
     assert (done.delivered, done.redelivered) == (4, 0), done.info
+
+
+async def test_a_durable_made_with_older_settings_takes_the_current_ones(
+    js: JetStreamContext, namespace: str
+) -> None:
+    """A durable made by an earlier release (a one-second first backoff, which JetStream takes
+    as the ack wait) is brought up to the topology's settings when its consumer starts."""
+    topology = Topology(namespace)
+    await declare_streams(js, topology)
+    spec = topology.personalizer_suppressions
+    await js.add_consumer(
+        spec.stream,
+        ConsumerConfig(
+            durable_name=spec.durable,
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=1.0,
+            max_deliver=spec.max_deliver,
+            backoff=[1.0, 5.0, 30.0, 120.0],
+            filter_subject=spec.filter_subject,
+        ),
+    )
+    stop = asyncio.Event()
+    handled: list[bytes] = []
+
+    async def handler(msg: Msg) -> None:
+        handled.append(msg.data)
+
+    consuming = asyncio.create_task(
+        run_pull_consumer(js, topology, spec, handler, stop, fetch_timeout=0.2)
+    )
+    try:
+        await publish(js, spec.filter_subject, b"after the upgrade")
+        await settled(js, spec, published=1)
+        info = await js.consumer_info(spec.stream, spec.durable)
+    finally:
+        stop.set()
+        await consuming
+    assert handled == [b"after the upgrade"]
+    assert info.config.backoff == spec.backoff and info.config.ack_wait == spec.ack_wait

@@ -98,6 +98,9 @@ async def run_pull_consumer(
         max_ack_pending=spec.max_ack_pending,
         filter_subject=spec.filter_subject,
     )
+    # Create the durable, or bring one made by an earlier release up to these settings
+    # (pull_subscribe alone would keep an existing durable's old ones).
+    await js.add_consumer(spec.stream, config)
     sub = await js.pull_subscribe(
         spec.filter_subject, durable=spec.durable, stream=spec.stream, config=config
     )
