@@ -236,6 +236,16 @@ async def _delivered(gmail: FakeGmail, expected: set[str]) -> list[StoredMessage
         await asyncio.sleep(0.5)
 
 
+async def _delivery_states(database_url: str) -> dict[str, int]:
+    """The dispatcher's deliveries by state: what is still pending when a recipient is missing."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        rows = await conn.fetch("SELECT state, count(*) FROM dispatcher.deliveries GROUP BY state")
+        return {r["state"]: r["count"] for r in rows}
+    finally:
+        await conn.close()
+
+
 async def _recorded(database_url: str, event_ids: set[str]) -> dict[str, set[str]]:
     """Per consuming schema, which of the events it recorded as processed."""
     ids = [uuid.UUID(e) for e in event_ids]
@@ -275,6 +285,11 @@ async def running(
         envs["dispatcher"].update(
             gmail_dispatcher(gmail.url, token_file(tmp_path / "token.json", CSM_EMAIL))
         )
+        # Every message goes through one mailbox: Gmail's real quota (150 sends a minute) would
+        # set the pace of the long profile, which approves more than that.
+        envs["dispatcher"].update(
+            {"GMAIL_QUOTA_UNITS_PER_MINUTE": "1000000", "DAILY_SEND_CAP": "100000"}
+        )
         supervisor = Supervisor(envs, tmp_path)
         supervisor.start_all()
         try:
@@ -290,6 +305,7 @@ def _summary(
     outages: list[Outage],
     restarts: list[float | None],
     messages: list[StoredMessage],
+    deliveries: dict[str, int],
     recorded: dict[str, set[str]],
     elapsed: float,
 ) -> str:
@@ -300,7 +316,8 @@ def _summary(
         f"chaos ({profile.name}): {elapsed:.0f} s, {sum(seen.calls.values())} calls, "
         f"{len(seen.approved)} batches approved with {len(seen.approved_recipients)} invitations, "
         f"{len(messages)} messages sent ({len({m.message_id for m in messages})} Message-IDs, "
-        f"{len({_address(m) for m in messages})} recipients)",
+        f"{len({_address(m) for m in messages})} recipients); the dispatcher's deliveries: "
+        f"{deliveries}",
         f"  attendance: {len(seen.published)} events acknowledged by JetStream "
         f"({seen.publish_failures} publish attempts failed), recorded by the personalizer "
         f"{len(recorded['personalizer'])}, by the catalog {len(recorded['catalog'])}",
@@ -360,6 +377,7 @@ async def test_restarts_under_load_lose_and_duplicate_nothing(
         expected = flow.seen.approved_recipients
         messages = await _delivered(gmail, expected)
         recorded = await _recorded(own_stack.database_url, flow.seen.published)
+        deliveries = await _delivery_states(own_stack.database_url)
     finally:
         flow.stop.set()
         for task in tasks:
@@ -374,6 +392,7 @@ async def test_restarts_under_load_lose_and_duplicate_nothing(
         outages,
         restarts,
         messages,
+        deliveries,
         recorded,
         time.monotonic() - started,
     )
