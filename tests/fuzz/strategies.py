@@ -16,10 +16,15 @@ from __future__ import annotations
 
 import re
 import string
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, cast
 
-from google.api import annotations_pb2, resource_pb2  # type: ignore[import-untyped]
+from google.api import (  # type: ignore[import-untyped]
+    annotations_pb2,
+    field_behavior_pb2,
+    resource_pb2,
+)
 from google.protobuf import descriptor as _descriptor
 from google.protobuf.descriptor import (
     Descriptor,
@@ -340,16 +345,22 @@ def durations_fields() -> SearchStrategy[tuple[int, int]]:
 
 
 def plausible_timestamps_fields() -> SearchStrategy[tuple[int, int]]:
-    """(seconds, nanos) of instants from 2020 to 2035."""
+    """(seconds, nanos) of instants from 2020 to 2035, half of them in the coming two years
+    (where sessions and send times are)."""
+    now = int(time.time())
     return st.tuples(
-        st.integers(min_value=1_577_836_800, max_value=2_051_222_400),
+        st.one_of(
+            st.integers(min_value=now + 3_600, max_value=now + 2 * 365 * 86_400),
+            st.integers(min_value=1_577_836_800, max_value=2_051_222_400),
+        ),
         st.integers(min_value=0, max_value=NANOS_MAX),
     )
 
 
 def plausible_durations_fields() -> SearchStrategy[tuple[int, int]]:
     """(seconds, nanos) of a session's or a delay's length: a minute to a day."""
-    return st.tuples(st.integers(min_value=60, max_value=86_400), st.just(0))
+    minutes = st.integers(min_value=1, max_value=1_440).map(lambda m: m * 60)
+    return st.tuples(st.one_of(minutes, st.integers(min_value=60, max_value=86_400)), st.just(0))
 
 
 def _field_paths(message: Descriptor, depth: int = 2) -> list[str]:
@@ -526,6 +537,9 @@ class MessageStrategies:
             return strings(self._templates_for(field), self.known_ids)
         # Plausible values: a name only where the field is known to take one.
         own = list(dict.fromkeys(self.name_templates.get(field.full_name, [])))
+        for suffix, kind in _PLAUSIBLE_BY_NAME.items():
+            if not own and field.name.endswith(suffix):
+                return kind
         return strings(own, self.known_ids, hostile=False)
 
     def value(self, field: FieldDescriptor, depth: int) -> SearchStrategy[Any] | None:
@@ -598,7 +612,11 @@ class MessageStrategies:
         # A oneof sets at most one of its members: pick which before drawing.
         oneofs = [o for o in descriptor.oneofs if not _is_synthetic(o)]
         in_oneof = {f.name for o in oneofs for f in o.fields}
-        plain = [f for f in descriptor.fields if f.name not in in_oneof]
+        plain = [
+            f
+            for f in descriptor.fields
+            if f.name not in in_oneof and (self.hostile or not _output_only(f))
+        ]
         present = self._present
         if not descriptor.fields:
             return st.builds(cls)
@@ -669,6 +687,23 @@ class MessageStrategies:
 
 
 _FIELD_MASK = "google.protobuf.FieldMask"
+
+# Plausible values of fields whose names say what they hold.
+_PLAUSIBLE_BY_NAME: dict[str, SearchStrategy[str]] = {
+    "time_zone": st.sampled_from(
+        ["America/New_York", "Europe/Paris", "Asia/Tokyo", "UTC", "Pacific/Kiritimati"]
+    ),
+    "_url": st.sampled_from(["https://example.com/register", "https://meet.example.com/x"]),
+    "email": st.builds(
+        "{}@example.com".format, st.text(alphabet=string.ascii_lowercase, min_size=1, max_size=12)
+    ),
+}
+
+
+def _output_only(field: FieldDescriptor) -> bool:
+    """A field the server sets (`google.api.field_behavior = OUTPUT_ONLY`): callers leave it."""
+    behaviors = field.GetOptions().Extensions[field_behavior_pb2.field_behavior]
+    return field_behavior_pb2.OUTPUT_ONLY in behaviors
 
 
 def _is_synthetic(oneof: _descriptor.OneofDescriptor) -> bool:
