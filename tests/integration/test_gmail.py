@@ -117,7 +117,7 @@ async def settled(c: Clients, batch: pb.InvitationBatch, seconds: float = 60) ->
         ):
             return current
         await asyncio.sleep(0.1)
-    raise AssertionError([d.delivery_state for d in current.drafts])
+    raise AssertionError([(d.delivery_state, d.delivery_detail) for d in current.drafts])
 
 
 def once_each(fake: FakeGmail, batch: pb.InvitationBatch) -> None:
@@ -264,19 +264,20 @@ async def test_unknown_outcomes_settle_from_the_history_not_the_lagging_search(
 ) -> None:
     approved, people = await approve_new_customer(services, database_url, 50)
     final = await settled(services, approved, seconds=120)
-    assert gmail.history_lists > 0 and gmail.sends > len(people) / 4
     received = collections.Counter(m.to for m in gmail.delivered(CSM) if m.to in set(people))
     twice = {to: n for to, n in received.items() if n > 1}
     assert not twice, f"{len(twice)} of {len(people)} recipients mailed more than once"
     assert set(received) == set(people)
+    assert gmail.history_lists > 0  # settled from the history
     assert all(d.delivery_state == common_pb2.DELIVERY_STATE_SENT for d in final.drafts)
 
 
 @gmail_test(Behaviour(drop_after_accept_every=2, history_kept=0))
 async def test_an_expired_history_falls_back_to_the_search_and_its_settle_time(
-    services: Clients, gmail: FakeGmail
+    services: Clients, gmail: FakeGmail, database_url: str
 ) -> None:
-    batch = await settled(services, await approve_northwind(services))
+    approved, _ = await approve_new_customer(services, database_url, 6)
+    batch = await settled(services, approved)
     assert gmail.history_lists > 0 and gmail.lookups > 0  # history answered 404: searched
     assert all(d.delivery_state == common_pb2.DELIVERY_STATE_SENT for d in batch.drafts)
     once_each(gmail, batch)
@@ -288,7 +289,7 @@ _TIGHT = {"gmail_quota_units_per_minute": 303, "gmail_quota_window_seconds": 10.
 
 
 @gmail_test(
-    Behaviour(quota_units=303, quota_window_seconds=10.0, quota_retry_after=False),
+    Behaviour(quota_units=303, quota_window_seconds=10.0),
     send_workers=0,  # the test runs the sending dispatchers itself
 )
 async def test_a_restarted_dispatcher_spends_from_the_budget_its_predecessor_left(
@@ -312,6 +313,10 @@ async def test_a_restarted_dispatcher_spends_from_the_budget_its_predecessor_lef
         "outbox_dir": tmp_path / "outbox",
         "send_poll_seconds": 0.1,
         "bounce_poll_seconds": 3600.0,
+        # What the stopped dispatcher had claimed is taken over soon after it stops.
+        "claim_lease_seconds": 3.0,
+        "send_batch_size": 1,
+        "unknown_outcome_settle_seconds": 1.0,
         **_TIGHT,
     }
 
@@ -345,5 +350,5 @@ async def test_a_restarted_dispatcher_spends_from_the_budget_its_predecessor_lef
         second_stop.set()
         with contextlib.suppress(Exception):
             await second
-    assert gmail.rate_limited == 0, "the restarted dispatcher spent the minute again"
+    assert gmail.rate_limited == 0, f"{gmail.rate_limited} calls over the quota after the restart"
     once_each(gmail, batch)

@@ -48,16 +48,22 @@ class MailboxQuota:
         self._policy = policy
         self._sleep = sleep
 
-    async def spend(self, mailbox: str, units: int) -> None:
-        """Wait until `units` fit the mailbox's window, pace and pause, then record them."""
+    async def try_spend(self, mailbox: str, units: int) -> dt.timedelta | None:
+        """Record `units` if they fit the mailbox's window, pace and pause now (None), else
+        how long until they might."""
         while True:
             budget, version, now = await self._store.load(mailbox)
             reserved = budget.reserve(self._policy, now, units)
-            if isinstance(reserved, MailboxBudget):
-                if await self._store.store(mailbox, reserved, version):
-                    return
-                continue  # another reservation was written first: look again
-            await self._sleep(max(min(reserved, LONGEST_NAP).total_seconds(), 0.01))
+            if not isinstance(reserved, MailboxBudget):
+                return reserved
+            if await self._store.store(mailbox, reserved, version):
+                return None
+            # another reservation was written first: look again
+
+    async def spend(self, mailbox: str, units: int) -> None:
+        """Wait until `units` fit the mailbox's window, pace and pause, then record them."""
+        while (wait := await self.try_spend(mailbox, units)) is not None:
+            await self._sleep(max(min(wait, LONGEST_NAP).total_seconds(), 0.01))
 
     async def pause(self, mailbox: str, retry_after: dt.timedelta | None) -> dt.datetime:
         """Rest the mailbox after a rate-limit answer; returns when it may send again."""
@@ -141,6 +147,9 @@ class PostgresBudgets:
 
 class NoQuota:
     """For senders without a provider quota (the local .eml outbox, an SMTP relay)."""
+
+    async def try_spend(self, mailbox: str, units: int) -> dt.timedelta | None:
+        return None
 
     async def spend(self, mailbox: str, units: int) -> None:
         return None

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Protocol
@@ -40,6 +41,11 @@ RETRY_DELAY = dt.timedelta(seconds=30)
 # How soon a send whose outcome is unknown is looked up (and looked up again if that fails).
 CHECK_DELAY = dt.timedelta(seconds=5)
 DAY = dt.timedelta(hours=24)
+# A claimed delivery waits for its mailbox's quota this long at most, its claim renewed meanwhile;
+# a longer wait (a pause the provider asked for, a spent window) lets it go until then, and the
+# worker goes on with its other deliveries.
+LONGEST_QUOTA_HOLD = dt.timedelta(seconds=10)
+QUOTA_NAP = dt.timedelta(seconds=1)
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,11 @@ class Limits:
 
 
 class Quota(Protocol):
+    async def try_spend(self, mailbox: str, units: int) -> dt.timedelta | None:
+        """Record the call if it fits the mailbox's budget now (None), else how long until it
+        might."""
+        ...
+
     async def spend(self, mailbox: str, units: int) -> None:
         """Wait until the call fits the mailbox's budget, and record it."""
         ...
@@ -96,6 +107,7 @@ class Dependencies:
     # The mailbox history unknown outcomes are settled from; None where the provider has none
     # (then the sender's own lookup settles them).
     history: MailboxHistory | None = None
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
 
 async def accept_invitation(deps: Dependencies, approved: ApprovedInvitation) -> bool:
@@ -169,6 +181,8 @@ async def _send_one(deps: Dependencies, delivery: Delivery) -> None:
     if delivery.outcome_unknown:
         try:
             found = await _look_up(deps, delivery)
+        except _LetGo:
+            return
         except RateLimitedError as exc:
             await _rate_limited(deps, delivery, exc)
             return
@@ -199,7 +213,8 @@ async def _send_one(deps: Dependencies, delivery: Delivery) -> None:
     # from the history; one reservation covers both calls.
     wants_position = deps.history is not None and delivery.history_id is None
     position_cost = deps.limits.position_cost if wants_position else 0
-    await deps.quota.spend(mailbox, deps.limits.send_cost + position_cost)
+    if not await _reserve(deps, delivery, deps.limits.send_cost + position_cost):
+        return
     history_id = delivery.history_id
     if wants_position and deps.history is not None:
         try:
@@ -241,6 +256,32 @@ async def _send_one(deps: Dependencies, delivery: Delivery) -> None:
         await deps.quota.went_well(mailbox)
 
 
+async def _reserve(deps: Dependencies, delivery: Delivery, units: int) -> bool:
+    """Reserve the mailbox's quota for a call on this delivery, keeping the claim while waiting;
+    False when the delivery was let go (a long wait, or the claim was lost)."""
+    mailbox = deps.quota_key(delivery.approved.sender_email)
+    while (wait := await deps.quota.try_spend(mailbox, units)) is not None:
+        if wait > LONGEST_QUOTA_HOLD:
+            await _later(deps, delivery, deps.clock() + wait, "waiting for the mailbox's quota")
+            return False
+        async with deps.uow() as uow:
+            mine = await uow.deliveries.renew_claim(delivery, deps.limits.lease)
+            await uow.commit()
+        if not mine:
+            return False
+        await deps.sleep(max(min(wait, QUOTA_NAP).total_seconds(), 0.01))
+    return True
+
+
+class _LetGo(Exception):
+    """The delivery was let go while waiting for quota: nothing more to do with it now."""
+
+
+async def _spend_for(deps: Dependencies, delivery: Delivery, units: int) -> None:
+    if not await _reserve(deps, delivery, units):
+        raise _LetGo
+
+
 async def _rate_limited(deps: Dependencies, delivery: Delivery, exc: RateLimitedError) -> None:
     """Rest the whole mailbox for as long as the provider asked (every worker of every process
     waits, claimed work included), and take this delivery up again after it."""
@@ -269,7 +310,7 @@ async def _look_up(deps: Dependencies, delivery: Delivery) -> str | None:
                 "mailbox history expired, searching instead",
                 extra={"message_id": delivery.message_id},
             )
-    await deps.quota.spend(deps.quota_key(sender), deps.limits.lookup_cost)
+    await _spend_for(deps, delivery, deps.limits.lookup_cost)
     return await deps.sender.find(sender, delivery.message_id)
 
 
@@ -279,18 +320,17 @@ async def _find_in_history(
     """Page through the messages added to the sender's sent mail since `since`, reading the
     Message-ID of each one no other delivery has recorded as its own."""
     sender = delivery.approved.sender_email
-    mailbox = deps.quota_key(sender)
     wanted = delivery.message_id.strip().strip("<>")
     page: str | None = None
     while True:
-        await deps.quota.spend(mailbox, deps.limits.history_cost)
+        await _spend_for(deps, delivery, deps.limits.history_cost)
         listed = await history.sent_since(sender, since, page)
         async with deps.uow() as uow:
             known = await uow.deliveries.known_provider_ids(listed.provider_message_ids)
         for provider_id in listed.provider_message_ids:
             if provider_id in known:
                 continue
-            await deps.quota.spend(mailbox, deps.limits.message_cost)
+            await _spend_for(deps, delivery, deps.limits.message_cost)
             message_id = await history.message_id(sender, provider_id)
             if message_id is not None and message_id.strip().strip("<>") == wanted:
                 return provider_id
