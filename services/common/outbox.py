@@ -14,10 +14,12 @@ import logging
 from dataclasses import dataclass
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 from nats.js import JetStreamContext
 
 from services.common.db import Connection
 from services.common.messaging.jetstream import publish_event
+from services.common.outages import is_dependency_unavailable
 
 _log = logging.getLogger(__name__)
 
@@ -66,6 +68,57 @@ async def relay_once(
     return len(rows)
 
 
+class _Listener:
+    """The relay's LISTEN connection, opened again after PostgreSQL went away and came back.
+
+    Without it the relay still runs on its poll timer, but each event waits up to a poll.
+    """
+
+    def __init__(self, pool: asyncpg.Pool[asyncpg.Record], channel: str, wake: asyncio.Event):
+        self._pool = pool
+        self._channel = channel
+        self._wake = wake
+        self._conn: PoolConnectionProxy[asyncpg.Record] | None = None
+
+    def _on_notify(self, *_: object) -> None:
+        self._wake.set()
+
+    def _is_open(self) -> bool:
+        if self._conn is None:
+            return False
+        try:
+            return not self._conn.is_closed()
+        except asyncpg.InterfaceError:  # the pool already took back a connection that died
+            return False
+
+    async def ensure_open(self) -> None:
+        if self._is_open():
+            return
+        await self.close()
+        try:
+            conn = await self._pool.acquire()
+        except Exception as exc:
+            if not is_dependency_unavailable(exc):
+                raise
+            return  # PostgreSQL is away: the poll timer carries on until it is back
+        try:
+            await conn.add_listener(self._channel, self._on_notify)
+        except Exception:
+            await self._pool.release(conn)
+            raise
+        self._conn = conn
+
+    async def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        # A connection PostgreSQL closed has nothing to unlisten, and the pool has it back.
+        with contextlib.suppress(asyncpg.InterfaceError, asyncpg.PostgresError, OSError):
+            await conn.remove_listener(self._channel, self._on_notify)
+        with contextlib.suppress(asyncpg.InterfaceError):
+            await self._pool.release(conn)
+
+
 async def run_relay(
     pool: asyncpg.Pool[asyncpg.Record],
     js: JetStreamContext,
@@ -75,26 +128,26 @@ async def run_relay(
 ) -> None:
     """Relay until `stop` is set, woken by the outbox trigger's NOTIFY and by a poll timer."""
     wake = asyncio.Event()
-    channel = f"{schema}_outbox"
-
-    def _on_notify(*_: object) -> None:
-        wake.set()
-
-    listener = await pool.acquire()
-    await listener.add_listener(channel, _on_notify)
+    listener = _Listener(pool, f"{schema}_outbox", wake)
     try:
         while not stop.is_set():
             try:
+                await listener.ensure_open()
                 while await relay_once(pool, js):
                     pass
-            except Exception:
-                _log.exception("outbox relay failed, will retry")
+            except Exception as exc:
+                if not is_dependency_unavailable(exc):
+                    _log.exception("outbox relay failed, will retry")
+                else:
+                    _log.warning(
+                        "outbox relay waits for a dependency",
+                        extra={"error": f"{type(exc).__name__}: {exc}"},
+                    )
             wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(_first(wake, stop), timeout=poll)
     finally:
-        await listener.remove_listener(channel, _on_notify)
-        await pool.release(listener)
+        await listener.close()
 
 
 async def _first(*events: asyncio.Event) -> None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import grpc
 import nats
 import pytest
@@ -164,8 +165,6 @@ def catalog_runner(
     return lambda database_url, nats_url: _start_catalog(database_url, nats_url, signing_key)
 
 
-# Who may change the catalog (a service could, before catalog editors had a kind of their own).
-_EDITOR = getattr(CallerKind, "CATALOG_EDITOR", CallerKind.SERVICE)
 _RUNNING: list[tuple[asyncio.Event, asyncio.Task[None], grpc.aio.Channel]] = []
 
 
@@ -188,7 +187,7 @@ async def _start_catalog(database_url: str, nats_url: str, key: str) -> RunningC
         stub=catalog_pb2_grpc.CatalogServiceStub(channel),
         health=health_pb2_grpc.HealthStub(channel),
         reader=bearer(issue_token(key, "personalizer", CallerKind.SERVICE)),
-        editor=bearer(issue_token(key, "editor@trainvite.dev", _EDITOR)),
+        editor=bearer(issue_token(key, "editor@trainvite.dev", CallerKind.CATALOG_EDITOR)),
         task=task,
         topology=Topology(namespace),
     )
@@ -254,6 +253,19 @@ async def test_a_database_outage_is_unavailable_and_not_serving_then_recovers_by
         return await c.list_courses() is None
 
     await eventually(answers_again, 30, "RPCs answer once PostgreSQL is back")
+
+    async def relay_listens_again() -> bool:
+        conn = await asyncpg.connect(database_url)
+        try:
+            listening = await conn.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'LISTEN %catalog_outbox%'"
+            )
+        finally:
+            await conn.close()
+        return bool(listening)
+
+    # Woken by NOTIFY again, not only by its poll timer.
+    await eventually(relay_listens_again, 30, "the outbox relay listens again")
     assert not c.task.done()
 
 
