@@ -5,13 +5,14 @@ background tasks (outbox relay, consumers, workers). Stop: health NOT_SERVING, i
 the grace period, background tasks see `stop` and finish their current item, NATS drains, the
 pool closes.
 
-Outages: every service needs PostgreSQL to answer anything, so a monitor pings it through the pool
-every second and reports NOT_SERVING (for the server and each service) while it is away, SERVING
-again once it answers; calls meanwhile get UNAVAILABLE. NATS is not needed to serve: RPCs write
-their events to the outbox in PostgreSQL and the relay publishes them when NATS is back, so a NATS
-outage delays events and leaves health SERVING. A background task that loses PostgreSQL or NATS
-is started again with backoff instead of stopping the service; the pool replaces connections
-that died with the server, and nats-py reconnects for as long as it takes.
+Outages: every service needs PostgreSQL to answer anything, so a monitor pings it on a
+connection of its own every second and reports NOT_SERVING (for the server and each service)
+while it is away, SERVING again once it answers; calls meanwhile get UNAVAILABLE. NATS is not
+needed to serve: RPCs write their events to the outbox in PostgreSQL and the relay publishes them
+when NATS is back, so a NATS outage delays events and leaves health SERVING. A background task
+that loses PostgreSQL or NATS is started again with backoff instead of stopping the service; the
+pool replaces connections that died with the server, and nats-py reconnects for as long as it
+takes.
 """
 
 from __future__ import annotations
@@ -98,37 +99,59 @@ RESTART_DELAY_SECONDS = 0.5
 RESTART_DELAY_CAP_SECONDS = 15.0
 
 
-async def database_answers(pool: asyncpg.Pool[asyncpg.Record], within: float) -> bool:
-    """True when the pool hands out a connection that answers `SELECT 1` within `within` s."""
-    try:
-        async with pool.acquire(timeout=within) as conn:
-            await conn.fetchval("SELECT 1", timeout=within)
-    except Exception as exc:
-        _log.debug("database ping failed", extra={"error": f"{type(exc).__name__}: {exc}"})
-        return False
-    return True
+class DatabaseProbe:
+    """Asks PostgreSQL `SELECT 1` on a connection of its own.
+
+    Not through the pool: a pool busy with a burst of calls would read as a database that is
+    away, and health would turn a loaded replica out of its balancer.
+    """
+
+    def __init__(self, database_url: str) -> None:
+        self._url = database_url
+        self._conn: asyncpg.Connection[asyncpg.Record] | None = None
+
+    async def answers(self, within: float) -> bool:
+        """True when PostgreSQL answers within `within` seconds."""
+        try:
+            if self._conn is None or self._conn.is_closed():
+                self._conn = await asyncpg.connect(self._url, timeout=within)
+            await self._conn.fetchval("SELECT 1", timeout=within)
+        except Exception as exc:
+            _log.debug("database ping failed", extra={"error": f"{type(exc).__name__}: {exc}"})
+            await self.close()
+            return False
+        return True
+
+    async def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.terminate()
 
 
 async def watch_database(
-    pool: asyncpg.Pool[asyncpg.Record],
+    database_url: str,
     server: GrpcServer,
     stop: asyncio.Event,
     interval: float = DATABASE_PING_SECONDS,
     ping_timeout: float = DATABASE_PING_TIMEOUT_SECONDS,
 ) -> None:
     """Keep health at NOT_SERVING while PostgreSQL does not answer, SERVING once it does."""
+    probe = DatabaseProbe(database_url)
     serving = True
-    while not stop.is_set():
-        answers = await database_answers(pool, ping_timeout)
-        if answers != serving:
-            serving = answers
-            if serving:
-                _log.warning("database is back: serving")
-            else:
-                _log.warning("database unavailable: not serving")
-            await server.set_serving(serving)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), interval)
+    try:
+        while not stop.is_set():
+            answers = await probe.answers(ping_timeout)
+            if answers != serving:
+                serving = answers
+                if serving:
+                    _log.warning("database is back: serving")
+                else:
+                    _log.warning("database unavailable: not serving")
+                await server.set_serving(serving)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval)
+    finally:
+        await probe.close()
 
 
 def restarted_on_outage(task: BackgroundTask) -> BackgroundTask:
@@ -204,7 +227,7 @@ async def serve(
     tasks: list[asyncio.Future[None]] = [
         asyncio.ensure_future(restarted_on_outage(task)(stop)) for task in parts.background
     ]
-    tasks.append(asyncio.ensure_future(watch_database(pool, server, stop)))
+    tasks.append(asyncio.ensure_future(watch_database(settings.database_url, server, stop)))
     waiter: asyncio.Future[Any] = asyncio.ensure_future(stop.wait())
     done, _ = await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
     died = [t for t in done if t is not waiter and t.exception() is not None]
