@@ -154,6 +154,8 @@ class GatewayState:
     fresh_customers: list[int]
     pending: list[tuple[int, pb.InvitationBatch]] = field(default_factory=list)
     approved: list[tuple[int, str]] = field(default_factory=list)
+    # Batches with an edit in flight: not approved under it (the edit would then be refused).
+    editing: collections.Counter[str] = field(default_factory=collections.Counter)
 
 
 class Gateway:
@@ -221,18 +223,23 @@ class Gateway:
                     subject=f"A session picked for you, {draft.recipient.display_name}"
                 ),
             )
-            await self.timed(
-                rpc,
-                lambda: self.personalizer.UpdateInvitationDraft(
-                    pb.UpdateInvitationDraftRequest(
-                        draft=edit, update_mask=FieldMask(paths=["content.subject"])
+            s.editing[batch.name] += 1
+            try:
+                await self.timed(
+                    rpc,
+                    lambda: self.personalizer.UpdateInvitationDraft(
+                        pb.UpdateInvitationDraftRequest(
+                            draft=edit, update_mask=FieldMask(paths=["content.subject"])
+                        ),
+                        metadata=self.token(customer),
+                        timeout=t,
                     ),
-                    metadata=self.token(customer),
-                    timeout=t,
-                ),
-            )
-        elif rpc == "ApproveInvitationBatch" and s.pending:
-            customer, batch = s.pending.pop(0)
+                )
+            finally:
+                s.editing[batch.name] -= 1
+        elif rpc == "ApproveInvitationBatch" and any(not s.editing[b.name] for _, b in s.pending):
+            i = next(i for i, (_, b) in enumerate(s.pending) if not s.editing[b.name])
+            customer, batch = s.pending.pop(i)
             approved = await self.timed(
                 rpc,
                 lambda: self.personalizer.ApproveInvitationBatch(
@@ -363,6 +370,21 @@ def _wait_serving(port: int, seconds: float = 120) -> None:
     raise RuntimeError(f"the service on {port} did not report SERVING")
 
 
+def _stop(children: dict[str, subprocess.Popen[bytes]], work_dir: Path) -> None:
+    """SIGTERM each service; one still running a minute later is killed and named, with the
+    end of its log."""
+    for child in children.values():
+        child.send_signal(signal.SIGTERM)
+    for name, child in children.items():
+        try:
+            child.wait(60)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait(10)
+            log = (work_dir / f"{name}.log").read_text(errors="replace")[-3000:]
+            print(f"!! {name} did not stop within 60 s of SIGTERM; the end of its log:\n{log}")
+
+
 def _mib(kib: int) -> str:
     return f"{kib / 1024:7.1f}"
 
@@ -426,10 +448,7 @@ def run(env: BenchEnvironment, seconds: float, concurrency: int) -> bool:
         load_after = os.getloadavg()[0]
         figures = json.loads(out.strip().splitlines()[-1])
     finally:
-        for child in children.values():
-            child.send_signal(signal.SIGTERM)
-        for child in children.values():
-            child.wait(60)
+        _stop(children, env.work_dir)
 
     rpcs: dict[str, dict[str, float]] = figures["rpcs"]
     total = sum(r["requests"] for r in rpcs.values())
