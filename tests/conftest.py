@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,12 +39,24 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "short"))
 
 
 @pytest.fixture(scope="session")
-def postgres_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def servers_dir() -> Iterator[Path]:
+    """Where the session's own servers keep their data.
+
+    Not under pytest's temporary folders: pytest keeps only the newest three sessions' folders,
+    so a second pytest session on the machine would delete a running server's files.
+    """
+    root = Path(tempfile.mkdtemp(prefix="trainvite-test-servers-"))
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url(servers_dir: Path) -> Iterator[str]:
     url = os.environ.get("TEST_DATABASE_URL")
     if url:
         yield url
         return
-    admin_url, server = stack.postgres(tmp_path_factory.mktemp("postgres") / "data", keep=False)
+    admin_url, server = stack.postgres(servers_dir / "postgres" / "data", keep=False)
     yield admin_url
     server.cleanup()  # type: ignore[attr-defined]
 
@@ -59,12 +73,12 @@ def database_url(postgres_admin_url: str) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def nats_url(servers_dir: Path) -> Iterator[str]:
     url = os.environ.get("TEST_NATS_URL")
     if url:
         yield url
         return
-    server = stack.nats(tmp_path_factory.mktemp("nats"))
+    server = stack.nats(servers_dir / "nats")
     yield server.url
     server.stop()
 
