@@ -40,9 +40,13 @@ class OwnPostgres:
         self.running = True
 
     def _pg_ctl_run(self, *args: str) -> None:
+        command = [self._pg_ctl, "-D", str(self._pgdata), *args]
+        if self._user is not None:
+            # Not subprocess's `user=`: that makes Python fork() instead of vfork(), and a fork
+            # while gRPC's threads run in this process can crash it.
+            command = ["runuser", "-u", self._user, "--", *command]
         done = subprocess.run(
-            [self._pg_ctl, "-D", str(self._pgdata), *args],
-            user=self._user,
+            command,
             capture_output=True,
             text=True,
             timeout=120,
@@ -75,6 +79,10 @@ class OwnPostgres:
 
     def close(self) -> None:
         """Stop the server and delete its data."""
+        if self.running:
+            self.stop()
+        # Stopped here, so the handle's clean-up has no server left to stop: only the data.
+        self._server._postmaster_info = None
         self._server.cleanup()
         self.running = False
 
