@@ -115,10 +115,18 @@ def _set_subject(message: EmailMessage, subject: str) -> None:
         message.set_raw("Subject", _encoded_words("Subject", subject))
 
 
-def _address(display_name: str, addr: str) -> Address:
-    # Address quotes the display name itself.
-    username, _, domain = addr.partition("@")
-    return Address(display_name=_one_line(display_name), username=username, domain=domain)
+def _set_address(message: EmailMessage, field: str, display_name: str, addr: str) -> None:
+    name = _one_line(display_name)
+    if name.isascii():
+        # Address quotes the display name itself.
+        username, _, domain = addr.partition("@")
+        message[field] = Address(display_name=name, username=username, domain=domain)
+        return
+    # The stdlib folds a name it must encode into several encoded-words and can drop the space
+    # between two of them (CPython gh-144156), which RFC 2047 readers then do not show; the
+    # encoder of email.header keeps every space inside an encoded-word. The address itself is
+    # plain ASCII (the approved invitation's addresses are checked when it is decoded).
+    message.set_raw(field, f"{_encoded_words(field, name)} <{addr}>")
 
 
 def _calendar_method(ics: str) -> str | None:
@@ -135,8 +143,8 @@ def build_message(
     message = EmailMessage(policy=MAIL_POLICY)
     message["Message-ID"] = delivery.message_id
     message["Date"] = email.utils.format_datetime(a.approved_at)
-    message["From"] = _address(a.sender_name, a.sender_email)
-    message["To"] = _address(a.recipient_name, a.recipient_email)
+    _set_address(message, "From", a.sender_name, a.sender_email)
+    _set_address(message, "To", a.recipient_name, a.recipient_email)
     _set_subject(message, _one_line(a.subject))
     token = unsubscribe_token(unsubscribe_key, a.recipient_email)
     unsubscribe = f"{unsubscribe_base_url}?{urlencode({'token': token})}"
