@@ -38,22 +38,13 @@ from trainvite.catalog.v1 import catalog_pb2
 from trainvite.common.v1 import common_pb2
 from trainvite.events.v1 import events_pb2
 
-from services.catalog import bootstrap as catalog
-from services.catalog.settings import CatalogSettings
 from services.common.messaging.consumer import MAX_KEPT_PAYLOAD_BYTES
 from services.common.messaging.topology import ConsumerSpec, Topology
-from services.common.migrations import apply_all
-from services.common.runtime import serve
-from services.dispatcher import bootstrap as dispatcher
-from services.dispatcher.settings import DispatcherSettings
-from services.personalizer import bootstrap as personalizer
-from services.personalizer.settings import PersonalizerSettings
 from services.platform.seed import CUSTOMERS, PEOPLE
 from tests.fuzz.strategies import MessageStrategies, messages, strings
-from tests.helpers import Clients, clients, free_port, wait_until_serving
+from tests.helpers import Clients
+from tests.in_process import running_services, seeded_database
 from tests.integration.event_checks import approval, attendance, now_ts
-from tools import stack
-from tools.seed import seed_all
 
 pytestmark = [pytest.mark.fuzz, pytest.mark.integration]
 
@@ -86,12 +77,8 @@ class Stack:
 
 @pytest.fixture(scope="module")
 def event_fuzz_database_url(postgres_admin_url: str) -> Iterator[str]:
-    name = f"trainvite_event_fuzz_{uuid.uuid4().hex[:12]}"
-    url = stack.create_database(postgres_admin_url, name)
-    apply_all(url)
-    asyncio.run(seed_all(url))
-    yield url
-    stack.drop_database(postgres_admin_url, name)
+    with seeded_database(postgres_admin_url, "trainvite_event_fuzz") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -101,66 +88,22 @@ async def event_stack(
     signing_key: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[Stack]:
-    ports = {"catalog": free_port(), "personalizer": free_port(), "dispatcher": free_port()}
     namespace = f"ef{uuid.uuid4().hex[:10]}"
-    common: dict[str, Any] = {
-        "database_url": event_fuzz_database_url,
-        "nats_url": nats_url,
-        "event_namespace": namespace,
-        "jwt_secret": signing_key,
-        "shutdown_grace_seconds": 2.0,
-    }
     outbox: Path = tmp_path_factory.mktemp("event-fuzz-outbox")
-    stop = asyncio.Event()
-    runs = [
-        serve(
-            "catalog",
-            catalog.SCHEMA,
-            CatalogSettings(grpc_port=ports["catalog"], **common),
-            catalog.build,
-            stop,
-        ),
-        serve(
-            "personalizer",
-            personalizer.SCHEMA,
-            PersonalizerSettings(
-                grpc_port=ports["personalizer"],
-                catalog_address=f"127.0.0.1:{ports['catalog']}",
-                frequency_cap_days=0,
-                **common,
-            ),
-            personalizer.build,
-            stop,
-        ),
-        serve(
-            "dispatcher",
-            dispatcher.SCHEMA,
-            DispatcherSettings(
-                grpc_port=ports["dispatcher"], outbox_dir=outbox, send_poll_seconds=0.1, **common
-            ),
-            dispatcher.build,
-            stop,
-        ),
-    ]
-    tasks = [asyncio.create_task(r) for r in runs]
-    c = clients({n: f"127.0.0.1:{p}" for n, p in ports.items()}, signing_key)
-    nc = await nats.connect(nats_url)
-    try:
-        await wait_until_serving(c, tasks)
-        listed = await c.catalog.ListTrainingSessions(
-            catalog_pb2.ListTrainingSessionsRequest(page_size=100, include_past=True),
-            metadata=c.service,
-        )
-        yield Stack(
-            c, Topology(namespace), outbox, nc, nc.jetstream(), list(listed.training_sessions)
-        )
-    finally:
-        await nc.drain()
-        stop.set()
-        await c.close()
-        results = await asyncio.gather(*tasks, return_exceptions=True)
-        errors = [r for r in results if isinstance(r, BaseException)]
-        assert not errors, errors
+    async with running_services(
+        event_fuzz_database_url, nats_url, namespace, signing_key, outbox
+    ) as c:
+        nc = await nats.connect(nats_url)
+        try:
+            listed = await c.catalog.ListTrainingSessions(
+                catalog_pb2.ListTrainingSessionsRequest(page_size=100, include_past=True),
+                metadata=c.service,
+            )
+            yield Stack(
+                c, Topology(namespace), outbox, nc, nc.jetstream(), list(listed.training_sessions)
+            )
+        finally:
+            await nc.drain()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,106 @@
+"""The three services in the test's own process, on real PostgreSQL and NATS, over real gRPC."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+from services.catalog import bootstrap as catalog
+from services.catalog.settings import CatalogSettings
+from services.common.migrations import apply_all
+from services.common.runtime import serve
+from services.dispatcher import bootstrap as dispatcher
+from services.dispatcher.settings import DispatcherSettings
+from services.personalizer import bootstrap as personalizer
+from services.personalizer.settings import PersonalizerSettings
+from tests.helpers import Clients, clients, free_port, wait_until_serving
+from tools import stack
+from tools.seed import seed_all
+
+
+@contextlib.contextmanager
+def seeded_database(admin_url: str, prefix: str) -> Iterator[str]:
+    """A database of its own, migrated and seeded with the demo data, dropped afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    url = stack.create_database(admin_url, name)
+    try:
+        apply_all(url)
+        asyncio.run(seed_all(url))
+        yield url
+    finally:
+        stack.drop_database(admin_url, name)
+
+
+@contextlib.asynccontextmanager
+async def running_services(
+    database_url: str,
+    nats_url: str,
+    namespace: str,
+    signing_key: str,
+    outbox_dir: Path,
+    personalizer_overrides: dict[str, Any] | None = None,
+    dispatcher_overrides: dict[str, Any] | None = None,
+) -> AsyncIterator[Clients]:
+    """Catalog, personalizer and dispatcher serving on free ports until the block ends.
+
+    The frequency cap is off unless `personalizer_overrides` sets it: tests share people.
+    A service that stopped on an error fails the block.
+    """
+    ports = {"catalog": free_port(), "personalizer": free_port(), "dispatcher": free_port()}
+    common: dict[str, Any] = {
+        "database_url": database_url,
+        "nats_url": nats_url,
+        "event_namespace": namespace,
+        "jwt_secret": signing_key,
+        "shutdown_grace_seconds": 2.0,
+    }
+    stop = asyncio.Event()
+    runs = [
+        serve(
+            "catalog",
+            catalog.SCHEMA,
+            CatalogSettings(grpc_port=ports["catalog"], **common),
+            catalog.build,
+            stop,
+        ),
+        serve(
+            "personalizer",
+            personalizer.SCHEMA,
+            PersonalizerSettings(
+                grpc_port=ports["personalizer"],
+                catalog_address=f"127.0.0.1:{ports['catalog']}",
+                **{"frequency_cap_days": 0, **(personalizer_overrides or {})},
+                **common,
+            ),
+            personalizer.build,
+            stop,
+        ),
+        serve(
+            "dispatcher",
+            dispatcher.SCHEMA,
+            DispatcherSettings(
+                grpc_port=ports["dispatcher"],
+                outbox_dir=outbox_dir,
+                send_poll_seconds=0.1,
+                **(dispatcher_overrides or {}),
+                **common,
+            ),
+            dispatcher.build,
+            stop,
+        ),
+    ]
+    tasks = [asyncio.create_task(r) for r in runs]
+    c = clients({name: f"127.0.0.1:{port}" for name, port in ports.items()}, signing_key)
+    try:
+        await wait_until_serving(c, tasks)
+        yield c
+    finally:
+        stop.set()
+        await c.close()
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        errors = [r for r in results if isinstance(r, BaseException)]
+        assert not errors, errors
