@@ -8,6 +8,8 @@ nothing is reported as a fault of the request or of the code.
 
 from __future__ import annotations
 
+import logging
+
 import asyncpg
 import grpc
 import nats.errors
@@ -40,6 +42,10 @@ def is_dependency_unavailable(exc: BaseException) -> bool:
     """True when `exc` says a dependency (database, NATS, a peer service) is away for now."""
     if isinstance(exc, (*_POSTGRES_AWAY, *_NATS_AWAY)):
         return True
+    if isinstance(exc, asyncpg.exceptions.InternalClientError):
+        # A connection that broke in the middle of a call: its state machine is left behind
+        # ("cannot switch to state ..."), seen when PostgreSQL restarts under load.
+        return True
     if isinstance(exc, asyncpg.exceptions.InterfaceError):
         # asyncpg's own errors also cover misuse; only a closed connection is an outage.
         return "closed" in str(exc) or "connection" in str(exc).lower()
@@ -48,3 +54,12 @@ def is_dependency_unavailable(exc: BaseException) -> bool:
     # Connection refused or reset, a host that cannot be resolved, a connect or acquire that
     # timed out (nats-py's TimeoutError is asyncio's too).
     return isinstance(exc, OSError | TimeoutError)
+
+
+def log_failure(log: logging.Logger, message: str, exc: BaseException, **extra: object) -> None:
+    """A dependency away is a warning without a traceback (it is expected and waited out);
+    anything else is an error with one."""
+    if is_dependency_unavailable(exc):
+        log.warning(message, extra={**extra, "error": f"{type(exc).__name__}: {exc}"})
+    else:
+        log.error(message, exc_info=exc, extra=extra)

@@ -19,7 +19,7 @@ from nats.js import JetStreamContext
 
 from services.common.db import Connection
 from services.common.messaging.jetstream import publish_event
-from services.common.outages import is_dependency_unavailable
+from services.common.outages import is_dependency_unavailable, log_failure
 
 _log = logging.getLogger(__name__)
 
@@ -136,13 +136,7 @@ async def run_relay(
                 while await relay_once(pool, js):
                     pass
             except Exception as exc:
-                if not is_dependency_unavailable(exc):
-                    _log.exception("outbox relay failed, will retry")
-                else:
-                    _log.warning(
-                        "outbox relay waits for a dependency",
-                        extra={"error": f"{type(exc).__name__}: {exc}"},
-                    )
+                log_failure(_log, "outbox relay failed, will retry", exc)
             wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(_first(wake, stop), timeout=poll)

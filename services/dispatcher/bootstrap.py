@@ -11,6 +11,7 @@ import logging
 from trainvite.dispatcher.v1 import dispatcher_pb2, dispatcher_pb2_grpc
 
 from services.common.grpc_server import GrpcServer
+from services.common.outages import log_failure
 from services.common.runtime import (
     Infrastructure,
     ServiceParts,
@@ -121,8 +122,8 @@ async def build(infra: Infrastructure) -> ServiceParts:
         while not stop.is_set():
             try:
                 claimed = await handlers.send_due(deps, settings.send_batch_size)
-            except Exception:
-                _log.exception("send worker failed, will retry")
+            except Exception as exc:
+                log_failure(_log, "send worker failed, will retry", exc)
                 claimed = 0
             if claimed == 0:
                 with contextlib.suppress(TimeoutError):
@@ -132,8 +133,8 @@ async def build(infra: Infrastructure) -> ServiceParts:
         while not stop.is_set():
             try:
                 await handlers.process_bounces(deps)
-            except Exception:
-                _log.exception("reading bounces failed, will retry")
+            except Exception as exc:
+                log_failure(_log, "reading bounces failed, will retry", exc)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), settings.bounce_poll_seconds)
 

@@ -13,6 +13,7 @@ from trainvite.personalizer.v1 import personalizer_pb2, personalizer_pb2_grpc
 from services.common.auth import CallerKind, issue_token
 from services.common.grpc_client import create_channel
 from services.common.grpc_server import GrpcServer
+from services.common.outages import log_failure
 from services.common.runtime import (
     Infrastructure,
     ServiceParts,
@@ -115,8 +116,8 @@ async def build(infra: Infrastructure) -> ServiceParts:
             if not stop.is_set():
                 try:
                     await gaps.refresh_benchmarks(deps)
-                except Exception:
-                    _log.exception("benchmark refresh failed, will retry")
+                except Exception as exc:
+                    log_failure(_log, "benchmark refresh failed, will retry", exc)
 
     async def close() -> None:
         await channel.close()

@@ -24,6 +24,7 @@ from nats.js.api import AckPolicy, ConsumerConfig
 from trainvite.catalog.v1 import catalog_pb2 as cpb
 from trainvite.events.v1 import events_pb2
 
+from services.common.messaging import consumer
 from services.common.messaging.consumer import run_pull_consumer
 from services.common.messaging.jetstream import declare_streams
 from services.common.messaging.topology import ConsumerSpec, Topology
@@ -239,21 +240,26 @@ async def test_registering_for_a_future_session_is_no_poison(
             await letters.close()
 
 
-async def test_a_value_the_database_refuses_is_poison_and_a_lost_connection_is_not(
-    js: JetStreamContext, namespace: str
+async def test_a_value_the_database_refuses_is_poison_and_a_lost_connection_is_waited_out(
+    js: JetStreamContext, namespace: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """What a decoder did not foresee, PostgreSQL still refuses the same way every time: a data
-    exception is dead-lettered at once. A lost connection is retried."""
+    exception is dead-lettered at once. A lost connection is waited out with the message in
+    hand, for longer than the consumer's redeliveries would last: nothing reaches the dead
+    letters and nothing is redelivered."""
+    monkeypatch.setattr(consumer, "OUTAGE_RETRY_SECONDS", 0.01)
+    monkeypatch.setattr(consumer, "OUTAGE_RETRY_CAP_SECONDS", 0.05)
     topology = Topology(namespace)
     await declare_streams(js, topology)
     spec = topology.personalizer_suppressions
+    outage_attempts = spec.max_deliver + 5
     calls: Counter[bytes] = Counter()
 
     async def handler(msg: Msg) -> None:
         calls[msg.data] += 1
         if msg.data == b"refused":
             raise CharacterNotInRepertoireError('invalid byte sequence for encoding "UTF8": 0x00')
-        if msg.data == b"offline" and calls[msg.data] == 1:
+        if msg.data == b"offline" and calls[msg.data] <= outage_attempts:
             raise ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 5432)")
 
     stop = asyncio.Event()
@@ -266,18 +272,18 @@ async def test_a_value_the_database_refuses_is_poison_and_a_lost_connection_is_n
         letters = DeadLetters(js, topology, spec.durable)
         try:
             found = await letters.wait_for(1)
+            done = await settled(js, spec, published=3)
+            assert await letters.wait_for(2, seconds=0.5) == found  # no second letter
         finally:
             await letters.close()
         assert [letter.payload for letter in found] == [b"refused"]
         assert "CharacterNotInRepertoireError" in found[0].reason
         assert letters.on_delivery == [1]
-        done = await settled(js, spec, published=4)
     finally:
         stop.set()
         await consuming
-    # The refused value once, the lost connection twice (retried), the next message once.
-    assert calls == {b"refused": 1, b"offline": 2, b"fine": 1}
-    assert (done.delivered, done.redelivered) == (4, 0), done.info
+    assert calls == {b"refused": 1, b"offline": outage_attempts + 1, b"fine": 1}
+    assert (done.delivered, done.redelivered) == (3, 0), done.info
 
 
 async def test_a_durable_made_with_older_settings_takes_the_current_ones(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import asyncpg
 import grpc
@@ -10,7 +11,7 @@ import nats.errors
 import pytest
 
 from services.common import runtime
-from services.common.outages import is_dependency_unavailable
+from services.common.outages import is_dependency_unavailable, log_failure
 
 
 @pytest.mark.parametrize(
@@ -24,6 +25,10 @@ from services.common.outages import is_dependency_unavailable
         asyncpg.exceptions.ConnectionDoesNotExistError("closed in the middle"),
         asyncpg.exceptions.TooManyConnectionsError("too many"),
         asyncpg.exceptions.InterfaceError("connection is closed"),
+        # Seen releasing a connection that broke mid-call while PostgreSQL restarted.
+        asyncpg.exceptions.InternalClientError(
+            "cannot switch to state 15; another operation (2) is in progress"
+        ),
         nats.errors.NoServersError(),
         nats.errors.ConnectionClosedError(),
     ],
@@ -87,3 +92,17 @@ async def test_a_task_waiting_to_start_again_ends_when_the_service_stops(
     await asyncio.sleep(0.05)
     stop.set()
     await asyncio.wait_for(supervised, 2)
+
+
+def test_an_outage_is_logged_as_a_wait_and_a_bug_with_its_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    log = logging.getLogger("test.outages")
+    with caplog.at_level(logging.WARNING, logger="test.outages"):
+        log_failure(log, "relay failed", ConnectionRefusedError(111, "refused"), durable="d")
+        log_failure(log, "relay failed", KeyError("draft"), durable="d")
+    waited, failed = caplog.records
+    assert (waited.levelno, waited.exc_info) == (logging.WARNING, None)
+    assert "ConnectionRefusedError" in waited.__dict__["error"]
+    assert failed.levelno == logging.ERROR
+    assert failed.exc_info is not None and failed.exc_info[0] is KeyError

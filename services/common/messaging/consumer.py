@@ -4,12 +4,16 @@ A handler raises `PoisonMessage` for an event it can never process (it is dead-l
 reason on its first delivery and terminated), and any other exception for a passing failure (it
 is nak'ed with a delay and redelivered; after the consumer's `max_deliver` it is dead-lettered
 too, never lost). PostgreSQL refusing a value (a data exception, SQLSTATE class 22) is poison
-too: the same input fails the same way on every delivery. A lost connection is not.
+too: the same input fails the same way on every delivery. A dependency that is away (PostgreSQL
+restarting, a peer service unavailable) is neither: the consumer holds the message, tells
+JetStream it is still working on it, and tries again with backoff until the dependency is back,
+so an outage longer than the redeliveries allow sends nothing to the dead letters.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -23,6 +27,7 @@ from nats.js.api import AckPolicy, ConsumerConfig
 from trainvite.events.v1 import events_pb2
 
 from services.common.messaging.topology import ConsumerSpec, Topology
+from services.common.outages import is_dependency_unavailable, log_failure
 
 _log = logging.getLogger(__name__)
 
@@ -112,9 +117,15 @@ async def run_pull_consumer(
             except TimeoutError:  # nats-py raises its own or asyncio's: both mean
                 continue  # that nothing was there
             for msg in msgs:
-                await _process(js, topology, spec, handler, msg)
+                await _process(js, topology, spec, handler, msg, stop)
     finally:
         await sub.unsubscribe()
+
+
+# While a dependency is away, the message in hand is tried again after this, doubling up to the
+# cap, which stays well under every consumer's ack_wait (in_progress() restarts that clock).
+OUTAGE_RETRY_SECONDS = 0.5
+OUTAGE_RETRY_CAP_SECONDS = 10.0
 
 
 async def _process(
@@ -123,25 +134,49 @@ async def _process(
     spec: ConsumerSpec,
     handler: MessageHandler,
     msg: Msg,
+    stop: asyncio.Event,
 ) -> None:
     delivered = msg.metadata.num_delivered if msg.metadata else 1
-    try:
-        await handler(msg)
-    except PoisonMessage as exc:
-        await _give_up_at_once(js, topology, spec, msg, str(exc), delivered)
-    except _REFUSED_INPUT as exc:
-        reason = f"the database refused a value: {type(exc).__name__}: {exc}"
-        await _give_up_at_once(js, topology, spec, msg, reason, delivered)
-    except Exception as exc:
-        if delivered >= spec.max_deliver:
-            _log.exception("giving up on an event", extra={"durable": spec.durable})
-            await dead_letter(js, topology, spec.durable, msg, f"failed {delivered} times: {exc!r}")
-            await msg.term()
+    wait = OUTAGE_RETRY_SECONDS
+    while True:
+        try:
+            await handler(msg)
+        except PoisonMessage as exc:
+            await _give_up_at_once(js, topology, spec, msg, str(exc), delivered)
+        except _REFUSED_INPUT as exc:
+            reason = f"the database refused a value: {type(exc).__name__}: {exc}"
+            await _give_up_at_once(js, topology, spec, msg, reason, delivered)
+        except Exception as exc:
+            if is_dependency_unavailable(exc) and not stop.is_set():
+                log_failure(_log, "event waits for a dependency", exc, durable=spec.durable)
+                with contextlib.suppress(Exception):  # NATS may be the one away
+                    await msg.in_progress()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), wait)
+                wait = min(wait * 2, OUTAGE_RETRY_CAP_SECONDS)
+                continue
+            await _retry_later(js, topology, spec, msg, exc, delivered)
         else:
-            _log.exception("event failed, will retry", extra={"durable": spec.durable})
-            await msg.nak(delay=_retry_delay(delivered))
+            await msg.ack()
+        return
+
+
+async def _retry_later(
+    js: JetStreamContext,
+    topology: Topology,
+    spec: ConsumerSpec,
+    msg: Msg,
+    exc: Exception,
+    delivered: int,
+) -> None:
+    """A passing failure: redelivered with a delay, dead-lettered after `max_deliver`."""
+    if delivered >= spec.max_deliver:
+        log_failure(_log, "giving up on an event", exc, durable=spec.durable)
+        await dead_letter(js, topology, spec.durable, msg, f"failed {delivered} times: {exc!r}")
+        await msg.term()
     else:
-        await msg.ack()
+        log_failure(_log, "event failed, will retry", exc, durable=spec.durable)
+        await msg.nak(delay=_retry_delay(delivered))
 
 
 async def _give_up_at_once(
