@@ -299,9 +299,23 @@ class BatchRepository:
             ],
         )
 
-    async def invited_stakeholders(self, training_session: str) -> set[str]:
-        """Stakeholders with an approved invitation to the session."""
-        return {i.recipient.stakeholder_id for i in await self.invitees(training_session)}
+    async def invited_stakeholders(
+        self, training_session: str, stakeholder_ids: list[str]
+    ) -> set[str]:
+        """Those of `stakeholder_ids` with an approved invitation to the session.
+
+        Asked only about the people being drafted for: every customer's invitees of a popular
+        session would be read on each draft, in memory and time growing with every approval."""
+        rows = await self._conn.fetch(
+            """
+            SELECT stakeholder_id FROM invitation_drafts
+            WHERE training_session = $1 AND stakeholder_id = ANY($2::text[])
+              AND state = 'approved' AND purpose = 'invitation'
+            """,
+            training_session,
+            stakeholder_ids,
+        )
+        return {r["stakeholder_id"] for r in rows}
 
     async def invitees(self, training_session: str) -> list[Invitee]:
         """Everyone holding an approved invitation to the session, by customer."""

@@ -85,7 +85,7 @@ async def _assessments(
     now = deps.clock()
     ids = [p.id for p in people]
     adoption = await adoption_of(deps, uow, customer, people, deps.policy.default_window_days)
-    invited = await uow.batches.invited_stakeholders(session.name)
+    invited = await uow.batches.invited_stakeholders(session.name, ids)
     recent = await uow.batches.invited_since(
         ids, now - dt.timedelta(days=deps.policy.frequency_cap_days)
     )
