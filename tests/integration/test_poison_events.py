@@ -34,6 +34,7 @@ from tests.integration.event_checks import (
     DeadLetters,
     approval,
     attendance,
+    now_ts,
     publish,
     settled,
     wait_for_files,
@@ -159,6 +160,7 @@ async def _expect_one_dead_letter(
     spec: ConsumerSpec,
     payload: bytes,
     reason_names: tuple[str, ...],
+    subject: str | None = None,
 ) -> None:
     letters = DeadLetters(js, topology, spec.durable)
     try:
@@ -168,7 +170,8 @@ async def _expect_one_dead_letter(
     assert len(found) == 1, f"{spec.durable}: {len(found)} dead letters"
     letter = found[0]
     assert letters.on_delivery == [1], f"{spec.durable} gave up on delivery {letters.on_delivery}"
-    assert letter.consumer == spec.durable and letter.subject == spec.filter_subject
+    assert letter.consumer == spec.durable
+    assert letter.subject == (subject or spec.filter_subject)
     assert letter.payload == payload
     for name in reason_names:
         assert name in letter.reason, letter.reason
@@ -219,6 +222,47 @@ async def test_poison_is_dead_lettered_on_its_first_delivery_and_the_consumer_go
     assert (done.delivered, done.redelivered) == (2, 0), done.info
     sent = await wait_for_files(outbox_dir, 1)
     assert [b"canary@cloudtech.example" in p.read_bytes() for p in sent] == [True]
+
+
+async def test_an_event_naming_what_the_catalog_does_not_know_is_poison(
+    services: Clients, js: JetStreamContext, namespace: str
+) -> None:
+    """Well formed, but the catalog knows no such session, or refuses the feature a trigger
+    names: asking again will not change the answer, so the event is dead-lettered at once."""
+    topology = Topology(namespace)
+    session = await _session_in_60_days(services)
+    unknown = events_pb2.TrainingSessionChanged(
+        event_id=str(uuid.uuid4()),
+        occur_time=now_ts(),
+        kind=events_pb2.SESSION_CHANGE_KIND_CANCELLED,
+        training_session=session,
+        changed_by="editor@trainvite.dev",
+    )
+    unknown.training_session.name = f"training-sessions/{uuid.uuid4()}"
+    await publish(js, topology.session_changed, unknown.SerializeToString())
+    await _expect_one_dead_letter(
+        js,
+        topology,
+        topology.personalizer_session_changes,
+        unknown.SerializeToString(),
+        ("does not exist",),
+    )
+    refused = events_pb2.FeatureReleased(
+        event_id=str(uuid.uuid4()),
+        occur_time=now_ts(),
+        feature="x" * 70_000,
+        customer_ids=["northwind"],
+    )
+    subject = topology.platform_trigger("feature_released")
+    await publish(js, subject, refused.SerializeToString())
+    await _expect_one_dead_letter(
+        js,
+        topology,
+        topology.personalizer_triggers,
+        refused.SerializeToString(),
+        ("feature",),
+        subject,
+    )
 
 
 async def test_registering_for_a_future_session_is_no_poison(

@@ -4,10 +4,12 @@ A handler raises `PoisonMessage` for an event it can never process (it is dead-l
 reason on its first delivery and terminated), and any other exception for a passing failure (it
 is nak'ed with a delay and redelivered; after the consumer's `max_deliver` it is dead-lettered
 too, never lost). PostgreSQL refusing a value (a data exception, SQLSTATE class 22) is poison
-too: the same input fails the same way on every delivery. A dependency that is away (PostgreSQL
-restarting, a peer service unavailable) is neither: the consumer holds the message, tells
-JetStream it is still working on it, and tries again with backoff until the dependency is back,
-so an outage longer than the redeliveries allow sends nothing to the dead letters.
+too: the same input fails the same way on every delivery; and so is a domain NotFound or
+InvalidArgument (the event names something the owning service does not know, or refuses). A
+dependency that is away (PostgreSQL restarting, a peer service unavailable) is neither: the
+consumer holds the message, tells JetStream it is still working on it, and tries again with
+backoff until the dependency is back, so an outage longer than the redeliveries allow sends
+nothing to the dead letters.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig
 from trainvite.events.v1 import events_pb2
 
+from services.common import errors
 from services.common.messaging.topology import ConsumerSpec, Topology
 from services.common.outages import is_dependency_unavailable, log_failure
 
@@ -145,6 +148,11 @@ async def _process(
             await _give_up_at_once(js, topology, spec, msg, str(exc), delivered)
         except _REFUSED_INPUT as exc:
             reason = f"the database refused a value: {type(exc).__name__}: {exc}"
+            await _give_up_at_once(js, topology, spec, msg, reason, delivered)
+        except (errors.InvalidArgument, errors.NotFound) as exc:
+            # What the event names does not exist or is refused by the service that owns it
+            # (events leave only after their facts are committed): it will not change.
+            reason = f"refused by the service that owns it: {exc}"
             await _give_up_at_once(js, topology, spec, msg, reason, delivered)
         except Exception as exc:
             if is_dependency_unavailable(exc) and not stop.is_set():

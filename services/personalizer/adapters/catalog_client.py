@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from collections.abc import Iterator
 
 import grpc
 from trainvite.catalog.v1 import catalog_pb2, catalog_pb2_grpc
@@ -56,6 +58,21 @@ def _version(etag: str) -> int:
     return int(digits) if digits.isdigit() else 0
 
 
+@contextlib.contextmanager
+def _catalog_errors(field: str) -> Iterator[None]:
+    """The catalog's answers about what was asked become the personalizer's domain errors, so
+    that a caller (or an event naming a session that does not exist) is told, not retried.
+    UNAVAILABLE and DEADLINE_EXCEEDED stay as they are: the catalog is away for now."""
+    try:
+        yield
+    except grpc.aio.AioRpcError as exc:
+        if exc.code() == grpc.StatusCode.NOT_FOUND:
+            raise NotFound(exc.details() or "not found") from exc
+        if exc.code() == grpc.StatusCode.INVALID_ARGUMENT:
+            raise InvalidArgument.single(field, exc.details() or "") from exc
+        raise
+
+
 class CatalogClient:
     """Wraps the generated stub; catalog errors become the personalizer's domain errors."""
 
@@ -64,25 +81,20 @@ class CatalogClient:
 
     async def get(self, name: str, allow_cancelled: bool = False) -> SessionInfo:
         """The session by name; a cancelled one is FAILED_PRECONDITION unless allowed."""
-        try:
+        with _catalog_errors("training_session"):
             message = await self._stub.GetTrainingSession(
                 catalog_pb2.GetTrainingSessionRequest(name=name)
             )
-        except grpc.aio.AioRpcError as exc:
-            if exc.code() == grpc.StatusCode.NOT_FOUND:
-                raise NotFound(f"{name} does not exist") from exc
-            if exc.code() == grpc.StatusCode.INVALID_ARGUMENT:
-                raise InvalidArgument.single("training_session", exc.details() or "") from exc
-            raise
         if message.state == catalog_pb2.SESSION_STATE_CANCELLED and not allow_cancelled:
             raise FailedPrecondition(f"{name} is cancelled")
         return session_info(message)
 
     async def alternatives(self, name: str, limit: int = 3) -> list[SessionInfo]:
         """Other upcoming sessions for someone who can't make this one."""
-        response = await self._stub.ListAlternativeSessions(
-            catalog_pb2.ListAlternativeSessionsRequest(name=name, page_size=limit)
-        )
+        with _catalog_errors("training_session"):
+            response = await self._stub.ListAlternativeSessions(
+                catalog_pb2.ListAlternativeSessionsRequest(name=name, page_size=limit)
+            )
         return [session_info(a.training_session) for a in response.alternatives]
 
     async def upcoming(
@@ -92,14 +104,16 @@ class CatalogClient:
         request = catalog_pb2.ListTrainingSessionsRequest(page_size=limit, feature=feature)
         if level:
             request.level = LEVEL_TO_PB[level]
-        response = await self._stub.ListTrainingSessions(request)
+        with _catalog_errors("feature"):
+            response = await self._stub.ListTrainingSessions(request)
         return [session_info(s) for s in response.training_sessions]
 
     async def best_match(self, topic: str) -> SessionInfo:
         """The upcoming session that best matches a CSM's words."""
-        response = await self._stub.SearchTrainingSessions(
-            catalog_pb2.SearchTrainingSessionsRequest(query=topic, page_size=1)
-        )
+        with _catalog_errors("topic"):
+            response = await self._stub.SearchTrainingSessions(
+                catalog_pb2.SearchTrainingSessionsRequest(query=topic, page_size=1)
+            )
         if not response.results:
             raise NotFound(f"no upcoming training session matches {topic!r}")
         return session_info(response.results[0].training_session)
