@@ -52,7 +52,7 @@ lint: $(GENERATED) ## ruff, mypy and buf lint
 	$(VENV)/bin/buf lint
 
 test: $(GENERATED) ## all tests: unit, integration (real PostgreSQL and NATS), end-to-end
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q --durations=15
 
 test-unit: $(GENERATED) ## pure logic only
 	$(VENV)/bin/pytest -q tests/unit
