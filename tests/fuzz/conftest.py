@@ -6,6 +6,7 @@ a freshly seeded database made for this module, so no other test sees what they 
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
@@ -37,3 +38,26 @@ async def fuzz_services(
         tmp_path_factory.mktemp("fuzz-outbox"),
     ) as c:
         yield c
+
+
+class ErrorRecords(logging.Handler):
+    """Keeps every ERROR record (and unhandled exceptions, which asyncio logs as errors)."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture
+def error_records() -> Iterator[ErrorRecords]:
+    """Every ERROR record logged while the test runs."""
+    handler = ErrorRecords()
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        root.removeHandler(handler)

@@ -15,7 +15,6 @@ consumers' state checked once the batch is through, so a failure names the paylo
 from __future__ import annotations
 
 import asyncio
-import logging
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -41,6 +40,7 @@ from trainvite.events.v1 import events_pb2
 from services.common.messaging.consumer import MAX_KEPT_PAYLOAD_BYTES
 from services.common.messaging.topology import ConsumerSpec, Topology
 from services.platform.seed import CUSTOMERS, PEOPLE
+from tests.fuzz.conftest import ErrorRecords
 from tests.fuzz.strategies import MessageStrategies, messages, strings
 from tests.helpers import Clients
 from tests.in_process import running_services, seeded_database
@@ -256,28 +256,6 @@ def draw(strategy: st.SearchStrategy[bytes]) -> list[bytes]:
 
 # ---------------------------------------------------------------------------------------------
 # What the consumers did
-
-
-class ErrorRecords(logging.Handler):
-    """Keeps every ERROR record (and unhandled exceptions, which asyncio logs as errors)."""
-
-    def __init__(self) -> None:
-        super().__init__(level=logging.ERROR)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
-@pytest.fixture
-def error_records() -> Iterator[ErrorRecords]:
-    handler = ErrorRecords()
-    root = logging.getLogger()
-    root.addHandler(handler)
-    try:
-        yield handler
-    finally:
-        root.removeHandler(handler)
 
 
 async def _published_on(js: JetStreamContext, spec: ConsumerSpec) -> int:

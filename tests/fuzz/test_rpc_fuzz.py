@@ -12,10 +12,8 @@ Hypothesis runs in a worker thread and sends each request on the services' event
 from __future__ import annotations
 
 import asyncio
-import logging
 import re
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +34,7 @@ from trainvite.dispatcher.v1 import dispatcher_pb2
 from trainvite.personalizer.v1 import personalizer_pb2
 
 from services.platform.seed import CUSTOMERS
+from tests.fuzz.conftest import ErrorRecords
 from tests.fuzz.strategies import messages
 from tests.helpers import Clients
 
@@ -101,28 +100,6 @@ async def known(fuzz_services: Clients) -> Known:
     found.ids += names + [part for name in names for part in _ids_in(name)]
     found.ids += [batch.sender.email, *[d.recipient.email for d in batch.drafts]]
     return found
-
-
-class ErrorRecords(logging.Handler):
-    """Keeps every ERROR record (and unhandled exceptions, which asyncio logs as errors)."""
-
-    def __init__(self) -> None:
-        super().__init__(level=logging.ERROR)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
-@pytest.fixture
-def error_records() -> Iterator[ErrorRecords]:
-    handler = ErrorRecords()
-    root = logging.getLogger()
-    root.addHandler(handler)
-    try:
-        yield handler
-    finally:
-        root.removeHandler(handler)
 
 
 def _path_exists(descriptor: Descriptor, path: str) -> bool:
