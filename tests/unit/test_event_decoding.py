@@ -10,6 +10,8 @@ from trainvite.events.v1 import events_pb2
 
 from services.common.messaging import decoding
 from services.common.messaging.consumer import PoisonMessage
+from services.dispatcher.adapters import approved_invitations
+from tests.integration.event_checks import approval
 
 EVENT_ID = str(uuid.uuid4())
 
@@ -70,3 +72,9 @@ def test_bytes_that_do_not_parse_are_poison() -> None:
 def test_tab_and_line_breaks_are_text() -> None:
     content = common_pb2.InvitationContent(text_body="Hello,\r\n\tsee you\n")
     assert list(decoding.problems(content)) == []
+
+
+@pytest.mark.parametrize("address", ["josé@example.com", "jose@exämple.com"])
+def test_an_approval_to_an_address_outside_ascii_is_poison(address: str) -> None:
+    with pytest.raises(PoisonMessage, match=r"recipient\.email: .* needs SMTPUTF8"):
+        approved_invitations.decode(approval(address).SerializeToString())

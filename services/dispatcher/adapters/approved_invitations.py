@@ -44,8 +44,12 @@ def decode(data: bytes) -> ApprovedInvitation:
         raise PoisonMessage(f"batch: {event.batch[:120]!r} is not a batch's name")
     if not _DRAFT.fullmatch(event.invitation) or not event.invitation.startswith(event.batch + "/"):
         raise PoisonMessage(f"invitation: {event.invitation[:160]!r} is not a draft of the batch")
-    decoding.require_email(event, "recipient.email")
-    decoding.require_email(event, "sender.email")
+    for path in ("recipient.email", "sender.email"):
+        address = decoding.require_email(event, path)
+        if not address.isascii():
+            # An address outside ASCII needs SMTPUTF8 (RFC 6531) end to end, which the senders
+            # do not negotiate: the message would leave with a broken To or not at all.
+            raise PoisonMessage(f"{path}: {address[:80]!r} needs SMTPUTF8, which is not offered")
     c = event.content
     if content_sha256(c.subject, c.text_body, c.html_body, c.calendar_ics) != event.content_sha256:
         raise PoisonMessage("content does not match the approved content_sha256")
