@@ -155,7 +155,13 @@ async def _process(
             reason = f"refused by the service that owns it: {exc}"
             await _give_up_at_once(js, topology, spec, msg, reason, delivered)
         except Exception as exc:
-            if is_dependency_unavailable(exc) and not stop.is_set():
+            if not is_dependency_unavailable(exc):
+                await _retry_later(js, topology, spec, msg, exc, delivered)
+            elif stop.is_set():
+                # Stopping during an outage: the next process takes it up, never the dead letters.
+                with contextlib.suppress(Exception):
+                    await msg.nak(delay=_retry_delay(delivered))
+            else:
                 log_failure(_log, "event waits for a dependency", exc, durable=spec.durable)
                 with contextlib.suppress(Exception):  # NATS may be the one away
                     await msg.in_progress()
@@ -163,7 +169,6 @@ async def _process(
                     await asyncio.wait_for(stop.wait(), wait)
                 wait = min(wait * 2, OUTAGE_RETRY_CAP_SECONDS)
                 continue
-            await _retry_later(js, topology, spec, msg, exc, delivered)
         else:
             await msg.ack()
         return
