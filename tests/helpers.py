@@ -48,9 +48,12 @@ class Clients:
             await channel.close()
 
 
-def clients(endpoints: dict[str, str], key: str) -> Clients:
+def clients(
+    endpoints: dict[str, str], key: str, channel_options: list[tuple[str, int]] | None = None
+) -> Clients:
     channels = [
-        grpc.aio.insecure_channel(endpoints[n]) for n in ("catalog", "personalizer", "dispatcher")
+        grpc.aio.insecure_channel(endpoints[n], options=channel_options)
+        for n in ("catalog", "personalizer", "dispatcher")
     ]
     return Clients(
         catalog=catalog_pb2_grpc.CatalogServiceStub(channels[0]),

@@ -23,7 +23,7 @@ from services.common.auth import (
     verify_token,
 )
 from services.common.authorization import allows
-from services.common.outages import is_dependency_unavailable
+from services.common.outages import is_dependency_unavailable, log_failure
 from services.common.validation import Limits, request_violations
 
 _log = logging.getLogger(__name__)
@@ -180,15 +180,11 @@ class ErrorMappingInterceptor(grpc.aio.ServerInterceptor):
                 outcome = code.name if isinstance(code, grpc.StatusCode) else "ABORTED"
                 raise
             except Exception as exc:
+                log_failure(_log, "call failed", exc, method=method)
                 if is_dependency_unavailable(exc):
                     outcome = "UNAVAILABLE"
-                    _log.warning(
-                        "dependency unavailable",
-                        extra={"method": method, "error": f"{type(exc).__name__}: {exc}"},
-                    )
                     await context.abort(grpc.StatusCode.UNAVAILABLE, UNAVAILABLE_MESSAGE)
                 outcome = "INTERNAL"
-                _log.exception("unexpected error", extra={"method": method})
                 await context.abort(grpc.StatusCode.INTERNAL, INTERNAL_MESSAGE)
             finally:
                 _log.info(

@@ -25,18 +25,14 @@ from google.protobuf.field_mask_pb2 import FieldMask
 from google.protobuf.message import Message
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from trainvite.catalog.v1 import catalog_pb2 as cpb
-from trainvite.catalog.v1 import catalog_pb2_grpc
 from trainvite.common.v1 import common_pb2
 from trainvite.dispatcher.v1 import dispatcher_pb2 as dpb
-from trainvite.dispatcher.v1 import dispatcher_pb2_grpc
 from trainvite.events.v1 import events_pb2
 from trainvite.personalizer.v1 import personalizer_pb2 as pb
-from trainvite.personalizer.v1 import personalizer_pb2_grpc
 
-from services.common.auth import CallerKind, issue_token
 from services.common.messaging.topology import Topology
 from tests.e2e.processes import SERVICE_NAMES
-from tests.helpers import bearer
+from tests.helpers import Clients, clients
 
 T = TypeVar("T")
 
@@ -51,33 +47,10 @@ CALL_DEADLINE_SECONDS = 15.0
 GIVE_UP_SECONDS = 90.0
 
 
-@dataclass
-class Stubs:
-    """The three services' stubs on channels that redial quickly, and a CSM's token."""
-
-    catalog: catalog_pb2_grpc.CatalogServiceAsyncStub
-    personalizer: personalizer_pb2_grpc.PersonalizerServiceAsyncStub
-    dispatcher: dispatcher_pb2_grpc.DispatcherServiceAsyncStub
-    channels: list[grpc.aio.Channel]
-    csm: tuple[tuple[str, str]]
-
-    async def close(self) -> None:
-        for channel in self.channels:
-            await channel.close()
-
-
-def chaos_clients(ports: dict[str, int], key: str, csm: str) -> Stubs:
-    channels = [
-        grpc.aio.insecure_channel(f"127.0.0.1:{ports[n]}", options=_CHANNEL_OPTIONS)
-        for n in SERVICE_NAMES
-    ]
-    return Stubs(
-        catalog=catalog_pb2_grpc.CatalogServiceStub(channels[0]),
-        personalizer=personalizer_pb2_grpc.PersonalizerServiceStub(channels[1]),
-        dispatcher=dispatcher_pb2_grpc.DispatcherServiceStub(channels[2]),
-        channels=channels,
-        csm=bearer(issue_token(key, csm, CallerKind.CSM)),
-    )
+def chaos_clients(ports: dict[str, int], key: str) -> Clients:
+    """The services' stubs on channels that redial quickly after a restart."""
+    endpoints = {name: f"127.0.0.1:{ports[name]}" for name in SERVICE_NAMES}
+    return clients(endpoints, key, channel_options=_CHANNEL_OPTIONS)
 
 
 @dataclass
@@ -125,7 +98,7 @@ class Flow:
 
     def __init__(
         self,
-        clients: Stubs,
+        clients: Clients,
         nats_url: str,
         topology: Topology,
         customers: list[str],

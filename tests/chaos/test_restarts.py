@@ -285,11 +285,6 @@ async def running(
         envs["dispatcher"].update(
             gmail_dispatcher(gmail.url, token_file(tmp_path / "token.json", CSM_EMAIL))
         )
-        # Every message goes through one mailbox: Gmail's real quota (150 sends a minute) would
-        # set the pace of the long profile, which approves more than that.
-        envs["dispatcher"].update(
-            {"GMAIL_QUOTA_UNITS_PER_MINUTE": "1000000", "DAILY_SEND_CAP": "100000"}
-        )
         supervisor = Supervisor(envs, tmp_path)
         supervisor.start_all()
         try:
@@ -350,7 +345,7 @@ async def test_restarts_under_load_lose_and_duplicate_nothing(
     supervisor, gmail, ports, key = running
     seed = random.randrange(1_000_000)
     started = time.monotonic()
-    clients = chaos_clients(ports, key, CSM_EMAIL)
+    clients = chaos_clients(ports, key)
     flow = Flow(
         clients,
         own_stack.nats.url,

@@ -59,9 +59,10 @@ def gmail_dispatcher(gmail_url: str, token_path: Path) -> dict[str, str]:
         "CLAIM_LEASE_SECONDS": "2",
         "UNKNOWN_OUTCOME_SETTLE_SECONDS": "1",
         "SHUTDOWN_GRACE_SECONDS": "1",
-        # The fake enforces no quota: the mailbox's budget (kept across restarts) is not what
-        # these tests measure, so it is set far above what they send.
+        # The fake enforces no quota: the mailbox's budget (kept across restarts) and daily cap
+        # are not what these tests measure, so they are set far above what they send.
         "GMAIL_QUOTA_UNITS_PER_MINUTE": "10000000",
+        "DAILY_SEND_CAP": "100000",
     }
 
 

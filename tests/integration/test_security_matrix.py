@@ -8,9 +8,7 @@ not exist, and no answer or error text may carry anything of that customer.
 from __future__ import annotations
 
 import asyncio
-import base64
 import datetime as dt
-import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,11 +23,12 @@ from trainvite.catalog.v1 import catalog_pb2
 from trainvite.dispatcher.v1 import dispatcher_pb2 as dpb
 from trainvite.personalizer.v1 import personalizer_pb2 as pb
 
-from services.common.auth import AUDIENCE, ISSUER, CallerKind, issue_token
+from services.common.auth import CallerKind, issue_token
 from services.common.authorization import POLICY
 from services.platform.seed import CUSTOMERS, OTHER_CSM_EMAIL, PEOPLE
 from tests.helpers import Clients, bearer
 from tests.integration.catalog_data import analytics_session, new_course, new_session
+from tests.tokens import b64, claims, unsigned
 
 pytestmark = pytest.mark.integration
 
@@ -95,58 +94,33 @@ OTHER_KEY = "not-our-key-but-just-as-long-as-one-0123456789"
 ALEX = "alex.rivera@trainvite.dev"
 
 
-def _b64(data: dict[str, object]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
-
-
-def _claims(**changes: object) -> dict[str, object]:
-    now = int(dt.datetime.now(dt.UTC).timestamp())
-    claims: dict[str, object] = {
-        "sub": ALEX,
-        "kind": "csm",
-        "iss": ISSUER,
-        "aud": AUDIENCE,
-        "iat": now,
-        "exp": now + 600,
-    }
-    for name, value in changes.items():
-        if value is None:
-            claims.pop(name, None)
-        else:
-            claims[name] = value
-    return claims
-
-
 def bad_tokens(key: str) -> Iterator[tuple[str, Metadata]]:
     """Each way a caller can fail to prove who they are, with the metadata that carries it."""
     now = int(dt.datetime.now(dt.UTC).timestamp())
     yield "no token", ()
-    yield "not a bearer scheme", (("authorization", f"Basic {_b64({'u': 'p'})}"),)
+    yield "not a bearer scheme", (("authorization", f"Basic {b64({'u': 'p'})}"),)
     yield "empty bearer", (("authorization", "Bearer "),)
     yield "malformed", bearer("not-a-jwt")
     yield "three garbage parts", bearer("x.y.z")
     yield "expired", bearer(issue_token(key, ALEX, CallerKind.CSM, dt.timedelta(seconds=-60)))
     yield "signed with another key", bearer(issue_token(OTHER_KEY, ALEX, CallerKind.CSM))
-    yield "alg none", bearer(f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64(_claims())}.")
+    yield "alg none", bearer(unsigned(claims()))
     yield (
         "alg none, signature kept",
-        bearer(
-            f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64(_claims())}."
-            + issue_token(key, ALEX, CallerKind.CSM).rsplit(".", 1)[1]
-        ),
+        bearer(unsigned(claims()) + issue_token(key, ALEX, CallerKind.CSM).rsplit(".", 1)[1]),
     )
-    yield "HS512", bearer(jwt.encode(_claims(), key, algorithm="HS512"))
-    yield "wrong issuer", bearer(jwt.encode(_claims(iss="someone-else"), key, algorithm="HS256"))
-    yield "wrong audience", bearer(jwt.encode(_claims(aud="elsewhere"), key, algorithm="HS256"))
-    yield "not yet valid", bearer(jwt.encode(_claims(nbf=now + 3600), key, algorithm="HS256"))
+    yield "HS512", bearer(jwt.encode(claims(), key, algorithm="HS512"))
+    yield "wrong issuer", bearer(jwt.encode(claims(iss="someone-else"), key, algorithm="HS256"))
+    yield "wrong audience", bearer(jwt.encode(claims(aud="elsewhere"), key, algorithm="HS256"))
+    yield "not yet valid", bearer(jwt.encode(claims(nbf=now + 3600), key, algorithm="HS256"))
     yield (
         "issued in the future",
-        bearer(jwt.encode(_claims(iat=now + 3600, exp=now + 7200), key, algorithm="HS256")),
+        bearer(jwt.encode(claims(iat=now + 3600, exp=now + 7200), key, algorithm="HS256")),
     )
     for claim in ("sub", "kind", "exp", "iss", "aud", "iat"):
-        yield f"no {claim}", bearer(jwt.encode(_claims(**{claim: None}), key, algorithm="HS256"))
-    yield "unknown kind", bearer(jwt.encode(_claims(kind="admin"), key, algorithm="HS256"))
-    yield "empty subject", bearer(jwt.encode(_claims(sub=""), key, algorithm="HS256"))
+        yield f"no {claim}", bearer(jwt.encode(claims(**{claim: None}), key, algorithm="HS256"))
+    yield "unknown kind", bearer(jwt.encode(claims(kind="admin"), key, algorithm="HS256"))
+    yield "empty subject", bearer(jwt.encode(claims(sub=""), key, algorithm="HS256"))
 
 
 # What an authentication failure may say: nothing of the token, the key or the library.

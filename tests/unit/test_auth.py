@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import json
 from typing import Any
 
 import jwt
@@ -14,8 +12,6 @@ from trainvite.dispatcher.v1 import dispatcher_pb2
 from trainvite.personalizer.v1 import personalizer_pb2
 
 from services.common.auth import (
-    AUDIENCE,
-    ISSUER,
     CallerKind,
     ExpiredToken,
     InvalidToken,
@@ -24,6 +20,7 @@ from services.common.auth import (
     verify_token,
 )
 from services.common.authorization import POLICY, allows
+from tests.tokens import claims, unsigned
 
 KEY = "unit-test-key-0123456789abcdef0123456789"
 ALEX = "alex@x.dev"
@@ -39,44 +36,19 @@ def test_a_token_names_its_caller() -> None:
         assert verify_token(KEY, issue_token(KEY, subject, kind)) == Principal(subject, kind)
 
 
-def _claims(**changes: Any) -> dict[str, Any]:
-    now = int(dt.datetime.now(dt.UTC).timestamp())
-    claims: dict[str, Any] = {
-        "sub": ALEX,
-        "kind": "csm",
-        "iss": ISSUER,
-        "aud": AUDIENCE,
-        "iat": now,
-        # Far off: the tokens are made when the module is collected, and each bad one must be
-        # refused for its own fault, not for having expired while the suite ran.
-        "exp": now + 86_400,
-    }
-    for name, value in changes.items():
-        if value is None:
-            claims.pop(name)
-        else:
-            claims[name] = value
-    return claims
-
-
 def _signed(**changes: Any) -> str:
-    return jwt.encode(_claims(**changes), KEY, algorithm="HS256")
-
-
-def _b64(data: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+    return jwt.encode(claims(**changes), KEY, algorithm="HS256")
 
 
 NOW = int(dt.datetime.now(dt.UTC).timestamp())
 
 BAD_TOKENS = {
     "another key": issue_token("another-key-0123456789abcdef0123456789", ALEX, CallerKind.CSM),
-    "alg none": f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64(_claims())}.",
+    "alg none": unsigned(claims()),
     "alg none with a signature": (
-        f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64(_claims())}."
-        + issue_token(KEY, ALEX, CallerKind.CSM).rsplit(".", 1)[1]
+        unsigned(claims()) + issue_token(KEY, ALEX, CallerKind.CSM).rsplit(".", 1)[1]
     ),
-    "HS512 with our key": jwt.encode(_claims(), KEY + KEY, algorithm="HS512"),
+    "HS512 with our key": jwt.encode(claims(), KEY + KEY, algorithm="HS512"),
     "not a jwt": "not-a-jwt",
     "garbage parts": "x.y.z",
     "empty": "",
