@@ -7,6 +7,8 @@ records of the same events.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
+from dataclasses import dataclass
 
 from services.common.errors import InvalidArgument
 
@@ -16,6 +18,17 @@ KINDS = frozenset({"registered", "attended", "no_show", "cancelled"})
 NEEDS_STARTED_SESSION = frozenset({"attended", "no_show"})
 # How far a webinar tool's clock (or ours) may run ahead before a fact counts as impossible.
 CLOCK_SKEW = dt.timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class AttendanceFact:
+    """One registration, attendance, no-show or cancellation of one address for one session,
+    as a webinar tool or the platform reported it."""
+
+    event_id: uuid.UUID
+    training_session: str
+    email: str
+    kind: str  # one of KINDS
 
 
 def ensure_possible_now(kind: str, session_start: dt.datetime, now: dt.datetime) -> None:

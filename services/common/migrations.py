@@ -1,7 +1,9 @@
 """Versioned plain-SQL migrations per schema, applied with yoyo-migrations.
 
 Each service keeps its migrations in its own `migrations/` folder and its own schema; yoyo's
-bookkeeping tables live in that schema too, so the services migrate independently.
+bookkeeping tables live in that schema too, so the services migrate independently. What every
+service's schema holds alike (the outbox, the processed events) comes from `common/migrations`,
+applied to each service's schema before its own.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ MIGRATION_SETS: dict[str, Path] = {
     "personalizer": SERVICES_DIR / "personalizer" / "migrations",
     "dispatcher": SERVICES_DIR / "dispatcher" / "migrations",
 }
+# Applied to every service's schema (not the platform's, which only holds inputs).
+SHARED_MIGRATIONS = SERVICES_DIR / "common" / "migrations"
 
 _log = logging.getLogger(__name__)
 
@@ -40,12 +44,18 @@ def apply_migrations(database_url: str, schema: str) -> int:
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
     backend = get_backend(_yoyo_url(database_url, schema))
-    migrations = read_migrations(str(MIGRATION_SETS[schema]))
+    sources = [MIGRATION_SETS[schema]]
+    if schema != "platform":
+        sources.insert(0, SHARED_MIGRATIONS)
+    pending_count = 0
     with backend.lock():
-        pending = backend.to_apply(migrations)
-        backend.apply_migrations(pending)
-    _log.info("migrations applied", extra={"schema": schema, "count": len(pending)})
-    return len(pending)
+        # One source at a time, shared first: yoyo orders migrations by id across sources.
+        for source in sources:
+            pending = backend.to_apply(read_migrations(str(source)))
+            backend.apply_migrations(pending)
+            pending_count += len(pending)
+    _log.info("migrations applied", extra={"schema": schema, "count": pending_count})
+    return pending_count
 
 
 def apply_all(database_url: str) -> None:

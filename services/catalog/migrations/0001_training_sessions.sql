@@ -1,4 +1,4 @@
--- The training session catalog, its free-text search, and the outbox.
+-- The training session catalog and its free-text search (the outbox: services/common/migrations).
 
 CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public;
 
@@ -52,23 +52,3 @@ CREATE INDEX training_sessions_by_start ON training_sessions (start_time, id);
 CREATE INDEX training_sessions_search ON training_sessions USING gin (search_document);
 CREATE INDEX training_sessions_trigram ON training_sessions USING gin (search_title public.gin_trgm_ops);
 
-CREATE TABLE outbox (
-    id           bigserial PRIMARY KEY,
-    event_id     uuid NOT NULL UNIQUE,
-    subject      text NOT NULL,
-    payload      bytea NOT NULL,
-    created_at   timestamptz NOT NULL DEFAULT now(),
-    published_at timestamptz
-);
-CREATE INDEX outbox_unpublished ON outbox (id) WHERE published_at IS NULL;
-
-CREATE FUNCTION outbox_notify() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM pg_notify(TG_TABLE_SCHEMA || '_outbox', '');
-    RETURN NULL;
-END
-$$;
-
-CREATE TRIGGER outbox_notify AFTER INSERT ON outbox
-    FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify();

@@ -75,10 +75,6 @@ CREATE TABLE registrations (
     PRIMARY KEY (occurrence_id, email)
 );
 
-CREATE TABLE processed_events (
-    event_id     uuid PRIMARY KEY,
-    processed_at timestamptz NOT NULL DEFAULT now()
-);
 
 INSERT INTO courses (id, title, topic, description, features, level, target_roles, format,
                      duration_minutes, learning_outcomes, created_at, updated_at)

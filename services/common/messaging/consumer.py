@@ -4,8 +4,9 @@ A handler raises `PoisonMessage` for an event it can never process (it is dead-l
 reason on its first delivery and terminated), and any other exception for a passing failure (it
 is nak'ed with a delay and redelivered; after the consumer's `max_deliver` it is dead-lettered
 too, never lost). PostgreSQL refusing a value (a data exception, SQLSTATE class 22) is poison
-too: the same input fails the same way on every delivery; and so is a domain NotFound or
-InvalidArgument (the event names something the owning service does not know, or refuses). A
+too: the same input fails the same way on every delivery; and so is a domain NotFound,
+InvalidArgument, FailedPrecondition or PermissionDenied (the event names something the owning
+service does not know, or refuses). A
 dependency that is away (PostgreSQL restarting, a peer service unavailable) is neither: the
 consumer holds the message, tells JetStream it is still working on it, and tries again with
 backoff until the dependency is back, so an outage longer than the redeliveries allow sends
@@ -48,6 +49,14 @@ class PoisonMessage(Exception):
     """The message can never be processed: malformed, or failing the contract."""
 
 
+# A use case's refusals that the same event meets on every delivery. Aborted (a concurrent
+# change) is not among them: the next delivery may well pass.
+_REFUSED_BY_OWNER = (
+    errors.InvalidArgument,
+    errors.NotFound,
+    errors.FailedPrecondition,
+    errors.PermissionDenied,
+)
 # Values PostgreSQL refuses (data exceptions) or that asyncpg cannot encode for a parameter.
 _REFUSED_INPUT = (PostgresDataError, ArgumentDataError)
 
@@ -149,7 +158,7 @@ async def _process(
         except _REFUSED_INPUT as exc:
             reason = f"the database refused a value: {type(exc).__name__}: {exc}"
             await _give_up_at_once(js, topology, spec, msg, reason, delivered)
-        except (errors.InvalidArgument, errors.NotFound) as exc:
+        except _REFUSED_BY_OWNER as exc:
             # What the event names does not exist or is refused by the service that owns it
             # (events leave only after their facts are committed): it will not change.
             reason = f"refused by the service that owns it: {exc}"

@@ -1,4 +1,4 @@
--- One delivery per approved invitation, the suppression list, and the outbox.
+-- One delivery per approved invitation and the suppression list (the outbox: services/common/migrations).
 
 CREATE TABLE deliveries (
     id                  uuid PRIMARY KEY,
@@ -41,23 +41,3 @@ CREATE TABLE suppressions (
     created_at timestamptz NOT NULL DEFAULT now()
 );
 
-CREATE TABLE outbox (
-    id           bigserial PRIMARY KEY,
-    event_id     uuid NOT NULL UNIQUE,
-    subject      text NOT NULL,
-    payload      bytea NOT NULL,
-    created_at   timestamptz NOT NULL DEFAULT now(),
-    published_at timestamptz
-);
-CREATE INDEX outbox_unpublished ON outbox (id) WHERE published_at IS NULL;
-
-CREATE FUNCTION outbox_notify() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM pg_notify(TG_TABLE_SCHEMA || '_outbox', '');
-    RETURN NULL;
-END
-$$;
-
-CREATE TRIGGER outbox_notify AFTER INSERT ON outbox
-    FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify();

@@ -1,5 +1,5 @@
--- Invitation batches and their drafts, up to approval (the PRD's training_invitations), and the
--- outbox.
+-- Invitation batches and their drafts, up to approval (the PRD's training_invitations);
+-- the outbox comes from services/common/migrations.
 
 CREATE TABLE invitation_batches (
     id               uuid PRIMARY KEY,
@@ -50,29 +50,4 @@ CREATE INDEX invitation_drafts_by_batch ON invitation_drafts (batch_id, position
 CREATE UNIQUE INDEX one_approved_invitation_per_person_and_session
     ON invitation_drafts (training_session, stakeholder_id) WHERE state = 'approved';
 
--- Events already applied, so a redelivered one changes nothing.
-CREATE TABLE processed_events (
-    event_id     uuid PRIMARY KEY,
-    processed_at timestamptz NOT NULL DEFAULT now()
-);
 
-CREATE TABLE outbox (
-    id           bigserial PRIMARY KEY,
-    event_id     uuid NOT NULL UNIQUE,
-    subject      text NOT NULL,
-    payload      bytea NOT NULL,
-    created_at   timestamptz NOT NULL DEFAULT now(),
-    published_at timestamptz
-);
-CREATE INDEX outbox_unpublished ON outbox (id) WHERE published_at IS NULL;
-
-CREATE FUNCTION outbox_notify() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM pg_notify(TG_TABLE_SCHEMA || '_outbox', '');
-    RETURN NULL;
-END
-$$;
-
-CREATE TRIGGER outbox_notify AFTER INSERT ON outbox
-    FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify();
