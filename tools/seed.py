@@ -7,8 +7,9 @@ import datetime as dt
 import asyncpg
 
 from services.catalog import seed as catalog_seed
-from services.catalog.service_layer.unit_of_work import CatalogUnitOfWork
+from services.catalog.adapters.unit_of_work import PostgresCatalogUnitOfWork
 from services.common.db import create_pool
+from services.common.messaging.registry import EventRegistry
 from services.platform import seed as platform_seed
 
 
@@ -21,6 +22,7 @@ async def seed_all(database_url: str, today: dt.date | None = None) -> None:
         await conn.close()
     pool = await create_pool(database_url, "catalog", 1, 2)
     try:
-        await catalog_seed.seed(CatalogUnitOfWork(pool))
+        # Seeding announces nothing: a registry without entries refuses any event.
+        await catalog_seed.seed(PostgresCatalogUnitOfWork(pool, EventRegistry()))
     finally:
         await pool.close()

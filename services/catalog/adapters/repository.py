@@ -1,11 +1,9 @@
-"""Courses, sessions and seats in PostgreSQL (schema `catalog`)."""
+"""Courses and sessions in PostgreSQL (schema `catalog`): rows to aggregates and back."""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
-from dataclasses import dataclass
-from typing import Any
 
 import asyncpg
 
@@ -20,8 +18,9 @@ from services.catalog.domain.model import (
     TopicQuery,
     TrainingSession,
 )
-from services.common.attendance import SEAT_HOLDING, registration_transition
+from services.catalog.service_layer.ports import SessionFilter
 from services.common.db import Connection
+from services.common.unit_of_work import Repository
 
 _COURSE_COLUMNS = """
     c.id AS c_id, c.title, c.topic, c.description, c.features, c.level, c.target_roles,
@@ -85,21 +84,9 @@ def _outcomes(course: Course) -> list[dict[str, str]]:
     return [o.to_json() for o in course.learning_outcomes]
 
 
-@dataclass(frozen=True)
-class SessionFilter:
-    """What ListTrainingSessions narrows the sessions to."""
-
-    not_before: dt.datetime | None = None
-    before: dt.datetime | None = None
-    feature: str | None = None
-    role: str | None = None
-    level: Level | None = None
-    course_id: uuid.UUID | None = None
-    show_cancelled: bool = False
-
-
-class CourseRepository:
+class PostgresCourseRepository(Repository):
     def __init__(self, conn: Connection) -> None:
+        super().__init__()
         self._conn = conn
 
     async def add(self, course: Course, request_id: str | None) -> Course:
@@ -139,7 +126,7 @@ class CourseRepository:
         row = await self._conn.fetchrow(
             f"SELECT {_COURSE_COLUMNS} FROM courses c WHERE c.id = $1 {lock}", course_id
         )
-        return None if row is None else _course(row)
+        return None if row is None else self.seen(_course(row))
 
     async def list_page(
         self, limit: int, after: tuple[str, uuid.UUID] | None, show_cancelled: bool
@@ -158,9 +145,10 @@ class CourseRepository:
             after[1] if after else None,
             limit,
         )
-        return [_course(r) for r in rows]
+        return [self.seen(_course(r)) for r in rows]
 
     async def save(self, course: Course) -> None:
+        self.seen(course)
         await self._conn.execute(
             """
             UPDATE courses SET title = $2, topic = $3, description = $4, features = $5,
@@ -184,10 +172,11 @@ class CourseRepository:
         )
 
 
-class SessionRepository:
+class PostgresSessionRepository(Repository):
     """Sessions, always read with their course."""
 
     def __init__(self, conn: Connection) -> None:
+        super().__init__()
         self._conn = conn
 
     async def add(self, session: TrainingSession, request_id: str | None) -> ScheduledSession:
@@ -221,9 +210,11 @@ class SessionRepository:
     async def get(self, session_id: uuid.UUID, for_update: bool = False) -> ScheduledSession | None:
         lock = "FOR UPDATE OF o" if for_update else ""
         row = await self._conn.fetchrow(f"{_SCHEDULED} WHERE o.id = $1 {lock}", session_id)
-        return None if row is None else _scheduled(row)
+        return None if row is None else self.seen(_scheduled(row))
 
-    async def save(self, session: TrainingSession) -> None:
+    async def save(self, scheduled: ScheduledSession) -> None:
+        self.seen(scheduled)
+        session = scheduled.session
         await self._conn.execute(
             """
             UPDATE occurrences SET start_time = $2, time_zone = $3, capacity = $4, join_url = $5,
@@ -242,6 +233,14 @@ class SessionRepository:
             session.cancel_reason,
             session.version,
             session.updated_at,
+        )
+
+    async def save_seats(self, scheduled: ScheduledSession) -> None:
+        self.seen(scheduled)
+        await self._conn.execute(
+            "UPDATE occurrences SET seats_taken = $2 WHERE id = $1",
+            scheduled.session.id,
+            scheduled.session.seats_taken,
         )
 
     async def list_page(
@@ -273,21 +272,23 @@ class SessionRepository:
             after[1] if after else None,
             limit,
         )
-        return [_scheduled(r) for r in rows]
+        return [self.seen(_scheduled(r)) for r in rows]
 
-    async def upcoming_of_course(
-        self, course_id: uuid.UUID, now: dt.datetime
-    ) -> list[TrainingSession]:
+    async def upcoming_of(
+        self, course: Course, now: dt.datetime, for_update: bool = False
+    ) -> list[ScheduledSession]:
+        lock = "FOR UPDATE" if for_update else ""
         rows = await self._conn.fetch(
             f"""
-            {_SCHEDULED}
+            SELECT {_SESSION_COLUMNS} FROM occurrences o
             WHERE o.course_id = $1 AND o.state = 'scheduled' AND o.start_time > $2
             ORDER BY o.start_time
+            {lock}
             """,
-            course_id,
+            course.id,
             now,
         )
-        return [_session(r) for r in rows]
+        return [self.seen(ScheduledSession(_session(r), course)) for r in rows]
 
     async def search(
         self, query: TopicQuery, limit: int, not_before: dt.datetime | None
@@ -334,7 +335,7 @@ class SessionRepository:
             not_before,
             limit,
         )
-        return [(_scheduled(r), float(r["relevance"])) for r in rows]
+        return [(self.seen(_scheduled(r)), float(r["relevance"])) for r in rows]
 
     async def next_of_similar_courses(
         self, course: Course, now: dt.datetime, limit: int
@@ -360,49 +361,4 @@ class SessionRepository:
             now,
             limit,
         )
-        return [(_scheduled(r), sorted(r["shared"])) for r in rows]
-
-    async def apply_registration(
-        self, event_id: uuid.UUID, session_id: uuid.UUID, email: str, kind: str
-    ) -> bool:
-        """Apply one registration event once; keep seats_taken equal to the seat holders."""
-        first_time = await self._conn.fetchval(
-            """
-            INSERT INTO processed_events (event_id) VALUES ($1)
-            ON CONFLICT DO NOTHING RETURNING true
-            """,
-            event_id,
-        )
-        if not first_time:
-            return False
-        current = await self._conn.fetchval(
-            "SELECT state FROM registrations WHERE occurrence_id = $1 AND email = $2 FOR UPDATE",
-            session_id,
-            email,
-        )
-        target = registration_transition(current, kind)
-        if target is None:
-            return True
-        await self._conn.execute(
-            """
-            INSERT INTO registrations (occurrence_id, email, state) VALUES ($1, $2, $3)
-            ON CONFLICT (occurrence_id, email) DO UPDATE SET state = $3, updated_at = now()
-            """,
-            session_id,
-            email,
-            target,
-        )
-        delta = int(target in SEAT_HOLDING) - int(current in SEAT_HOLDING)
-        if delta:
-            await self._conn.execute(
-                "UPDATE occurrences SET seats_taken = seats_taken + $2 WHERE id = $1",
-                session_id,
-                delta,
-            )
-        return True
-
-    async def exists(self, session_id: uuid.UUID) -> bool:
-        found: Any = await self._conn.fetchval(
-            "SELECT 1 FROM occurrences WHERE id = $1", session_id
-        )
-        return found is not None
+        return [(self.seen(_scheduled(r)), sorted(r["shared"])) for r in rows]

@@ -19,8 +19,8 @@ from services.catalog.domain.model import (
     ScheduledSession,
     SessionState,
     TrainingSession,
-    parse_course_name,
 )
+from services.catalog.domain.names import parse_course_name
 from services.common.errors import InvalidArgument, Violations
 
 LEVEL_TO_PB = {

@@ -19,8 +19,9 @@ from services.catalog.api.convert import (
     session_from_pb,
 )
 from services.catalog.domain.model import ScheduledSession
-from services.catalog.service_layer import handlers
-from services.catalog.service_layer.handlers import Dependencies, SessionQuery
+from services.catalog.service_layer import courses, search, sessions
+from services.catalog.service_layer.dependencies import Dependencies
+from services.catalog.service_layer.sessions import SessionQuery
 from services.common.auth import current_principal
 from services.common.errors import InvalidArgument
 
@@ -36,15 +37,15 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
 
     async def CreateCourse(self, request: pb.CreateCourseRequest, context: Context) -> pb.Course:
         course = course_from_pb(request.course)
-        return course_to_pb(await handlers.create_course(self._deps, course, request.request_id))
+        return course_to_pb(await courses.create_course(self._deps, course, request.request_id))
 
     async def GetCourse(self, request: pb.GetCourseRequest, context: Context) -> pb.Course:
-        return course_to_pb(await handlers.get_course(self._deps, request.name))
+        return course_to_pb(await courses.get_course(self._deps, request.name))
 
     async def ListCourses(
         self, request: pb.ListCoursesRequest, context: Context
     ) -> pb.ListCoursesResponse:
-        page = await handlers.list_courses(
+        page = await courses.list_courses(
             self._deps, request.page_size, request.page_token, request.show_cancelled
         )
         return pb.ListCoursesResponse(
@@ -52,7 +53,7 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
         )
 
     async def UpdateCourse(self, request: pb.UpdateCourseRequest, context: Context) -> pb.Course:
-        course = await handlers.change_course(
+        course = await courses.change_course(
             self._deps,
             request.course.name,
             course_fields(request.course, list(request.update_mask.paths)),
@@ -63,7 +64,7 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
         return course_to_pb(course)
 
     async def CancelCourse(self, request: pb.CancelCourseRequest, context: Context) -> pb.Course:
-        course = await handlers.cancel_course(
+        course = await courses.cancel_course(
             self._deps, request.name, request.etag, current_principal().subject
         )
         return course_to_pb(course)
@@ -72,13 +73,13 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
         self, request: pb.CreateTrainingSessionRequest, context: Context
     ) -> pb.TrainingSession:
         session = session_from_pb(request.training_session)
-        stored = await handlers.create_session(self._deps, session, request.request_id)
+        stored = await sessions.create_session(self._deps, session, request.request_id)
         return self._now_pb(stored)
 
     async def GetTrainingSession(
         self, request: pb.GetTrainingSessionRequest, context: Context
     ) -> pb.TrainingSession:
-        return self._now_pb(await handlers.get_session(self._deps, request.name))
+        return self._now_pb(await sessions.get_session(self._deps, request.name))
 
     async def ListTrainingSessions(
         self, request: pb.ListTrainingSessionsRequest, context: Context
@@ -103,7 +104,7 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
             course=request.course,
             show_cancelled=request.show_cancelled,
         )
-        page = await handlers.list_sessions(
+        page = await sessions.list_sessions(
             self._deps, query, request.page_size, request.page_token
         )
         return pb.ListTrainingSessionsResponse(
@@ -114,7 +115,7 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
     async def UpdateTrainingSession(
         self, request: pb.UpdateTrainingSessionRequest, context: Context
     ) -> pb.TrainingSession:
-        updated = await handlers.change_session(
+        updated = await sessions.change_session(
             self._deps,
             request.training_session.name,
             session_fields(request.training_session),
@@ -127,7 +128,7 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
     async def CancelTrainingSession(
         self, request: pb.CancelTrainingSessionRequest, context: Context
     ) -> pb.TrainingSession:
-        cancelled = await handlers.cancel(
+        cancelled = await sessions.cancel_session(
             self._deps, request.name, request.etag, request.reason, current_principal().subject
         )
         return self._now_pb(cancelled)
@@ -135,7 +136,7 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
     async def SearchTrainingSessions(
         self, request: pb.SearchTrainingSessionsRequest, context: Context
     ) -> pb.SearchTrainingSessionsResponse:
-        found = await handlers.search_sessions(
+        found = await search.search_sessions(
             self._deps, request.query, request.page_size, request.include_past
         )
         return pb.SearchTrainingSessionsResponse(
@@ -150,7 +151,7 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
     async def ListAlternativeSessions(
         self, request: pb.ListAlternativeSessionsRequest, context: Context
     ) -> pb.ListAlternativeSessionsResponse:
-        found = await handlers.alternatives(self._deps, request.name, request.page_size)
+        found = await search.alternatives(self._deps, request.name, request.page_size)
         return pb.ListAlternativeSessionsResponse(
             alternatives=[
                 pb.ListAlternativeSessionsResponse.Alternative(

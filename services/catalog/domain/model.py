@@ -11,10 +11,14 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from services.catalog.domain.events import ChangeKind, SessionChanged
+from services.catalog.domain.names import course_name, session_name
+from services.common.attendance import SEAT_HOLDING, ensure_possible_now, registration_transition
+from services.common.domain import Aggregate
 from services.common.errors import Aborted, FailedPrecondition, InvalidArgument, Violations
 
-SESSION_PREFIX = "training-sessions/"
-COURSE_PREFIX = "courses/"
+# Why a session of a cancelled course is cancelled.
+COURSE_CANCELLED_REASON = "the course was cancelled"
 
 
 class Level(enum.StrEnum):
@@ -39,12 +43,6 @@ class SessionState(enum.StrEnum):
     CANCELLED = "cancelled"
     # Not stored: a scheduled session whose end has passed reads as completed.
     COMPLETED = "completed"
-
-
-class ChangeKind(enum.StrEnum):
-    RESCHEDULED = "rescheduled"
-    CANCELLED = "cancelled"
-    UPDATED = "updated"
 
 
 @dataclass(frozen=True)
@@ -78,7 +76,7 @@ def check_etag(given: str, current: str, what: str) -> None:
 
 
 @dataclass(frozen=True)
-class Course:
+class Course(Aggregate):
     """What is taught, to whom and how: shared by every session of the course."""
 
     id: uuid.UUID
@@ -98,11 +96,33 @@ class Course:
 
     @property
     def name(self) -> str:
-        return f"{COURSE_PREFIX}{self.id}"
+        return course_name(self.id)
 
     @property
     def etag(self) -> str:
         return _etag(self.version)
+
+    def change(
+        self, changes: dict[str, Any], paths: list[str], etag: str, now: dt.datetime
+    ) -> Course:
+        """The course with the masked fields changed; a stale etag or a cancelled course is
+        refused. Its sessions hear of it through `ScheduledSession.follow_course`."""
+        _check_mask(paths, COURSE_MUTABLE)
+        check_etag(etag, self.etag, self.name)
+        if self.state is CourseState.CANCELLED:
+            raise FailedPrecondition(f"{self.name} is cancelled")
+        updated = replace(
+            self, **{p: changes[p] for p in paths}, version=self.version + 1, updated_at=now
+        )
+        validate_course(updated)
+        return updated
+
+    def cancel(self, etag: str, now: dt.datetime) -> Course:
+        """The retired course; itself when it was retired already (cancelling is idempotent)."""
+        if self.state is CourseState.CANCELLED:
+            return self
+        check_etag(etag, self.etag, self.name)
+        return replace(self, state=CourseState.CANCELLED, version=self.version + 1, updated_at=now)
 
 
 @dataclass(frozen=True)
@@ -126,11 +146,11 @@ class TrainingSession:
 
     @property
     def name(self) -> str:
-        return f"{SESSION_PREFIX}{self.id}"
+        return session_name(self.id)
 
     @property
     def course_name(self) -> str:
-        return f"{COURSE_PREFIX}{self.course_id}"
+        return course_name(self.course_id)
 
     @property
     def etag(self) -> str:
@@ -147,8 +167,9 @@ class TrainingSession:
 
 
 @dataclass(frozen=True)
-class ScheduledSession:
-    """A session with its course: what readers of the catalog get."""
+class ScheduledSession(Aggregate):
+    """A session with its course: what readers of the catalog get, and what a change of the
+    session must be told with, so it records the changes invitees must hear of."""
 
     session: TrainingSession
     course: Course
@@ -162,41 +183,144 @@ class ScheduledSession:
             return SessionState.COMPLETED
         return self.session.state
 
+    def change(
+        self, changes: dict[str, Any], paths: list[str], etag: str, now: dt.datetime, by: str
+    ) -> ScheduledSession:
+        """Reschedule or change the logistics of a session that has not begun. A new time is a
+        reschedule, new links, presenter or capacity an update; either is recorded for the
+        invitees, and a change of nothing they see is not."""
+        session = self.session
+        _check_mask(paths, SESSION_MUTABLE)
+        check_etag(etag, session.etag, session.name)
+        self._ensure_open(now)
+        updated = replace(
+            session, **{p: changes[p] for p in paths}, version=session.version + 1, updated_at=now
+        )
+        validate_session(updated, now)
+        if updated.capacity and updated.capacity < session.seats_taken:
+            raise FailedPrecondition(
+                f"{session.seats_taken} people are registered; capacity cannot go below that"
+            )
+        changed = ScheduledSession(updated, self.course)
+        kind = _change_kind(session, updated)
+        if kind is not None:
+            changed.record(
+                SessionChanged(
+                    kind=kind,
+                    session=updated,
+                    course=self.course,
+                    changed_by=by,
+                    previous_start_time=session.start_time,
+                    previous_time_zone=session.time_zone,
+                )
+            )
+        return changed
+
+    def cancel(self, etag: str, reason: str, now: dt.datetime, by: str) -> ScheduledSession:
+        """The cancelled session, its cancellation recorded; itself when it was cancelled
+        already (cancelling is idempotent)."""
+        if self.session.state is SessionState.CANCELLED:
+            return self
+        check_etag(etag, self.session.etag, self.session.name)
+        self._ensure_open(now)
+        if len(reason) > 500:
+            raise InvalidArgument.single("reason", "must be at most 500 characters")
+        return self._cancelled(self.course, reason, now, by)
+
+    def follow_course(self, course: Course, now: dt.datetime, by: str) -> ScheduledSession:
+        """The session of the changed `course`. A session still to come tells its invitees of
+        a new length or of the course's end (then it is cancelled too); other course changes
+        (title, outcomes...) reach them with the next invitation, not as news."""
+        if course.id != self.course.id:
+            raise ValueError(f"{course.name} is not the course of {self.session.name}")
+        upcoming = self.session.state is SessionState.SCHEDULED and self.session.start_time > now
+        if upcoming and course.state is CourseState.CANCELLED:
+            return self._cancelled(course, COURSE_CANCELLED_REASON, now, by)
+        followed = ScheduledSession(self.session, course)
+        if upcoming and course.duration != self.course.duration:
+            followed.record(
+                SessionChanged(
+                    kind=ChangeKind.UPDATED, session=self.session, course=course, changed_by=by
+                )
+            )
+        return followed
+
+    def registration_moved(self, before: Registration, after: Registration) -> ScheduledSession:
+        """The session with its seats counted again after one person's registration moved:
+        `seats_taken` is always the number of people holding a seat."""
+        if {before.occurrence_id, after.occurrence_id} != {self.session.id}:
+            raise ValueError(f"the registration is not one of {self.session.name}")
+        delta = int(after.holds_seat) - int(before.holds_seat)
+        if not delta:
+            return self
+        taken = replace(self.session, seats_taken=self.session.seats_taken + delta)
+        return ScheduledSession(taken, self.course)
+
+    def _ensure_open(self, now: dt.datetime) -> None:
+        if self.session.state is SessionState.CANCELLED:
+            raise FailedPrecondition(f"{self.session.name} is cancelled")
+        if self.session.start_time <= now:
+            raise FailedPrecondition(f"{self.session.name} has already started")
+
+    def _cancelled(
+        self, course: Course, reason: str, now: dt.datetime, by: str
+    ) -> ScheduledSession:
+        session = replace(
+            self.session,
+            state=SessionState.CANCELLED,
+            cancel_reason=reason,
+            version=self.session.version + 1,
+            updated_at=now,
+        )
+        cancelled = ScheduledSession(session, course)
+        cancelled.record(
+            SessionChanged(
+                kind=ChangeKind.CANCELLED,
+                session=session,
+                course=course,
+                changed_by=by,
+                reason=reason,
+            )
+        )
+        return cancelled
+
+
+def _change_kind(before: TrainingSession, after: TrainingSession) -> ChangeKind | None:
+    """What invitees must hear of a change of logistics, if anything."""
+    if (after.start_time, after.time_zone) != (before.start_time, before.time_zone):
+        return ChangeKind.RESCHEDULED
+    if (after.join_url, after.registration_url, after.presenter, after.capacity) != (
+        before.join_url,
+        before.registration_url,
+        before.presenter,
+        before.capacity,
+    ):
+        return ChangeKind.UPDATED
+    return None
+
 
 @dataclass(frozen=True)
-class SessionChanged:
-    """Domain event: invitees of this session should hear about the change."""
+class Registration(Aggregate):
+    """Where one person stands with one session: registered, attended, no-show or cancelled;
+    None before anything was heard of them."""
 
-    event_id: uuid.UUID
-    kind: ChangeKind
-    scheduled: ScheduledSession
-    previous_start_time: dt.datetime | None
-    previous_time_zone: str
-    reason: str
-    changed_by: str
+    occurrence_id: uuid.UUID
+    email: str
+    state: str | None = None
 
+    @property
+    def holds_seat(self) -> bool:
+        return self.state in SEAT_HOLDING
 
-# ---------------------------------------------------------------------------------------------
-# Names
-
-
-def _parse_name(name: str, prefix: str, field_name: str) -> uuid.UUID:
-    if not name.startswith(prefix):
-        raise InvalidArgument.single(field_name, f"must look like {prefix}{{id}}")
-    try:
-        return uuid.UUID(name.removeprefix(prefix))
-    except ValueError as exc:
-        raise InvalidArgument.single(field_name, "the id part is not a valid id") from exc
-
-
-def parse_session_name(name: str, field_name: str = "name") -> uuid.UUID:
-    """The id inside "training-sessions/{id}", or InvalidArgument naming `field_name`."""
-    return _parse_name(name, SESSION_PREFIX, field_name)
-
-
-def parse_course_name(name: str, field_name: str = "name") -> uuid.UUID:
-    """The id inside "courses/{id}", or InvalidArgument naming `field_name`."""
-    return _parse_name(name, COURSE_PREFIX, field_name)
+    def apply(self, kind: str, session: TrainingSession, now: dt.datetime) -> Registration:
+        """The registration after one attendance event; itself when nothing changes, as
+        attendance never goes backwards. A fact that cannot be true yet (attended a session
+        that has not begun) is refused."""
+        if session.id != self.occurrence_id:
+            raise ValueError(f"the registration is not one of {session.name}")
+        ensure_possible_now(kind, session.start_time, now)
+        target = registration_transition(self.state, kind)
+        return self if target is None else replace(self, state=target)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -297,71 +421,6 @@ def _check_mask(paths: list[str], allowed: frozenset[str]) -> None:
         if path not in allowed:
             v.add("update_mask", f"{path!r} cannot be changed; use {sorted(allowed)}")
     v.raise_if_any()
-
-
-def update_course(
-    course: Course, changes: dict[str, Any], paths: list[str], etag: str, now: dt.datetime
-) -> Course:
-    """The course with the masked fields changed; a stale etag or a cancelled course is refused."""
-    _check_mask(paths, COURSE_MUTABLE)
-    check_etag(etag, course.etag, course.name)
-    if course.state is CourseState.CANCELLED:
-        raise FailedPrecondition(f"{course.name} is cancelled")
-    updated = replace(
-        course, **{p: changes[p] for p in paths}, version=course.version + 1, updated_at=now
-    )
-    validate_course(updated)
-    return updated
-
-
-def update_session(
-    session: TrainingSession,
-    changes: dict[str, Any],
-    paths: list[str],
-    etag: str,
-    now: dt.datetime,
-) -> tuple[TrainingSession, ChangeKind | None]:
-    """The session with the masked fields changed, and what kind of change invitees must hear of."""
-    _check_mask(paths, SESSION_MUTABLE)
-    check_etag(etag, session.etag, session.name)
-    if session.state is SessionState.CANCELLED:
-        raise FailedPrecondition(f"{session.name} is cancelled")
-    if session.start_time <= now:
-        raise FailedPrecondition(f"{session.name} has already started")
-    updated = replace(
-        session, **{p: changes[p] for p in paths}, version=session.version + 1, updated_at=now
-    )
-    validate_session(updated, now)
-    if updated.start_time != session.start_time or updated.time_zone != session.time_zone:
-        return updated, ChangeKind.RESCHEDULED
-    if (updated.join_url, updated.registration_url, updated.presenter, updated.capacity) != (
-        session.join_url,
-        session.registration_url,
-        session.presenter,
-        session.capacity,
-    ):
-        return updated, ChangeKind.UPDATED
-    return updated, None
-
-
-def cancel_session(
-    session: TrainingSession, etag: str, reason: str, now: dt.datetime
-) -> TrainingSession | None:
-    """The cancelled session, or None when it was cancelled already (cancelling is idempotent)."""
-    if session.state is SessionState.CANCELLED:
-        return None
-    check_etag(etag, session.etag, session.name)
-    if session.start_time <= now:
-        raise FailedPrecondition(f"{session.name} has already started")
-    if len(reason) > 500:
-        raise InvalidArgument.single("reason", "must be at most 500 characters")
-    return replace(
-        session,
-        state=SessionState.CANCELLED,
-        cancel_reason=reason,
-        version=session.version + 1,
-        updated_at=now,
-    )
 
 
 # ---------------------------------------------------------------------------------------------

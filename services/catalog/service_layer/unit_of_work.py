@@ -1,16 +1,19 @@
-"""The catalog's unit of work."""
+"""The catalog's unit of work, as its use cases see it."""
 
 from __future__ import annotations
 
-from services.catalog.adapters.repository import CourseRepository, SessionRepository
-from services.common.db import Connection
+from services.catalog.service_layer.ports import (
+    CourseRepository,
+    RegistrationRepository,
+    SessionRepository,
+)
 from services.common.unit_of_work import UnitOfWork
 
 
 class CatalogUnitOfWork(UnitOfWork):
+    """Courses, sessions and registrations in one transaction; bound by each implementation
+    on entering it."""
+
     courses: CourseRepository
     sessions: SessionRepository
-
-    def _bind(self, conn: Connection) -> None:
-        self.courses = CourseRepository(conn)
-        self.sessions = SessionRepository(conn)
+    registrations: RegistrationRepository

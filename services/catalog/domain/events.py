@@ -1,0 +1,33 @@
+"""The events the catalog publishes: what other services must hear about its sessions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from services.common.domain import Event
+
+if TYPE_CHECKING:
+    from services.catalog.domain.model import Course, TrainingSession
+
+
+class ChangeKind(enum.StrEnum):
+    RESCHEDULED = "rescheduled"
+    CANCELLED = "cancelled"
+    UPDATED = "updated"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SessionChanged(Event):
+    """Invitees of this session should hear about the change: the session and its course as
+    they are after it, and the time it had before a reschedule or update."""
+
+    kind: ChangeKind
+    session: TrainingSession
+    course: Course
+    changed_by: str
+    previous_start_time: dt.datetime | None = None
+    previous_time_zone: str = ""
+    reason: str = ""

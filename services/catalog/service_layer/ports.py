@@ -1,0 +1,94 @@
+"""What the catalog's use cases need from the outside: its repositories, as they use them.
+
+Every repository hands out aggregates and takes them back to save; the unit of work collects
+the events of all it has seen. The rules live on the aggregates, not here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from typing import Protocol
+
+from services.catalog.domain.model import (
+    Course,
+    Level,
+    Registration,
+    ScheduledSession,
+    TopicQuery,
+    TrainingSession,
+)
+
+
+@dataclass(frozen=True)
+class SessionFilter:
+    """What ListTrainingSessions narrows the sessions to."""
+
+    not_before: dt.datetime | None = None
+    before: dt.datetime | None = None
+    feature: str | None = None
+    role: str | None = None
+    level: Level | None = None
+    course_id: uuid.UUID | None = None
+    show_cancelled: bool = False
+
+
+class CourseRepository(Protocol):
+    async def add(self, course: Course, request_id: str | None) -> Course:
+        """Store a new course; with a request id already used, the course that id created."""
+
+    async def get(self, course_id: uuid.UUID, for_update: bool = False) -> Course | None: ...
+
+    async def list_page(
+        self, limit: int, after: tuple[str, uuid.UUID] | None, show_cancelled: bool
+    ) -> list[Course]:
+        """Courses by lower-cased title then id, after a keyset position."""
+
+    async def save(self, course: Course) -> None: ...
+
+
+class SessionRepository(Protocol):
+    """Sessions, always read with their course."""
+
+    async def add(self, session: TrainingSession, request_id: str | None) -> ScheduledSession:
+        """Store a new session; with a request id already used, the session that id created."""
+
+    async def get(
+        self, session_id: uuid.UUID, for_update: bool = False
+    ) -> ScheduledSession | None: ...
+
+    async def save(self, scheduled: ScheduledSession) -> None:
+        """Store the session's logistics and state; its seat count is `save_seats`'s."""
+
+    async def save_seats(self, scheduled: ScheduledSession) -> None:
+        """Store the seat count of a session read `for_update`."""
+
+    async def list_page(
+        self, f: SessionFilter, limit: int, after: tuple[dt.datetime, uuid.UUID] | None
+    ) -> list[ScheduledSession]:
+        """Sessions by (start time, id) matching the filter, after a keyset position."""
+
+    async def upcoming_of(
+        self, course: Course, now: dt.datetime, for_update: bool = False
+    ) -> list[ScheduledSession]:
+        """The scheduled sessions of `course` that start after `now`, soonest first, each with
+        `course` as given."""
+
+    async def search(
+        self, query: TopicQuery, limit: int, not_before: dt.datetime | None
+    ) -> list[tuple[ScheduledSession, float]]:
+        """Scheduled sessions of active courses matching the words, with their relevance."""
+
+    async def next_of_similar_courses(
+        self, course: Course, now: dt.datetime, limit: int
+    ) -> list[tuple[ScheduledSession, list[str]]]:
+        """The next session of each other active course sharing features with `course`, with
+        the features shared: most shared first, then soonest."""
+
+
+class RegistrationRepository(Protocol):
+    async def get(self, session_id: uuid.UUID, email: str) -> Registration | None:
+        """One person's registration, locked until the unit of work ends."""
+
+    async def save(self, registration: Registration) -> None: ...
