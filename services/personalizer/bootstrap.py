@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import functools
 import logging
+import uuid
+from collections.abc import Callable
 
 from trainvite.personalizer.v1 import personalizer_pb2, personalizer_pb2_grpc
 
 from services.common.auth import CallerKind, issue_token
+from services.common.clock import Clock, utc_now
 from services.common.grpc_client import create_channel
 from services.common.grpc_server import GrpcServer
 from services.common.outages import log_failure
@@ -20,20 +22,16 @@ from services.common.runtime import (
     consumer_task,
     outbox_relay_task,
 )
-from services.personalizer.adapters import events
 from services.personalizer.adapters.catalog_client import CatalogClient
-from services.personalizer.adapters.delivery_outcomes import delivery_outcome_handler
+from services.personalizer.adapters.events import event_registry
 from services.personalizer.adapters.rendering import InvitationRenderer
-from services.personalizer.adapters.session_changes import session_change_handler
 from services.personalizer.adapters.template_sandbox import SandboxLimits, TemplateSandbox
-from services.personalizer.adapters.triggers import (
-    attendance_handler,
-    suppression_handler,
-    trigger_handler,
-)
+from services.personalizer.adapters.unit_of_work import PostgresPersonalizerUnitOfWork
 from services.personalizer.api.servicer import PersonalizerServicer
+from services.personalizer.api.subscriptions import subscriptions
 from services.personalizer.service_layer import gaps
 from services.personalizer.service_layer.dependencies import Dependencies, Policy
+from services.personalizer.service_layer.ports import Renderer, SessionSource
 from services.personalizer.service_layer.unit_of_work import PersonalizerUnitOfWork
 from services.personalizer.settings import PersonalizerSettings
 
@@ -41,10 +39,6 @@ SERVICE_NAME = "personalizer"
 SCHEMA = "personalizer"
 
 _log = logging.getLogger(__name__)
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 class _ServiceToken:
@@ -65,8 +59,28 @@ class _ServiceToken:
         return self._token
 
 
+def bootstrap(
+    uow: Callable[[], PersonalizerUnitOfWork],
+    catalog: SessionSource,
+    renderer: Renderer,
+    clock: Clock = utc_now,
+    new_id: Callable[[], uuid.UUID] = uuid.uuid4,
+    policy: Policy | None = None,
+) -> Dependencies:
+    """The use cases' dependencies from every port: the real adapters here, fakes in the unit
+    tests."""
+    return Dependencies(
+        uow=uow,
+        catalog=catalog,
+        renderer=renderer,
+        clock=clock,
+        new_id=new_id,
+        policy=policy or Policy(),
+    )
+
+
 async def build(infra: Infrastructure) -> ServiceParts:
-    """Servicer, outbox relay and delivery-outcome consumer of the personalizer."""
+    """Servicer, outbox relay, consumers and benchmark refresher of the personalizer."""
     settings = infra.settings
     assert isinstance(settings, PersonalizerSettings)
     channel = create_channel(
@@ -85,12 +99,11 @@ async def build(infra: Infrastructure) -> ServiceParts:
         workers=settings.template_workers,
     )
     await sandbox.start()
-    deps = Dependencies(
-        uow=lambda: PersonalizerUnitOfWork(infra.pool),
+    registry = event_registry(infra.topology, utc_now)
+    deps = bootstrap(
+        uow=lambda: PostgresPersonalizerUnitOfWork(infra.pool, registry),
         catalog=CatalogClient(channel),
         renderer=InvitationRenderer(sandbox=sandbox, max_html_bytes=settings.max_html_body_bytes),
-        encode_approved=functools.partial(events.invitation_approved, topology=infra.topology),
-        encode_drafts_ready=functools.partial(events.drafts_ready, topology=infra.topology),
         clock=utc_now,
         policy=Policy(
             benchmark_windows=tuple(settings.benchmark_windows),
@@ -127,24 +140,9 @@ async def build(infra: Infrastructure) -> ServiceParts:
         register=register,
         background=[
             outbox_relay_task(infra, SCHEMA),
-            consumer_task(
-                infra,
-                infra.topology.personalizer_delivery_outcomes,
-                delivery_outcome_handler(deps),
-            ),
-            consumer_task(
-                infra,
-                infra.topology.personalizer_session_changes,
-                session_change_handler(deps),
-            ),
-            consumer_task(
-                infra,
-                infra.topology.personalizer_triggers,
-                trigger_handler(deps, infra.topology),
-            ),
-            consumer_task(infra, infra.topology.personalizer_attendance, attendance_handler(deps)),
-            consumer_task(
-                infra, infra.topology.personalizer_suppressions, suppression_handler(deps)
+            *(
+                consumer_task(infra, spec, handler)
+                for spec, handler in subscriptions(deps, infra.topology)
             ),
             benchmark_refresher,
         ],

@@ -15,7 +15,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from services.personalizer.adapters.batch_repository import BatchRepository
+from services.personalizer.adapters.batch_repository import PostgresBatchRepository
 
 pytestmark = pytest.mark.integration
 
@@ -104,7 +104,7 @@ async def test_only_the_asked_people_are_read_however_many_others_are_invited(
     await _approved_invitation(conn, "lookup-pending", state="pending_review")
     counting = _RowCounting(conn)
 
-    invited = await BatchRepository(counting).invited_stakeholders(  # type: ignore[arg-type]
+    invited = await PostgresBatchRepository(counting).invited_stakeholders(  # type: ignore[arg-type]
         SESSION, ["lookup-invited", "lookup-pending", "lookup-new"]
     )
 

@@ -9,6 +9,8 @@ from typing import Any
 import asyncpg
 
 from services.common.db import Connection
+from services.common.errors import FailedPrecondition
+from services.common.unit_of_work import Repository
 from services.personalizer.domain.model import (
     Angle,
     BatchState,
@@ -127,14 +129,34 @@ def _draft_from_row(row: asyncpg.Record) -> InvitationDraft:
     )
 
 
-class BatchRepository:
+# New drafts are inserted whole; a stored draft takes only what may change after drafting.
+_UPSERT_DRAFTS = """
+INSERT INTO invitation_drafts (
+    id, batch_id, position, training_session, stakeholder_id, recipient, score, reasons, angle,
+    talking_points, subject, text_body, html_body, calendar_ics, registration_url, state,
+    content_sha256, delivery_state, delivery_detail, updated_by, version, purpose, render_context)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
+        $20, $21, $22, $23)
+ON CONFLICT (id) DO UPDATE
+SET subject = EXCLUDED.subject, text_body = EXCLUDED.text_body, html_body = EXCLUDED.html_body,
+    calendar_ics = EXCLUDED.calendar_ics, state = EXCLUDED.state,
+    content_sha256 = EXCLUDED.content_sha256, delivery_state = EXCLUDED.delivery_state,
+    delivery_detail = EXCLUDED.delivery_detail, updated_by = EXCLUDED.updated_by,
+    version = EXCLUDED.version
+"""
+_ONE_APPROVED_INVITATION = "one_approved_invitation_per_person_and_session"
+
+
+class PostgresBatchRepository(Repository):
     """Reads and writes batches on one connection (inside a unit of work's transaction)."""
 
     def __init__(self, conn: Connection) -> None:
+        super().__init__()
         self._conn = conn
 
     async def add(self, batch: InvitationBatch, request_id: str | None) -> bool:
-        """Store a new batch with its drafts; False when the request id was used already."""
+        """Store a new batch with its drafts; False when the request id or source event was
+        used already (the batch is not stored, and its events do not go out)."""
         inserted = await self._conn.fetchval(
             """
             INSERT INTO invitation_batches (
@@ -164,47 +186,52 @@ class BatchRepository:
         )
         if not inserted:
             return False
-        await self.add_drafts(batch, batch.drafts)
+        await self._save_drafts(batch)
+        self.seen(batch)
         return True
 
-    async def add_drafts(self, batch: InvitationBatch, drafts: list[InvitationDraft]) -> None:
-        """Store new drafts of a stored batch, in their place in `batch.drafts`."""
-        positions = {d.id: i for i, d in enumerate(batch.drafts)}
-        await self._conn.executemany(
-            """
-            INSERT INTO invitation_drafts (
-                id, batch_id, position, training_session, stakeholder_id, recipient, score,
-                reasons, angle, talking_points, subject, text_body, html_body, calendar_ics,
-                registration_url, state, updated_by, version, purpose, render_context)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-                    $19, $20)
-            """,
-            [
-                (
-                    d.id,
-                    batch.id,
-                    positions[d.id],
-                    batch.session.name,
-                    d.recipient.stakeholder_id,
-                    _recipient_to_json(d.recipient),
-                    d.score,
-                    [{"factor": r.factor, "weight": r.weight, "text": r.text} for r in d.reasons],
-                    d.angle.value,
-                    d.talking_points,
-                    d.content.subject,
-                    d.content.text_body,
-                    d.content.html_body,
-                    d.content.calendar_ics,
-                    d.registration_url,
-                    d.state.value,
-                    d.updated_by,
-                    d.version,
-                    batch.purpose.value,
-                    d.render_context,
-                )
-                for d in drafts
-            ],
-        )
+    async def _save_drafts(self, batch: InvitationBatch) -> None:
+        try:
+            await self._conn.executemany(
+                _UPSERT_DRAFTS,
+                [
+                    (
+                        d.id,
+                        batch.id,
+                        position,
+                        batch.session.name,
+                        d.recipient.stakeholder_id,
+                        _recipient_to_json(d.recipient),
+                        d.score,
+                        [
+                            {"factor": r.factor, "weight": r.weight, "text": r.text}
+                            for r in d.reasons
+                        ],
+                        d.angle.value,
+                        d.talking_points,
+                        d.content.subject,
+                        d.content.text_body,
+                        d.content.html_body,
+                        d.content.calendar_ics,
+                        d.registration_url,
+                        d.state.value,
+                        d.content_sha256,
+                        d.delivery_state.value,
+                        d.delivery_detail,
+                        d.updated_by,
+                        d.version,
+                        batch.purpose.value,
+                        d.render_context,
+                    )
+                    for position, d in enumerate(batch.drafts)
+                ],
+            )
+        except asyncpg.UniqueViolationError as exc:
+            if exc.constraint_name != _ONE_APPROVED_INVITATION:
+                raise
+            raise FailedPrecondition(
+                "someone in this batch already has an approved invitation to this session"
+            ) from exc
 
     async def id_for(
         self, customer_id: str, request_id: str | None, source_event_id: uuid.UUID | None
@@ -238,7 +265,7 @@ class BatchRepository:
         drafts = await self._conn.fetch(
             "SELECT * FROM invitation_drafts WHERE batch_id = $1 ORDER BY position", batch_id
         )
-        return InvitationBatch(
+        batch = InvitationBatch(
             id=row["id"],
             customer_id=row["customer_id"],
             customer_name=row["customer_name"],
@@ -256,9 +283,10 @@ class BatchRepository:
             notice_reason=row["notice_reason"],
             source_event_id=row["source_event_id"],
         )
+        return self.seen(batch)
 
     async def save(self, batch: InvitationBatch) -> None:
-        """Write back the batch's state and every draft's changeable fields."""
+        """Write back the batch's state, every draft's changeable fields and its new drafts."""
         await self._conn.execute(
             """
             UPDATE invitation_batches
@@ -273,31 +301,8 @@ class BatchRepository:
             batch.version,
             [_exclusion_to_json(e) for e in batch.excluded],
         )
-        await self._conn.executemany(
-            """
-            UPDATE invitation_drafts
-            SET subject = $2, text_body = $3, html_body = $4, calendar_ics = $5, state = $6,
-                content_sha256 = $7, delivery_state = $8, delivery_detail = $9,
-                updated_by = $10, version = $11
-            WHERE id = $1
-            """,
-            [
-                (
-                    d.id,
-                    d.content.subject,
-                    d.content.text_body,
-                    d.content.html_body,
-                    d.content.calendar_ics,
-                    d.state.value,
-                    d.content_sha256,
-                    d.delivery_state.value,
-                    d.delivery_detail,
-                    d.updated_by,
-                    d.version,
-                )
-                for d in batch.drafts
-            ],
-        )
+        await self._save_drafts(batch)
+        self.seen(batch)
 
     async def invited_stakeholders(
         self, training_session: str, stakeholder_ids: list[str]
@@ -404,19 +409,8 @@ class BatchRepository:
         )
         return [r["id"] for r in rows]
 
-    async def record_delivery(
-        self, event_id: uuid.UUID, draft_id: uuid.UUID, state: DeliveryState, detail: str
-    ) -> bool:
-        """Apply one delivery outcome once; False for an event applied before."""
-        first_time = await self._conn.fetchval(
-            """
-            INSERT INTO processed_events (event_id) VALUES ($1)
-            ON CONFLICT DO NOTHING RETURNING true
-            """,
-            event_id,
-        )
-        if not first_time:
-            return False
+    async def show_delivery(self, draft_id: uuid.UUID, state: DeliveryState, detail: str) -> None:
+        """Show a delivery outcome on an approved draft (no other draft has one)."""
         await self._conn.execute(
             """
             UPDATE invitation_drafts SET delivery_state = $2, delivery_detail = $3
@@ -426,4 +420,3 @@ class BatchRepository:
             state.value,
             detail,
         )
-        return True

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from services.common.db import Connection
+from services.common.unit_of_work import Repository
 from services.personalizer.domain.gaps import RoleBenchmark
 
 # One row per role and feature: quartiles of active days and events over every person of the
@@ -41,8 +42,9 @@ GROUP BY p.role, p.feature
 _REFRESH_LOCK = 0x7472_6169_6E76
 
 
-class BenchmarkRepository:
+class PostgresBenchmarkRepository(Repository):
     def __init__(self, conn: Connection) -> None:
+        super().__init__()
         self._conn = conn
 
     async def refresh(self, window_days: int, today: dt.date, now: dt.datetime) -> bool:

@@ -1,16 +1,15 @@
-"""Domain events of the personalizer as protobuf messages bound for the outbox."""
+"""The personalizer's domain events as the protobuf messages other services read."""
 
 from __future__ import annotations
 
-import uuid
-
-from google.protobuf.timestamp_pb2 import Timestamp
 from trainvite.common.v1 import common_pb2
 from trainvite.events.v1 import events_pb2
 
+from services.common.clock import Clock, utc_now
+from services.common.messaging.registry import EventRegistry
 from services.common.messaging.topology import Topology
-from services.common.outbox import OutboxMessage
-from services.personalizer.domain.model import Angle, InvitationApproved, InvitationBatch
+from services.personalizer.domain.events import DraftsReady, InvitationApproved
+from services.personalizer.domain.model import Angle
 
 ANGLE_TO_PB = {
     Angle.CLOSE_GAP: common_pb2.PERSONALIZATION_ANGLE_CLOSE_GAP,
@@ -21,57 +20,51 @@ ANGLE_TO_PB = {
 }
 
 
-def drafts_ready(batch: InvitationBatch, trigger: str, topology: Topology) -> OutboxMessage:
+def event_registry(topology: Topology, clock: Clock = utc_now) -> EventRegistry:
+    registry = EventRegistry(clock)
+    registry.register(InvitationApproved, topology.invitation_approved, invitation_approved)
+    registry.register(DraftsReady, topology.drafts_ready, drafts_ready)
+    return registry
+
+
+def drafts_ready(event: DraftsReady) -> events_pb2.DraftsReady:
     """A batch waits for its CSM's review."""
-    event_id = str(uuid.uuid4())
-    now = Timestamp()
-    now.GetCurrentTime()
-    message = events_pb2.DraftsReady(
-        event_id=event_id,
-        occur_time=now,
-        batch=batch.name,
-        customer_id=batch.customer_id,
-        csm_email=batch.sender.email,
-        trigger=trigger,
-        draft_count=len(batch.drafts),
+    return events_pb2.DraftsReady(
+        batch=event.batch,
+        customer_id=event.customer_id,
+        csm_email=event.csm_email,
+        trigger=event.trigger,
+        draft_count=event.draft_count,
     )
-    return OutboxMessage(event_id, topology.drafts_ready, message.SerializeToString())
 
 
-def invitation_approved(event: InvitationApproved, topology: Topology) -> OutboxMessage:
-    """The approved invitation with its frozen content, for the dispatcher."""
-    batch, draft = event.batch, event.draft
-    at = Timestamp()
-    at.FromDatetime(event.approved_at)
+def invitation_approved(event: InvitationApproved) -> events_pb2.InvitationApproved:
+    """The approved invitation with its frozen content, for the dispatcher; it happened when it
+    was approved."""
     message = events_pb2.InvitationApproved(
-        event_id=str(event.event_id),
-        occur_time=at,
-        invitation=batch.draft_name(draft),
-        batch=batch.name,
-        customer_id=batch.customer_id,
-        training_session=batch.session.name,
+        invitation=event.invitation,
+        batch=event.batch,
+        customer_id=event.customer_id,
+        training_session=event.training_session,
         recipient=common_pb2.Recipient(
-            stakeholder_id=draft.recipient.stakeholder_id,
-            display_name=draft.recipient.display_name,
-            email=draft.recipient.email,
-            time_zone=draft.recipient.time_zone,
+            stakeholder_id=event.recipient.stakeholder_id,
+            display_name=event.recipient.display_name,
+            email=event.recipient.email,
+            time_zone=event.recipient.time_zone,
         ),
-        sender=common_pb2.Sender(email=batch.sender.email, display_name=batch.sender.display_name),
+        sender=common_pb2.Sender(email=event.sender.email, display_name=event.sender.display_name),
         content=common_pb2.InvitationContent(
-            subject=draft.content.subject,
-            text_body=draft.content.text_body,
-            html_body=draft.content.html_body,
-            calendar_ics=draft.content.calendar_ics,
+            subject=event.content.subject,
+            text_body=event.content.text_body,
+            html_body=event.content.html_body,
+            calendar_ics=event.content.calendar_ics,
         ),
-        content_sha256=draft.content_sha256,
-        approved_by=batch.approved_by,
-        approve_time=at,
-        angle=ANGLE_TO_PB[draft.angle],
+        content_sha256=event.content_sha256,
+        approved_by=event.approved_by,
+        angle=ANGLE_TO_PB[event.angle],
     )
+    message.occur_time.FromDatetime(event.approved_at)
+    message.approve_time.FromDatetime(event.approved_at)
     if event.send_after is not None:
         message.send_after.FromDatetime(event.send_after)
-    return OutboxMessage(
-        event_id=str(event.event_id),
-        subject=topology.invitation_approved,
-        payload=message.SerializeToString(),
-    )
+    return message

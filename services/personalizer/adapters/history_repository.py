@@ -1,54 +1,32 @@
-"""Each person's training history, kept from attendance events."""
+"""Each person's training history, kept from attendance events, and the suppressed addresses."""
 
 from __future__ import annotations
 
-import datetime as dt
-import uuid
-from dataclasses import dataclass
-
-from services.common.attendance import registration_transition
 from services.common.db import Connection
+from services.common.unit_of_work import Repository
+from services.personalizer.domain.model import TrainingRecord
 
 
-@dataclass(frozen=True)
-class TrainingRecord:
-    stakeholder_id: str
-    training_session: str
-    course: str
-    course_title: str
-    features: tuple[str, ...]
-    state: str
-    session_start: dt.datetime
-
-
-class HistoryRepository:
+class PostgresHistoryRepository(Repository):
     def __init__(self, conn: Connection) -> None:
+        super().__init__()
         self._conn = conn
 
-    async def first_time(self, event_id: uuid.UUID) -> bool:
-        """Mark an event processed; False when it was before."""
-        inserted = await self._conn.fetchval(
-            """
-            INSERT INTO processed_events (event_id) VALUES ($1)
-            ON CONFLICT DO NOTHING RETURNING true
-            """,
-            event_id,
-        )
-        return bool(inserted)
-
-    async def apply(self, record: TrainingRecord, kind: str) -> None:
-        """Move the person's state for the session as the event says (never backwards)."""
-        current = await self._conn.fetchval(
+    async def state(self, stakeholder_id: str, training_session: str) -> str | None:
+        """The person's registration state for the session, locked until the transaction
+        ends; None when there is none."""
+        value: str | None = await self._conn.fetchval(
             """
             SELECT state FROM training_history
             WHERE stakeholder_id = $1 AND training_session = $2 FOR UPDATE
             """,
-            record.stakeholder_id,
-            record.training_session,
+            stakeholder_id,
+            training_session,
         )
-        target = registration_transition(current, kind)
-        if target is None:
-            return
+        return value
+
+    async def put(self, record: TrainingRecord) -> None:
+        """Store the person's state for the session; a known session keeps its details."""
         await self._conn.execute(
             """
             INSERT INTO training_history (stakeholder_id, training_session, course, course_title,
@@ -62,7 +40,7 @@ class HistoryRepository:
             record.course,
             record.course_title,
             list(record.features),
-            target,
+            record.state,
             record.session_start,
         )
 
@@ -91,10 +69,11 @@ class HistoryRepository:
         ]
 
 
-class SuppressionRepository:
+class PostgresSuppressionRepository(Repository):
     """Addresses never to be emailed, as the dispatcher announced them."""
 
     def __init__(self, conn: Connection) -> None:
+        super().__init__()
         self._conn = conn
 
     async def add(self, email: str, reason: str) -> None:

@@ -5,14 +5,16 @@ from __future__ import annotations
 import datetime as dt
 
 from services.common.db import Connection
+from services.common.unit_of_work import Repository
 from services.personalizer.domain.gaps import Usage
 from services.personalizer.domain.model import Customer, Stakeholder
 
 
-class PlatformRepository:
+class PostgresPlatformRepository(Repository):
     """Customers, stakeholders, usage and role benchmarks."""
 
     def __init__(self, conn: Connection) -> None:
+        super().__init__()
         self._conn = conn
 
     async def customer(self, customer_id: str) -> Customer | None:

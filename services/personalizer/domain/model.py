@@ -7,10 +7,16 @@ import datetime as dt
 import enum
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from services.common.domain import Aggregate
 from services.common.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound
 from services.common.fingerprint import content_sha256
+from services.personalizer.domain import names
+from services.personalizer.domain.events import DraftsReady, InvitationApproved
+
+if TYPE_CHECKING:
+    from services.personalizer.domain.selection import Assessment
 
 
 class AdoptionLevel(enum.IntEnum):
@@ -156,6 +162,17 @@ class Recipient:
     title: str
     time_zone: str
 
+    @classmethod
+    def of(cls, person: Stakeholder) -> Recipient:
+        return cls(
+            person.id,
+            person.display_name,
+            person.email or "",
+            person.role,
+            person.title,
+            person.time_zone,
+        )
+
 
 @dataclass(frozen=True)
 class Content:
@@ -173,6 +190,12 @@ def check_header_safe(value: str, field_name: str) -> None:
     """A value bound for a mail header must be one line."""
     if "\r" in value or "\n" in value:
         raise InvalidArgument.single(field_name, "must not contain line breaks")
+
+
+def _ensure_etag(current: str, given: str, what: str) -> None:
+    """A change based on a stale read is refused; no etag means "whatever it is now"."""
+    if given and given != current:
+        raise Aborted(f"{what} (etag {current}, given {given})")
 
 
 @dataclass
@@ -194,6 +217,47 @@ class InvitationDraft:
     # The variables the draft was rendered with, to render it again from other templates.
     render_context: dict[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def invitation(
+        cls,
+        draft_id: uuid.UUID,
+        assessment: Assessment,
+        content: Content,
+        registration_url: str,
+        render_context: dict[str, Any],
+        by: str,
+    ) -> InvitationDraft:
+        """The draft of an invitation to one assessed stakeholder."""
+        return cls(
+            id=draft_id,
+            recipient=Recipient.of(assessment.stakeholder),
+            score=assessment.score,
+            reasons=assessment.reasons,
+            angle=assessment.angle,
+            talking_points=assessment.talking_points,
+            content=content,
+            registration_url=registration_url,
+            updated_by=by,
+            render_context=render_context,
+        )
+
+    @classmethod
+    def notice(
+        cls, draft_id: uuid.UUID, invitee: Invitee, content: Content, by: str
+    ) -> InvitationDraft:
+        """The draft of a notice to someone holding an approved invitation."""
+        return cls(
+            id=draft_id,
+            recipient=invitee.recipient,
+            score=1.0,
+            reasons=[SelectionReason("invited", 1.0, "Invited to this session")],
+            angle=invitee.angle,
+            talking_points=[],
+            content=content,
+            registration_url=invitee.registration_url,
+            updated_by=by,
+        )
+
     @property
     def etag(self) -> str:
         return f'"{self.version}"'
@@ -202,8 +266,7 @@ class InvitationDraft:
         """Leave this recipient out before approval."""
         if self.state is not DraftState.PENDING_REVIEW:
             raise FailedPrecondition("only a draft waiting for review can be dropped")
-        if etag and etag != self.etag:
-            raise Aborted(f"draft changed since it was read (etag {self.etag}, given {etag})")
+        _ensure_etag(self.etag, etag, "draft changed since it was read")
         self.state = DraftState.DROPPED
         self.updated_by = by
         self.version += 1
@@ -212,14 +275,19 @@ class InvitationDraft:
         """Change the content before approval; a stale etag is refused."""
         if self.state is not DraftState.PENDING_REVIEW:
             raise FailedPrecondition("an approved or dropped draft cannot be edited")
-        if etag and etag != self.etag:
-            raise Aborted(f"draft changed since it was read (etag {self.etag}, given {etag})")
+        _ensure_etag(self.etag, etag, "draft changed since it was read")
         check_header_safe(content.subject, "draft.content.subject")
         if not content.subject.strip():
             raise InvalidArgument.single("draft.content.subject", "must not be empty")
         self.content = content
         self.updated_by = by
         self.version += 1
+
+    def freeze(self) -> None:
+        """Freeze the content as it is now: its fingerprint is what the dispatcher checks."""
+        self.state = DraftState.APPROVED
+        self.content_sha256 = self.content.sha256()
+        self.delivery_state = DeliveryState.PENDING
 
 
 @dataclass(frozen=True)
@@ -229,26 +297,31 @@ class Exclusion:
     detail: str
 
 
+# What leaves a stakeholder out for good: the CSM may put anyone else back in, but writing to
+# someone who opted out, has no address or is suppressed, or inviting someone twice to the same
+# session, is never a reviewer's call.
+NEVER_ADDED_BACK = frozenset(
+    {
+        ExclusionReason.OPTED_OUT,
+        ExclusionReason.NO_EMAIL,
+        ExclusionReason.ALREADY_INVITED,
+        ExclusionReason.SUPPRESSED,
+    }
+)
+
+
 @dataclass(frozen=True)
 class Sender:
     email: str
     display_name: str
 
 
-@dataclass(frozen=True)
-class InvitationApproved:
-    """Domain event: one invitation approved, its content frozen."""
-
-    event_id: uuid.UUID
-    batch: InvitationBatch
-    draft: InvitationDraft
-    approved_at: dt.datetime
-    send_after: dt.datetime | None = None
-
-
 @dataclass
-class InvitationBatch:
-    """The drafts for one customer and one session, reviewed and approved together."""
+class InvitationBatch(Aggregate):
+    """The drafts for one customer and one session, reviewed and approved together.
+
+    Every change to a draft goes through the batch, so that the batch's etag changes with it.
+    """
 
     id: uuid.UUID
     customer_id: str
@@ -265,16 +338,85 @@ class InvitationBatch:
     version: int = 1
     purpose: Purpose = Purpose.INVITATION
     notice_reason: str = ""
-    # The catalog event a notice answers; one notice per customer and event.
+    # The event a batch answers (a trigger, a session change); one batch per customer and event.
     source_event_id: uuid.UUID | None = None
-    events: list[InvitationApproved] = field(default_factory=list)
+
+    @classmethod
+    def drafted(
+        cls,
+        batch_id: uuid.UUID,
+        customer: Customer,
+        session: SessionInfo,
+        by: str,
+        at: dt.datetime,
+        drafts: list[InvitationDraft],
+        excluded: list[Exclusion],
+        source_event_id: uuid.UUID | None = None,
+        trigger: str = "",
+    ) -> InvitationBatch:
+        """A new batch of invitations; one made by a trigger is announced to its CSM, who did
+        not ask for it."""
+        batch = cls(
+            id=batch_id,
+            customer_id=customer.id,
+            customer_name=customer.display_name,
+            session=session,
+            sender=Sender(customer.csm_email, customer.csm_name),
+            created_by=by,
+            created_at=at,
+            drafts=drafts,
+            excluded=excluded,
+            source_event_id=source_event_id,
+        )
+        if trigger:
+            batch._announce(trigger)
+        return batch
+
+    @classmethod
+    def notice(
+        cls,
+        batch_id: uuid.UUID,
+        customer: Customer,
+        notice: Notice,
+        at: dt.datetime,
+        drafts: list[InvitationDraft],
+    ) -> InvitationBatch:
+        """A new batch telling a customer's invitees of a session change, announced to the
+        CSM."""
+        batch = cls(
+            id=batch_id,
+            customer_id=customer.id,
+            customer_name=customer.display_name,
+            session=notice.session,
+            sender=Sender(customer.csm_email, customer.csm_name),
+            created_by=notice.changed_by or "catalog",
+            created_at=at,
+            drafts=drafts,
+            excluded=[],
+            purpose=notice.purpose,
+            notice_reason=notice.reason,
+            source_event_id=notice.event_id,
+        )
+        batch._announce(f"session_{notice.purpose.value}")
+        return batch
+
+    def _announce(self, trigger: str) -> None:
+        self.record(
+            DraftsReady(
+                batch=self.name,
+                customer_id=self.customer_id,
+                csm_email=self.sender.email,
+                trigger=trigger,
+                draft_count=len(self.drafts),
+            )
+        )
 
     @property
     def name(self) -> str:
-        return f"customers/{self.customer_id}/invitation-batches/{self.id}"
+        return names.batch_name(self.customer_id, self.id)
 
     def draft_name(self, draft: InvitationDraft) -> str:
-        return f"{self.name}/drafts/{draft.id}"
+        return names.draft_name(self.customer_id, self.id, draft.id)
 
     @property
     def etag(self) -> str:
@@ -286,15 +428,42 @@ class InvitationBatch:
                 return d
         raise NotFound(f"{self.name}/drafts/{draft_id} does not exist")
 
-    def add_draft(self, draft: InvitationDraft, stakeholder_id: str) -> None:
-        """A left-out stakeholder put back in by the CSM, with their own draft."""
+    def edit_draft(
+        self, draft_id: uuid.UUID, content: Content, etag: str, by: str
+    ) -> InvitationDraft:
+        """Change a pending draft's content; the draft's etag guards against a lost edit."""
+        draft = self.draft(draft_id)
+        draft.edit(content, etag, by)
+        self._touch()
+        return draft
+
+    def drop_draft(self, draft_id: uuid.UUID, etag: str, by: str) -> InvitationDraft:
+        """Leave one recipient out before approval."""
+        draft = self.draft(draft_id)
+        draft.drop(etag, by)
+        self._touch()
+        return draft
+
+    def left_out(self, stakeholder_id: str, etag: str) -> Stakeholder:
+        """The stakeholder left out of this batch whom the CSM may put back in, or why not."""
+        _ensure_etag(self.etag, etag, "batch changed since it was read")
+        exclusion = next((e for e in self.excluded if e.stakeholder.id == stakeholder_id), None)
+        if exclusion is None:
+            raise InvalidArgument.single("stakeholder", "is not among the stakeholders left out")
+        if exclusion.reason in NEVER_ADDED_BACK:
+            raise FailedPrecondition(f"{exclusion.stakeholder.display_name}: {exclusion.detail}")
         if self.state is not BatchState.PENDING_REVIEW:
             raise FailedPrecondition("recipients can only be added before approval")
+        return exclusion.stakeholder
+
+    def add_recipient(self, draft: InvitationDraft, etag: str) -> None:
+        """A left-out stakeholder put back in by the CSM, with their own draft."""
+        stakeholder_id = self.left_out(draft.recipient.stakeholder_id, etag).id
         self.excluded = [e for e in self.excluded if e.stakeholder.id != stakeholder_id]
         self.drafts.append(draft)
-        self.touch()
+        self._touch()
 
-    def touch(self) -> None:
+    def _touch(self) -> None:
         """Any change to a draft changes the batch etag too."""
         self.version += 1
 
@@ -305,13 +474,13 @@ class InvitationBatch:
         etag: str,
         only: set[uuid.UUID] | None = None,
         send_after: dt.datetime | None = None,
-    ) -> None:
-        """Freeze the pending drafts (all, or `only` these) and record who approved them and
-        when. Drafts approved before are left as they are, so approving again sends nothing."""
+    ) -> list[InvitationDraft]:
+        """Freeze the pending drafts (all, or `only` these), record who approved them and when,
+        and an InvitationApproved for each; the drafts approved now are returned. Drafts
+        approved before are left as they are, so approving again sends nothing."""
         if self.state is BatchState.APPROVED:
-            return
-        if etag and etag != self.etag:
-            raise Aborted(f"batch changed since it was reviewed (etag {self.etag}, given {etag})")
+            return []
+        _ensure_etag(self.etag, etag, "batch changed since it was reviewed")
         if only is not None:
             unknown = only - {d.id for d in self.drafts}
             if unknown:
@@ -326,16 +495,30 @@ class InvitationBatch:
         if not pending and only is None:
             raise FailedPrecondition("the batch has no draft to approve")
         for d in pending:
-            d.state = DraftState.APPROVED
-            d.content_sha256 = d.content.sha256()
-            d.delivery_state = DeliveryState.PENDING
-            self.events.append(InvitationApproved(uuid.uuid4(), self, d, at, send_after))
+            d.freeze()
+            self.record(
+                InvitationApproved(
+                    invitation=self.draft_name(d),
+                    batch=self.name,
+                    customer_id=self.customer_id,
+                    training_session=self.session.name,
+                    recipient=d.recipient,
+                    sender=self.sender,
+                    content=d.content,
+                    content_sha256=d.content_sha256,
+                    angle=d.angle,
+                    approved_by=by,
+                    approved_at=at,
+                    send_after=send_after,
+                )
+            )
         if pending:
             self.approved_by = by
             self.approved_at = at
             self.version += 1
         if not any(d.state is DraftState.PENDING_REVIEW for d in self.drafts):
             self.state = BatchState.APPROVED
+        return pending
 
 
 @dataclass(frozen=True)
@@ -360,3 +543,16 @@ class Invitee:
     recipient: Recipient
     angle: Angle
     registration_url: str
+
+
+@dataclass(frozen=True)
+class TrainingRecord:
+    """A session one person registered for or attended, kept from attendance events."""
+
+    stakeholder_id: str
+    training_session: str
+    course: str
+    course_title: str
+    features: tuple[str, ...]
+    state: str
+    session_start: dt.datetime

@@ -1,4 +1,5 @@
-"""Resource names of the personalizer's API."""
+"""Every resource name the personalizer reads or writes: its own batches and drafts, and the
+catalog's sessions as events name them."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from services.common.errors import InvalidArgument
 
 _CUSTOMER = r"customers/(?P<customer>[A-Za-z0-9_-]{1,64})"
 _BATCH = _CUSTOMER + r"/invitation-batches/(?P<batch>[0-9a-fA-F-]{36})"
+_HEX = "[0-9a-fA-F]"
+_SESSION = rf"training-sessions/{_HEX}{{8}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{12}}"
 
 
 def _match(pattern: str, name: str, field: str, shape: str) -> re.Match[str]:
@@ -47,3 +50,17 @@ def draft_id(name: str, field: str = "draft.name") -> tuple[str, uuid.UUID, uuid
     pattern = _BATCH + r"/drafts/(?P<draft>[0-9a-fA-F-]{36})"
     m = _match(pattern, name, field, "customers/{c}/invitation-batches/{b}/drafts/{d}")
     return m["customer"], _uuid(m["batch"], field), _uuid(m["draft"], field)
+
+
+def batch_name(customer: str, batch: uuid.UUID) -> str:
+    return f"customers/{customer}/invitation-batches/{batch}"
+
+
+def draft_name(customer: str, batch: uuid.UUID, draft: uuid.UUID) -> str:
+    return f"{batch_name(customer, batch)}/drafts/{draft}"
+
+
+def session_name(name: str, field: str = "training_session") -> str:
+    """A catalog session's name, "training-sessions/{uuid}", as it stands."""
+    _match(_SESSION, name, field, "training-sessions/{session}")
+    return name

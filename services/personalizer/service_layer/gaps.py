@@ -5,16 +5,25 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import uuid
 from dataclasses import dataclass
 
+from services.common.attendance import (
+    AttendanceFact,
+    ensure_possible_now,
+    registration_transition,
+)
 from services.common.auth import Principal
 from services.common.errors import InvalidArgument
-from services.personalizer.adapters.history_repository import TrainingRecord
 from services.personalizer.domain import names
 from services.personalizer.domain.gaps import FeatureAdoption, Usage, classify
-from services.personalizer.domain.model import Customer, SessionInfo, Stakeholder
-from services.personalizer.service_layer.dependencies import Dependencies, customer_for
+from services.personalizer.domain.model import (
+    Customer,
+    SessionInfo,
+    Stakeholder,
+    TrainingRecord,
+)
+from services.personalizer.service_layer.customers import customer_for
+from services.personalizer.service_layer.dependencies import Dependencies
 from services.personalizer.service_layer.unit_of_work import PersonalizerUnitOfWork
 
 _log = logging.getLogger(__name__)
@@ -148,25 +157,29 @@ async def benchmarks_missing(deps: Dependencies) -> bool:
         return await uow.benchmarks.computed_at(deps.policy.default_window_days) is None
 
 
-async def record_attendance(
-    deps: Dependencies, event_id: uuid.UUID, session: SessionInfo, email: str, kind: str
-) -> bool:
-    """Keep a registration or attendance in the history of every stakeholder with the address."""
+async def record_attendance(deps: Dependencies, fact: AttendanceFact) -> bool:
+    """Keep a registration or attendance in the history of every stakeholder with the address;
+    False when the event was applied before."""
+    session = await deps.catalog.get(fact.training_session, allow_cancelled=True)
+    # A fact that cannot be true yet would close the person's gaps ahead of time.
+    ensure_possible_now(fact.kind, session.start_time, deps.clock())
     async with deps.uow() as uow:
-        if not await uow.history.first_time(event_id):
+        if not await uow.first_time(fact.event_id):
             return False
-        for stakeholder_id in await uow.platform.stakeholder_ids_by_email(email):
-            await uow.history.apply(
-                TrainingRecord(
-                    stakeholder_id,
-                    session.name,
-                    session.course,
-                    session.title,
-                    session.features,
-                    kind,
-                    session.start_time,
-                ),
-                kind,
-            )
+        for stakeholder_id in await uow.platform.stakeholder_ids_by_email(fact.email):
+            current = await uow.history.state(stakeholder_id, session.name)
+            target = registration_transition(current, fact.kind)
+            if target is not None:
+                await uow.history.put(
+                    TrainingRecord(
+                        stakeholder_id,
+                        session.name,
+                        session.course,
+                        session.title,
+                        session.features,
+                        target,
+                        session.start_time,
+                    )
+                )
         await uow.commit()
     return True

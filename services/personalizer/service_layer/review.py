@@ -7,20 +7,13 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
-
 from services.common import page_tokens
 from services.common.auth import Principal
 from services.common.errors import FailedPrecondition, InvalidArgument, NotFound, Violations
 from services.personalizer.domain import names
-from services.personalizer.domain.model import (
-    Content,
-    DeliveryState,
-    InvitationBatch,
-    InvitationDraft,
-    Purpose,
-)
-from services.personalizer.service_layer.dependencies import Dependencies, customer_for
+from services.personalizer.domain.model import Content, InvitationBatch, InvitationDraft, Purpose
+from services.personalizer.service_layer.customers import customer_for
+from services.personalizer.service_layer.dependencies import Dependencies
 from services.personalizer.service_layer.unit_of_work import PersonalizerUnitOfWork
 
 
@@ -106,16 +99,14 @@ async def update_draft(
     async with deps.uow() as uow:
         await customer_for(uow, customer_id, principal)
         batch = await _locked_batch(uow, customer_id, batch_id)
-        draft = batch.draft(draft_id)
-        current = draft.content
+        current = batch.draft(draft_id).content
         edited = Content(
             subject=new_content.subject if "content.subject" in paths else current.subject,
             text_body=new_content.text_body if "content.text_body" in paths else current.text_body,
             html_body=html if html is not None else current.html_body,
             calendar_ics=current.calendar_ics,
         )
-        draft.edit(edited, etag, principal.subject)
-        batch.touch()
+        draft = batch.edit_draft(draft_id, edited, etag, principal.subject)
         await uow.batches.save(batch)
         await uow.batches.log(batch.id, draft.id, "edited", principal.subject, ",".join(paths))
         await uow.commit()
@@ -130,9 +121,7 @@ async def drop_draft(
     async with deps.uow() as uow:
         await customer_for(uow, customer_id, principal)
         batch = await _locked_batch(uow, customer_id, batch_id)
-        draft = batch.draft(draft_id)
-        draft.drop(etag, principal.subject)
-        batch.touch()
+        draft = batch.drop_draft(draft_id, etag, principal.subject)
         await uow.batches.save(batch)
         await uow.batches.log(batch.id, draft.id, "dropped", principal.subject)
         await uow.commit()
@@ -173,11 +162,10 @@ async def render_draft(
     )
     async with deps.uow() as uow:
         batch = await _locked_batch(uow, customer_id, batch_id)
-        draft = batch.draft(draft_id)
-        draft.edit(
-            Content(subject, text, html, draft.content.calendar_ics), etag, principal.subject
+        calendar_ics = batch.draft(draft_id).content.calendar_ics
+        draft = batch.edit_draft(
+            draft_id, Content(subject, text, html, calendar_ics), etag, principal.subject
         )
-        batch.touch()
         await uow.batches.save(batch)
         await uow.batches.log(
             batch.id,
@@ -208,8 +196,8 @@ async def approve_batch(
     principal: Principal,
     send_after: dt.datetime | None = None,
 ) -> InvitationBatch:
-    """Record the approval (all pending drafts, or the chosen ones), freeze their content, and
-    hand them to the dispatcher in the same transaction."""
+    """Record the approval (all pending drafts, or the chosen ones) and freeze their content;
+    the batch's InvitationApproved events reach the dispatcher through the same commit."""
     customer_id, batch_id = names.batch_id(name)
     only: set[uuid.UUID] | None = None
     if draft_names:
@@ -225,29 +213,11 @@ async def approve_batch(
         now = deps.clock()
         if send_after is not None and send_after > now + dt.timedelta(days=365):
             raise InvalidArgument.single("send_time", "must be within a year")
-        batch.approve(principal.subject, now, etag, only, send_after)
-        try:
-            await uow.batches.save(batch)
-        except asyncpg.UniqueViolationError as exc:
-            raise FailedPrecondition(
-                "someone in this batch already has an approved invitation to this session"
-            ) from exc
-        for event in batch.events:
-            uow.publish(deps.encode_approved(event))
-        if batch.events:
+        approved = batch.approve(principal.subject, now, etag, only, send_after)
+        await uow.batches.save(batch)
+        if approved:
             await uow.batches.log(
-                batch.id, None, "approved", principal.subject, f"{len(batch.events)} drafts"
+                batch.id, None, "approved", principal.subject, f"{len(approved)} drafts"
             )
         await uow.commit()
     return batch
-
-
-async def record_delivery_outcome(
-    deps: Dependencies, event_id: uuid.UUID, invitation: str, state: DeliveryState, detail: str
-) -> bool:
-    """Show a delivery outcome on its draft; False when the event was applied before."""
-    _, _, draft_id = names.draft_id(invitation, "invitation")
-    async with deps.uow() as uow:
-        applied = await uow.batches.record_delivery(event_id, draft_id, state, detail)
-        await uow.commit()
-    return applied

@@ -1,16 +1,15 @@
-"""The personalizer's unit of work."""
+"""The personalizer's unit of work, as its use cases see it."""
 
 from __future__ import annotations
 
-from services.common.db import Connection
 from services.common.unit_of_work import UnitOfWork
-from services.personalizer.adapters.batch_repository import BatchRepository
-from services.personalizer.adapters.benchmark_repository import BenchmarkRepository
-from services.personalizer.adapters.history_repository import (
+from services.personalizer.service_layer.ports import (
+    BatchRepository,
+    BenchmarkRepository,
     HistoryRepository,
+    PlatformRepository,
     SuppressionRepository,
 )
-from services.personalizer.adapters.platform_repository import PlatformRepository
 
 
 class PersonalizerUnitOfWork(UnitOfWork):
@@ -19,10 +18,3 @@ class PersonalizerUnitOfWork(UnitOfWork):
     benchmarks: BenchmarkRepository
     history: HistoryRepository
     suppressions: SuppressionRepository
-
-    def _bind(self, conn: Connection) -> None:
-        self.batches = BatchRepository(conn)
-        self.platform = PlatformRepository(conn)
-        self.benchmarks = BenchmarkRepository(conn)
-        self.history = HistoryRepository(conn)
-        self.suppressions = SuppressionRepository(conn)
