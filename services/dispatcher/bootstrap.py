@@ -1,4 +1,4 @@
-"""The dispatcher's composition root: real adapters wired to the runtime's resources."""
+"""The dispatcher's composition root: every port given to `bootstrap`, the real ones by `build`."""
 
 from __future__ import annotations
 
@@ -7,9 +7,12 @@ import contextlib
 import datetime as dt
 import functools
 import logging
+import uuid
+from collections.abc import Awaitable, Callable
 
 from trainvite.dispatcher.v1 import dispatcher_pb2, dispatcher_pb2_grpc
 
+from services.common.clock import Clock, utc_now
 from services.common.grpc_server import GrpcServer
 from services.common.outages import log_failure
 from services.common.runtime import (
@@ -18,19 +21,30 @@ from services.common.runtime import (
     consumer_task,
     outbox_relay_task,
 )
-from services.dispatcher.adapters import events
-from services.dispatcher.adapters.approved_invitations import approved_invitation_handler
+from services.dispatcher.adapters.events import event_registry
 from services.dispatcher.adapters.gmail import GmailBounces, GmailHistory, GmailSender
 from services.dispatcher.adapters.mime import build_message
 from services.dispatcher.adapters.quota import MailboxQuota, NoQuota, PostgresBudgets
-from services.dispatcher.adapters.senders import LocalOutboxSender, MailboxHistory, MailSender
+from services.dispatcher.adapters.senders import LocalOutboxSender
 from services.dispatcher.adapters.smtp import SmtpSender
+from services.dispatcher.adapters.unit_of_work import PostgresDispatcherUnitOfWork
 from services.dispatcher.api.servicer import DispatcherServicer
+from services.dispatcher.api.subscriptions import subscriptions
 from services.dispatcher.domain.quota import QuotaPolicy
-from services.dispatcher.service_layer import handlers
-from services.dispatcher.service_layer.handlers import Dependencies, Limits, Quota
+from services.dispatcher.service_layer import bounces as bounce_reports
+from services.dispatcher.service_layer import sending
+from services.dispatcher.service_layer.dependencies import Dependencies, Limits
+from services.dispatcher.service_layer.ports import (
+    BounceSource,
+    MailboxHistory,
+    MailSender,
+    MessageBuilder,
+    Quota,
+)
 from services.dispatcher.service_layer.unit_of_work import DispatcherUnitOfWork
 from services.dispatcher.settings import DispatcherSettings
+
+_DEFAULT_LIMITS = Limits()
 
 SERVICE_NAME = "dispatcher"
 SCHEMA = "dispatcher"
@@ -38,8 +52,34 @@ SCHEMA = "dispatcher"
 _log = logging.getLogger(__name__)
 
 
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+def bootstrap(
+    uow: Callable[[], DispatcherUnitOfWork],
+    sender: MailSender,
+    build_message: MessageBuilder,
+    quota: Quota,
+    unsubscribe_key: str,
+    clock: Clock = utc_now,
+    new_id: Callable[[], uuid.UUID] = uuid.uuid4,
+    limits: Limits = _DEFAULT_LIMITS,
+    quota_key: Callable[[str], str] = str,
+    bounces: BounceSource | None = None,
+    history: MailboxHistory | None = None,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> Dependencies:
+    return Dependencies(
+        uow=uow,
+        sender=sender,
+        build_message=build_message,
+        quota=quota,
+        unsubscribe_key=unsubscribe_key,
+        clock=clock,
+        new_id=new_id,
+        limits=limits,
+        quota_key=quota_key,
+        bounces=bounces,
+        history=history,
+        sleep=sleep,
+    )
 
 
 async def build(infra: Infrastructure) -> ServiceParts:
@@ -83,19 +123,18 @@ async def build(infra: Infrastructure) -> ServiceParts:
     else:
         sender = LocalOutboxSender(settings.outbox_dir)
         quota = NoQuota()
-    deps = Dependencies(
-        uow=lambda: DispatcherUnitOfWork(infra.pool),
+    registry = event_registry(infra.topology, utc_now)
+    deps = bootstrap(
+        uow=lambda: PostgresDispatcherUnitOfWork(infra.pool, registry),
         sender=sender,
         build_message=functools.partial(
             build_message,
             unsubscribe_base_url=settings.unsubscribe_base_url,
             unsubscribe_key=settings.signing_key(),
         ),
-        encode_outcome=functools.partial(events.delivery_outcome, topology=infra.topology),
-        encode_suppressed=functools.partial(events.address_suppressed, topology=infra.topology),
+        quota=quota,
         unsubscribe_key=settings.signing_key(),
         clock=utc_now,
-        quota=quota,
         limits=Limits(
             send_cost=settings.gmail_send_cost,
             lookup_cost=settings.gmail_lookup_cost,
@@ -121,7 +160,7 @@ async def build(infra: Infrastructure) -> ServiceParts:
     async def send_worker(stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
-                claimed = await handlers.send_due(deps, settings.send_batch_size)
+                claimed = await sending.send_due(deps, settings.send_batch_size)
             except Exception as exc:
                 log_failure(_log, "send worker failed, will retry", exc)
                 claimed = 0
@@ -132,7 +171,7 @@ async def build(infra: Infrastructure) -> ServiceParts:
     async def bounce_reader(stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
-                await handlers.process_bounces(deps)
+                await bounce_reports.process_bounces(deps)
             except Exception as exc:
                 log_failure(_log, "reading bounces failed, will retry", exc)
             with contextlib.suppress(TimeoutError):
@@ -142,8 +181,9 @@ async def build(infra: Infrastructure) -> ServiceParts:
         register=register,
         background=[
             outbox_relay_task(infra, SCHEMA),
-            consumer_task(
-                infra, infra.topology.dispatcher_invitations, approved_invitation_handler(deps)
+            *(
+                consumer_task(infra, spec, handler)
+                for spec, handler in subscriptions(deps, infra.topology)
             ),
             *[send_worker] * settings.send_workers,
             *([bounce_reader] if bounces is not None else []),

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from services.dispatcher.adapters.gmail import GmailHistory, GmailSender
-from services.dispatcher.adapters.senders import HistoryExpiredError, RateLimitedError
+from services.dispatcher.service_layer.ports import HistoryExpiredError, RateLimitedError
 from tests.fakes.gmail import Behaviour, FakeGmail, token_file
 
 pytestmark = pytest.mark.integration

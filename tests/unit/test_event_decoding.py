@@ -10,7 +10,7 @@ from trainvite.events.v1 import events_pb2
 
 from services.common.messaging import decoding
 from services.common.messaging.consumer import PoisonMessage
-from services.dispatcher.adapters import approved_invitations
+from services.dispatcher.api import subscriptions
 from tests.integration.event_checks import approval
 
 EVENT_ID = str(uuid.uuid4())
@@ -77,4 +77,4 @@ def test_tab_and_line_breaks_are_text() -> None:
 @pytest.mark.parametrize("address", ["josé@example.com", "jose@exämple.com"])
 def test_an_approval_to_an_address_outside_ascii_is_poison(address: str) -> None:
     with pytest.raises(PoisonMessage, match=r"recipient\.email: .* needs SMTPUTF8"):
-        approved_invitations.decode(approval(address).SerializeToString())
+        subscriptions.invitation_approved(approval(address).SerializeToString())

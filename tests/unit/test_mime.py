@@ -8,6 +8,7 @@ import email.header
 import email.policy
 import re
 import unicodedata
+import uuid
 
 import pytest
 from hypothesis import example, given
@@ -53,7 +54,7 @@ def delivery(**kw: str) -> Delivery:
         send_after=AT,
     )
     fields.update(kw)
-    return Delivery.accept(ApprovedInvitation(**fields))  # type: ignore[arg-type]
+    return Delivery.accept(ApprovedInvitation(**fields), uuid.uuid4())  # type: ignore[arg-type]
 
 
 def test_headers_and_parts() -> None:

@@ -1,42 +1,22 @@
-"""The dispatcher's domain events as protobuf messages bound for the outbox."""
+"""The dispatcher's domain events as the protobuf messages it publishes, and where."""
 
 from __future__ import annotations
 
-from google.protobuf.timestamp_pb2 import Timestamp
-from trainvite.common.v1 import common_pb2
 from trainvite.events.v1 import events_pb2
 
+from services.common.clock import Clock
+from services.common.messaging.registry import EventRegistry
 from services.common.messaging.topology import Topology
-from services.common.outbox import OutboxMessage
-from services.dispatcher.domain.model import AddressSuppressed, DeliveryOutcome, DeliveryState
+from services.dispatcher.api.convert import STATE_TO_PB
+from services.dispatcher.domain.events import AddressSuppressed, DeliveryOutcome
 
 
-def address_suppressed(event: AddressSuppressed, topology: Topology) -> OutboxMessage:
-    now = Timestamp()
-    now.GetCurrentTime()
-    message = events_pb2.AddressSuppressed(
-        event_id=str(event.event_id), occur_time=now, email=event.email, reason=event.reason
-    )
-    return OutboxMessage(
-        str(event.event_id), topology.address_suppressed, message.SerializeToString()
-    )
+def _address_suppressed(event: AddressSuppressed) -> events_pb2.AddressSuppressed:
+    return events_pb2.AddressSuppressed(email=event.email, reason=event.reason)
 
 
-STATE_TO_PB = {
-    DeliveryState.PENDING: common_pb2.DELIVERY_STATE_PENDING,
-    DeliveryState.SENT: common_pb2.DELIVERY_STATE_SENT,
-    DeliveryState.FAILED: common_pb2.DELIVERY_STATE_FAILED,
-    DeliveryState.SUPPRESSED: common_pb2.DELIVERY_STATE_SUPPRESSED,
-    DeliveryState.CANCELLED: common_pb2.DELIVERY_STATE_CANCELLED,
-}
-
-
-def delivery_outcome(event: DeliveryOutcome, topology: Topology) -> OutboxMessage:
-    now = Timestamp()
-    now.GetCurrentTime()
-    message = events_pb2.DeliveryOutcome(
-        event_id=str(event.event_id),
-        occur_time=now,
+def _delivery_outcome(event: DeliveryOutcome) -> events_pb2.DeliveryOutcome:
+    return events_pb2.DeliveryOutcome(
         invitation=event.invitation,
         batch=event.batch,
         state=STATE_TO_PB[event.state],
@@ -44,6 +24,10 @@ def delivery_outcome(event: DeliveryOutcome, topology: Topology) -> OutboxMessag
         provider_message_id=event.provider_message_id,
         detail=event.detail,
     )
-    return OutboxMessage(
-        str(event.event_id), topology.delivery_outcome, message.SerializeToString()
-    )
+
+
+def event_registry(topology: Topology, clock: Clock) -> EventRegistry:
+    registry = EventRegistry(clock)
+    registry.register(AddressSuppressed, topology.address_suppressed, _address_suppressed)
+    registry.register(DeliveryOutcome, topology.delivery_outcome, _delivery_outcome)
+    return registry

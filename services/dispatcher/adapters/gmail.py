@@ -31,7 +31,7 @@ from google.oauth2 import service_account
 from googleapiclient import discovery
 from googleapiclient.errors import HttpError
 
-from services.dispatcher.adapters.senders import (
+from services.dispatcher.service_layer.ports import (
     HistoryExpiredError,
     OutcomeUnknownError,
     PermanentSendError,

@@ -1,4 +1,4 @@
-"""Deliveries and suppressions in PostgreSQL (schema `dispatcher`)."""
+"""Deliveries, their controls and suppressed addresses in PostgreSQL (schema `dispatcher`)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,14 @@ import uuid
 import asyncpg
 
 from services.common.db import Connection
+from services.common.unit_of_work import Repository
 from services.dispatcher.domain.model import (
+    Address,
     ApprovedInvitation,
     Delivery,
     DeliveryState,
 )
+from services.dispatcher.service_layer.ports import SendControls
 
 _APPROVED_COLUMNS = (
     "invitation",
@@ -51,12 +54,17 @@ def _to_delivery(row: asyncpg.Record) -> Delivery:
     )
 
 
-class DeliveryRepository:
+class PostgresDeliveryRepository(Repository):
     def __init__(self, conn: Connection) -> None:
+        super().__init__()
         self._conn = conn
+
+    def _loaded(self, row: asyncpg.Record) -> Delivery:
+        return self.seen(_to_delivery(row))
 
     async def add(self, delivery: Delivery) -> bool:
         """Store a new delivery; False when the invitation already has one."""
+        self.seen(delivery)
         a = delivery.approved
         inserted = await self._conn.fetchval(
             f"""
@@ -99,7 +107,7 @@ class DeliveryRepository:
             lease,
             uuid.uuid4(),
         )
-        return [_to_delivery(r) for r in rows]
+        return [self._loaded(r) for r in rows]
 
     async def renew_claim(self, delivery: Delivery, lease: dt.timedelta) -> bool:
         """Extend this worker's claim before acting on the delivery; False when the claim ran
@@ -116,13 +124,16 @@ class DeliveryRepository:
         )
         return bool(renewed)
 
-    async def save_outcome(self, delivery: Delivery) -> None:
-        await self._conn.execute(
+    async def save(self, delivery: Delivery) -> bool:
+        """Store the delivery's state and end its claim, unless another claim holds it now (a
+        delivery with no claim, such as a bounced one, is stored whoever holds it)."""
+        saved = await self._conn.fetchval(
             """
             UPDATE deliveries
             SET state = $2, detail = $3, provider_message_id = $4, sent_at = $5, lease_until = NULL,
                 outcome_unknown = $6
             WHERE id = $1 AND ($7::uuid IS NULL OR claim_token = $7)
+            RETURNING true
             """,
             delivery.id,
             delivery.state.value,
@@ -132,18 +143,19 @@ class DeliveryRepository:
             delivery.outcome_unknown,
             delivery.claim_token,
         )
+        if saved:
+            self.seen(delivery)
+        return bool(saved)
 
-    async def mark_attempt(
-        self, delivery: Delivery, lease: dt.timedelta, history_id: str | None
-    ) -> bool:
+    async def mark_attempt(self, delivery: Delivery, lease: dt.timedelta) -> bool:
         """Written and committed before the provider is called: if the process dies before it
         records the answer, whoever takes the delivery over looks it up first, in the mailbox's
-        history from `history_id` (the first attempt's is kept: it covers every attempt). False
-        (and nothing written) when this worker's claim is no longer the current one."""
+        history from the first attempt's position (it covers every attempt). False (and nothing
+        written) when this worker's claim is no longer the current one."""
         marked = await self._conn.fetchval(
             """
             UPDATE deliveries
-            SET outcome_unknown = true, attempted_at = now(), lease_until = now() + $3::interval,
+            SET outcome_unknown = true, attempted_at = $5, lease_until = now() + $3::interval,
                 send_history_id = coalesce(send_history_id, $4)
             WHERE id = $1 AND claim_token = $2 AND state = 'pending'
             RETURNING true
@@ -151,9 +163,26 @@ class DeliveryRepository:
             delivery.id,
             delivery.claim_token,
             lease,
-            history_id,
+            delivery.history_id,
+            delivery.attempted_at,
         )
         return bool(marked)
+
+    async def controls(self, delivery: Delivery) -> SendControls:
+        row = await self._conn.fetchrow(
+            """
+            SELECT (SELECT reason FROM suppressions WHERE email = lower($1)) AS suppressed_reason,
+                   EXISTS (SELECT 1 FROM batch_controls WHERE batch = $2 AND paused)
+                       AS batch_paused,
+                   EXISTS (SELECT 1 FROM sender_controls WHERE sender_email = $3 AND paused)
+                       AS sender_paused
+            """,
+            delivery.approved.recipient_email,
+            delivery.approved.batch,
+            delivery.approved.sender_email,
+        )
+        assert row is not None
+        return SendControls(row["suppressed_reason"], row["batch_paused"], row["sender_paused"])
 
     async def sent_since(
         self, sender_email: str, since: dt.datetime
@@ -223,24 +252,7 @@ class DeliveryRepository:
         rows = await self._conn.fetch(
             "SELECT * FROM deliveries WHERE batch = $1 ORDER BY created_at, id", batch
         )
-        return [_to_delivery(r) for r in rows]
-
-    async def suppression_reason(self, email: str) -> str | None:
-        """Why the address must not be emailed, or None."""
-        reason: str | None = await self._conn.fetchval(
-            "SELECT reason FROM suppressions WHERE email = lower($1)", email
-        )
-        return reason
-
-    async def suppress(self, email: str, reason: str) -> bool:
-        """Add the address; False when it was suppressed already."""
-        added = await self._conn.fetchval(
-            """INSERT INTO suppressions (email, reason) VALUES (lower($1), $2)
-               ON CONFLICT (email) DO NOTHING RETURNING true""",
-            email,
-            reason,
-        )
-        return bool(added)
+        return [self._loaded(r) for r in rows]
 
     async def first_bounce(self, provider_message_id: str) -> bool:
         """Mark a bounce report read; False when it was before."""
@@ -257,7 +269,7 @@ class DeliveryRepository:
         row = await self._conn.fetchrow(
             "SELECT * FROM deliveries WHERE message_id = $1 FOR UPDATE", message_id
         )
-        return None if row is None else _to_delivery(row)
+        return None if row is None else self._loaded(row)
 
     async def recent_senders(self, since: dt.datetime) -> list[str]:
         rows = await self._conn.fetch(
@@ -308,7 +320,7 @@ class DeliveryRepository:
             """,
             batch,
         )
-        return [_to_delivery(r) for r in rows]
+        return [self._loaded(r) for r in rows]
 
     async def set_sender_paused(self, sender_email: str, paused: bool, by: str) -> None:
         await self._conn.execute(
@@ -328,3 +340,31 @@ class DeliveryRepository:
             sender_email,
         )
         return (False, None) if row is None else (row["paused"], row["backoff_until"])
+
+
+class PostgresAddressRepository(Repository):
+    def __init__(self, conn: Connection) -> None:
+        super().__init__()
+        self._conn = conn
+
+    async def get(self, email: str) -> Address:
+        # A lock on the address (it may have no row yet) until the transaction ends: of two
+        # units of work suppressing it at once, the second sees the first's row.
+        await self._conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended('dispatcher.suppression:' || $1, 0))",
+            email.lower(),
+        )
+        reason: str | None = await self._conn.fetchval(
+            "SELECT reason FROM suppressions WHERE email = lower($1)", email
+        )
+        return self.seen(Address(email, reason))
+
+    async def save(self, address: Address) -> None:
+        self.seen(address)
+        if address.suppressed_reason is not None:
+            await self._conn.execute(
+                """INSERT INTO suppressions (email, reason) VALUES ($1, $2)
+                   ON CONFLICT (email) DO NOTHING""",
+                address.email,
+                address.suppressed_reason,
+            )

@@ -12,7 +12,7 @@ import smtplib
 import ssl
 from email.message import EmailMessage
 
-from services.dispatcher.adapters.senders import (
+from services.dispatcher.service_layer.ports import (
     OutcomeUnknownError,
     PermanentSendError,
     SendResult,

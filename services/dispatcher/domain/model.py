@@ -1,11 +1,24 @@
-"""Deliveries: one approved invitation on its way to one person. No I/O here."""
+"""Deliveries, one approved invitation on its way to one person, and the addresses never to be
+emailed. No I/O here.
+
+A delivery's life: pending (claimed by one worker at a time, possibly tried several times) and
+then, for good, sent, failed, suppressed or cancelled. While pending, an attempt whose answer
+never came leaves its outcome unknown: the message may be in the mailbox, so the delivery is
+looked up before it may be sent again. Each change is one method below, refused when the
+delivery is not in a state that allows it, and a delivery that reaches its end records the
+DeliveryOutcome the personalizer shows.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+from services.common.domain import Aggregate
+from services.common.errors import FailedPrecondition
+from services.dispatcher.domain.events import AddressSuppressed, DeliveryOutcome
 
 
 class DeliveryState(enum.StrEnum):
@@ -14,6 +27,11 @@ class DeliveryState(enum.StrEnum):
     FAILED = "failed"
     SUPPRESSED = "suppressed"
     CANCELLED = "cancelled"
+
+
+class IllegalTransition(FailedPrecondition):
+    """The delivery is not in a state that allows the change: a bug in the caller, never a
+    reason to send."""
 
 
 @dataclass(frozen=True)
@@ -38,36 +56,25 @@ class ApprovedInvitation:
     send_after: dt.datetime
 
 
+@dataclass(frozen=True)
+class InvitationApproved:
+    """An incoming approval: the invitation, and the id of the event that brought it."""
+
+    event_id: uuid.UUID
+    approved: ApprovedInvitation
+
+
 def new_message_id(delivery_id: uuid.UUID, sender_email: str) -> str:
     """An RFC 5322 Message-ID under the sender's domain."""
     domain = sender_email.rpartition("@")[2] or "trainvite.invalid"
     return f"<{delivery_id}@{domain}>"
 
 
-@dataclass(frozen=True)
-class AddressSuppressed:
-    """Domain event: an address must never be emailed again."""
-
-    event_id: uuid.UUID
-    email: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class DeliveryOutcome:
-    """Domain event: what happened to one delivery."""
-
-    event_id: uuid.UUID
-    invitation: str
-    batch: str
-    state: DeliveryState
-    message_id: str
-    provider_message_id: str
-    detail: str
+_NEVER = dt.datetime.min.replace(tzinfo=dt.UTC)
 
 
 @dataclass
-class Delivery:
+class Delivery(Aggregate):
     id: uuid.UUID
     approved: ApprovedInvitation
     message_id: str
@@ -82,47 +89,124 @@ class Delivery:
     # Where the sender's mailbox history stood before the first attempt: an unknown outcome is
     # settled from the history after it.
     history_id: str | None = None
-    # The claim this worker holds on the delivery, if any.
+    # The claim of the worker holding the delivery, if any: only that worker may act on it.
     claim_token: uuid.UUID | None = None
-    events: list[DeliveryOutcome] = field(default_factory=list)
 
     @classmethod
-    def accept(cls, approved: ApprovedInvitation) -> Delivery:
-        """A new delivery for an approved invitation, its Message-ID fixed now."""
-        delivery_id = uuid.uuid4()
+    def accept(cls, approved: ApprovedInvitation, delivery_id: uuid.UUID) -> Delivery:
+        """A new delivery for an approved invitation, its Message-ID fixed now so that every
+        attempt can be recognised at the provider."""
         return cls(delivery_id, approved, new_message_id(delivery_id, approved.sender_email))
 
-    def _record(self) -> None:
-        self.events.append(
-            DeliveryOutcome(
-                uuid.uuid4(),
-                self.approved.invitation,
-                self.approved.batch,
-                self.state,
-                self.message_id,
-                self.provider_message_id,
-                self.detail,
-            )
-        )
+    @property
+    def unsent(self) -> bool:
+        """Pending, and no attempt may have reached the provider."""
+        return self.state is DeliveryState.PENDING and not self.outcome_unknown
+
+    def settles_at(self, settle: dt.timedelta) -> dt.datetime:
+        """From when a lookup that finds nothing means the last attempt was not accepted: a
+        request that timed out on our side may still be finishing at the provider until then."""
+        return (self.attempted_at or _NEVER) + settle
+
+    def begin_attempt(self, at: dt.datetime, history_id: str | None) -> None:
+        """The provider is about to be called: until its answer is recorded the outcome is
+        unknown. Refused while an earlier attempt is unknown, so nothing is ever resent blind."""
+        self._require(self.claim_token is not None, "be sent unclaimed")
+        self._require(self.unsent, "be sent again before the last attempt is settled")
+        self.outcome_unknown = True
+        self.attempted_at = at
+        if self.history_id is None:  # the first attempt's position covers every later one
+            self.history_id = history_id
+
+    def refused(self) -> None:
+        """The provider answered that it did not take the message: the outcome is known again."""
+        self._require(self._attempting, "be refused with no attempt under way")
+        self.outcome_unknown = False
+
+    def not_found(self, now: dt.datetime, settle: dt.timedelta) -> None:
+        """The lookup found nothing once the attempt had settled: it was not sent."""
+        self._require(self._attempting, "be settled with no attempt under way")
+        self._require(now >= self.settles_at(settle), "be settled before its settle time")
+        self.outcome_unknown = False
 
     def mark_sent(self, provider_message_id: str, at: dt.datetime) -> None:
+        self._require(self.state is DeliveryState.PENDING, "be marked sent")
         self.outcome_unknown = False
         self.state = DeliveryState.SENT
         self.provider_message_id = provider_message_id
         self.sent_at = at
-        self._record()
+        self._finished()
 
     def mark_failed(self, reason: str) -> None:
+        """Refused for good by the provider."""
+        self._require(self.state is DeliveryState.PENDING, "fail")
+        self.outcome_unknown = False
         self.state = DeliveryState.FAILED
         self.detail = reason
-        self._record()
+        self._finished()
 
-    def mark_cancelled(self, by: str) -> None:
-        self.state = DeliveryState.CANCELLED
-        self.detail = f"cancelled by {by}"
-        self._record()
+    def bounced(self, reason: str) -> None:
+        """Sent, then reported undeliverable by the recipient's server."""
+        self._require(self.state is DeliveryState.SENT, "bounce")
+        self.state = DeliveryState.FAILED
+        self.detail = reason
+        self.claim_token = None  # an ended delivery is nobody's claim
+        self._finished()
 
     def mark_suppressed(self, reason: str) -> None:
+        """Never to be sent: the address was suppressed after the invitation was approved."""
+        self._require(self.state is DeliveryState.PENDING, "be suppressed")
+        self.outcome_unknown = False
         self.state = DeliveryState.SUPPRESSED
         self.detail = reason
-        self._record()
+        self._finished()
+
+    def cancel(self, by: str) -> None:
+        """Only an unsent delivery: a sent one (or one that may be) is never recalled."""
+        self._require(self.unsent, "be cancelled")
+        self.state = DeliveryState.CANCELLED
+        self.detail = f"cancelled by {by}"
+        self._finished()
+
+    @property
+    def _attempting(self) -> bool:
+        return self.state is DeliveryState.PENDING and self.outcome_unknown
+
+    def _require(self, allowed: bool, change: str) -> None:
+        if not allowed:
+            unknown = ", its last attempt unknown" if self.outcome_unknown else ""
+            raise IllegalTransition(f"a {self.state} delivery{unknown} cannot {change}")
+
+    def _finished(self) -> None:
+        self.record(
+            DeliveryOutcome(
+                invitation=self.approved.invitation,
+                batch=self.approved.batch,
+                state=self.state,
+                message_id=self.message_id,
+                provider_message_id=self.provider_message_id,
+                detail=self.detail,
+            )
+        )
+
+
+@dataclass
+class Address(Aggregate):
+    """An address the dispatcher emails, and whether it must never be emailed again."""
+
+    email: str
+    suppressed_reason: str | None = None
+
+    def __post_init__(self) -> None:
+        self.email = self.email.lower()
+
+    @property
+    def suppressed(self) -> bool:
+        return self.suppressed_reason is not None
+
+    def suppress(self, reason: str) -> None:
+        """Suppressed for good; the first reason stands, and only the first time is told."""
+        if self.suppressed_reason is not None:
+            return
+        self.suppressed_reason = reason
+        self.record(AddressSuppressed(email=self.email, reason=reason))

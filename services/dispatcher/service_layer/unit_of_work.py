@@ -1,14 +1,11 @@
-"""The dispatcher's unit of work."""
+"""The dispatcher's unit of work, as its use cases see it: deliveries and addresses."""
 
 from __future__ import annotations
 
-from services.common.db import Connection
 from services.common.unit_of_work import UnitOfWork
-from services.dispatcher.adapters.repository import DeliveryRepository
+from services.dispatcher.service_layer.ports import AddressRepository, DeliveryRepository
 
 
 class DispatcherUnitOfWork(UnitOfWork):
     deliveries: DeliveryRepository
-
-    def _bind(self, conn: Connection) -> None:
-        self.deliveries = DeliveryRepository(conn)
+    addresses: AddressRepository

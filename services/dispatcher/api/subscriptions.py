@@ -1,48 +1,45 @@
-"""Entry point for approved invitations (JetStream): decode, store a delivery, ack."""
+"""The dispatcher's NATS entry points: per consumed subject, its decoder and its use case."""
 
 from __future__ import annotations
 
 import datetime as dt
-import re
 
-from nats.aio.msg import Msg
 from trainvite.events.v1 import events_pb2
 
 from services.common.fingerprint import content_sha256
 from services.common.messaging import decoding
 from services.common.messaging.consumer import MessageHandler, PoisonMessage
-from services.dispatcher.domain.model import ApprovedInvitation
-from services.dispatcher.service_layer import handlers
-from services.dispatcher.service_layer.handlers import Dependencies
+from services.common.messaging.inbound import Route, by_subject
+from services.common.messaging.topology import ConsumerSpec, Topology
+from services.dispatcher.domain import names
+from services.dispatcher.domain.model import ApprovedInvitation, InvitationApproved
+from services.dispatcher.service_layer import invitations
+from services.dispatcher.service_layer.dependencies import Dependencies
 
-_UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-_BATCH = re.compile(rf"customers/[A-Za-z0-9_-]{{1,64}}/invitation-batches/{_UUID}")
-_DRAFT = re.compile(rf"{_BATCH.pattern}/drafts/{_UUID}")
 
-
-def decode(data: bytes) -> ApprovedInvitation:
+def invitation_approved(data: bytes) -> InvitationApproved:
     """The approved invitation, or PoisonMessage saying what is wrong with the event."""
     event = decoding.parse(events_pb2.InvitationApproved, data)
     missing = [
-        name
-        for name, value in (
-            ("event_id", event.event_id),
-            ("invitation", event.invitation),
-            ("batch", event.batch),
-            ("recipient.email", event.recipient.email),
-            ("sender.email", event.sender.email),
-            ("content.subject", event.content.subject),
-            ("content_sha256", event.content_sha256),
-            ("approved_by", event.approved_by),
+        path
+        for path in (
+            "event_id",
+            "invitation",
+            "batch",
+            "recipient.email",
+            "sender.email",
+            "content.subject",
+            "content_sha256",
+            "approved_by",
         )
-        if not value
+        if not decoding.field_value(event, path)
     ]
     if missing or not event.HasField("approve_time"):
         raise PoisonMessage(f"missing fields: {', '.join(missing or ['approve_time'])}")
-    decoding.uuid_field(event, "event_id")
-    if not _BATCH.fullmatch(event.batch):
+    event_id = decoding.uuid_field(event, "event_id")
+    if not names.is_batch(event.batch):
         raise PoisonMessage(f"batch: {event.batch[:120]!r} is not a batch's name")
-    if not _DRAFT.fullmatch(event.invitation) or not event.invitation.startswith(event.batch + "/"):
+    if not names.is_draft_of(event.invitation, event.batch):
         raise PoisonMessage(f"invitation: {event.invitation[:160]!r} is not a draft of the batch")
     for path in ("recipient.email", "sender.email"):
         address = decoding.require_email(event, path)
@@ -57,7 +54,7 @@ def decode(data: bytes) -> ApprovedInvitation:
     send_after = (
         event.send_after.ToDatetime(tzinfo=dt.UTC) if event.HasField("send_after") else approved_at
     )
-    return ApprovedInvitation(
+    approved = ApprovedInvitation(
         invitation=event.invitation,
         batch=event.batch,
         customer_id=event.customer_id,
@@ -66,19 +63,25 @@ def decode(data: bytes) -> ApprovedInvitation:
         recipient_name=event.recipient.display_name,
         sender_email=event.sender.email,
         sender_name=event.sender.display_name,
-        subject=event.content.subject,
-        text_body=event.content.text_body,
-        html_body=event.content.html_body,
-        calendar_ics=event.content.calendar_ics,
+        subject=c.subject,
+        text_body=c.text_body,
+        html_body=c.html_body,
+        calendar_ics=c.calendar_ics,
         content_sha256=event.content_sha256,
         approved_by=event.approved_by,
         approved_at=approved_at,
         send_after=send_after,
     )
+    return InvitationApproved(event_id, approved)
 
 
-def approved_invitation_handler(deps: Dependencies) -> MessageHandler:
-    async def handle(msg: Msg) -> None:
-        await handlers.accept_invitation(deps, decode(msg.data))
+def subscriptions(
+    deps: Dependencies, topology: Topology
+) -> list[tuple[ConsumerSpec, MessageHandler]]:
+    """Each approved invitation becomes one delivery."""
 
-    return handle
+    async def accept(approval: InvitationApproved) -> bool:
+        return await invitations.accept_invitation(deps, approval)
+
+    approvals = by_subject({topology.invitation_approved: Route(invitation_approved, accept)})
+    return [(topology.dispatcher_invitations, approvals)]

@@ -1,0 +1,212 @@
+"""What the dispatcher's use cases need from the outside world, as Protocols: the adapters
+implement them for PostgreSQL, Gmail, SMTP and the local outbox, and tests/fakes in memory."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from email.message import EmailMessage
+from typing import Protocol
+
+from services.dispatcher.domain.model import Address, Delivery
+
+
+@dataclass(frozen=True)
+class SendControls:
+    """What may hold a claimed delivery back at send time."""
+
+    suppressed_reason: str | None = None
+    batch_paused: bool = False
+    sender_paused: bool = False
+
+
+class DeliveryRepository(Protocol):
+    async def add(self, delivery: Delivery) -> bool:
+        """Store a new delivery; False when its invitation has one already."""
+        ...
+
+    async def claim_due(self, now: dt.datetime, limit: int, lease: dt.timedelta) -> list[Delivery]:
+        """Take up to `limit` pending deliveries that are due, whose batch and sender are not
+        paused and whose mailbox is not resting, for `lease`, under one new claim token. A
+        delivery claimed before is taken over once its lease has run out."""
+        ...
+
+    async def renew_claim(self, delivery: Delivery, lease: dt.timedelta) -> bool:
+        """Extend the claim; False when it is no longer the current one (or the delivery no
+        longer pending): then someone else acts on the delivery."""
+        ...
+
+    async def mark_attempt(self, delivery: Delivery, lease: dt.timedelta) -> bool:
+        """Store the begun attempt (outcome unknown, its time and history position) and extend
+        the claim; False, with nothing written, when the claim is not the current one."""
+        ...
+
+    async def save(self, delivery: Delivery) -> bool:
+        """Store the delivery's state and end its claim, unless another claim holds it now;
+        True when stored."""
+        ...
+
+    async def retry_later(self, delivery: Delivery, at: dt.datetime, reason: str) -> None:
+        """Leave the delivery pending, not to be claimed before `at`, its outcome as it is."""
+        ...
+
+    async def controls(self, delivery: Delivery) -> SendControls:
+        """Whether its address is suppressed, its batch or its sender paused."""
+        ...
+
+    async def sent_since(
+        self, sender_email: str, since: dt.datetime
+    ) -> tuple[int, dt.datetime | None]:
+        """How many messages the sender sent since then, and the oldest of them."""
+        ...
+
+    async def hold_sender(self, sender_email: str, until: dt.datetime) -> None:
+        """Claim nothing of the sender's before `until`: its mailbox rests after a rate-limit
+        answer."""
+        ...
+
+    async def sending_went_well(self, sender_email: str) -> None:
+        """A send went through: the sender's backoff starts afresh."""
+        ...
+
+    async def known_provider_ids(self, provider_message_ids: list[str]) -> set[str]:
+        """Which of these provider ids deliveries already recorded as theirs."""
+        ...
+
+    async def by_message_id(self, message_id: str) -> Delivery | None:
+        """The delivery of a Message-ID, locked until the end of the unit of work."""
+        ...
+
+    async def first_bounce(self, provider_message_id: str) -> bool:
+        """Mark a bounce report read; False when it was before."""
+        ...
+
+    async def recent_senders(self, since: dt.datetime) -> list[str]:
+        """The senders that sent something since then."""
+        ...
+
+    async def has_invited(self, sender_email: str, recipient_email: str) -> bool:
+        """True when an invitation from this mailbox went (or is going) to this address."""
+        ...
+
+    async def for_batch(self, batch: str) -> list[Delivery]: ...
+
+    async def unsent_for_update(self, batch: str) -> list[Delivery]:
+        """The batch's unsent deliveries, locked; one being sent right now is left out."""
+        ...
+
+    async def batch_paused(self, batch: str) -> bool: ...
+
+    async def set_batch_paused(self, batch: str, paused: bool, by: str) -> None: ...
+
+    async def set_sender_paused(self, sender_email: str, paused: bool, by: str) -> None: ...
+
+    async def sender_control(self, sender_email: str) -> tuple[bool, dt.datetime | None]:
+        """Whether the sender is paused, and until when its mailbox rests."""
+        ...
+
+
+class AddressRepository(Protocol):
+    async def get(self, email: str) -> Address:
+        """The address, suppressed or not, held against concurrent changes until the end of
+        the unit of work."""
+        ...
+
+    async def save(self, address: Address) -> None: ...
+
+
+@dataclass(frozen=True)
+class SendResult:
+    provider_message_id: str
+
+
+class PermanentSendError(Exception):
+    """The provider refused the message for good (a bad address): do not retry."""
+
+
+class TransientSendError(Exception):
+    """Not sent, try again later: the provider is busy or unreachable."""
+
+
+class RateLimitedError(TransientSendError):
+    """Not sent: the mailbox is over its quota; rest the whole mailbox, for `retry_after` when
+    the provider said how long."""
+
+    def __init__(self, message: str, retry_after: dt.timedelta | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class HistoryExpiredError(Exception):
+    """The mailbox no longer keeps history from that position: look the message up otherwise."""
+
+
+class OutcomeUnknownError(Exception):
+    """The request may have been accepted (timeout, dropped connection, 5xx): look the message
+    up by its Message-ID before trying again, never resend blind."""
+
+
+class MailSender(Protocol):
+    async def send(self, message: EmailMessage) -> SendResult:
+        """Send once; raise PermanentSendError, TransientSendError (RateLimitedError) or
+        OutcomeUnknownError on failure."""
+        ...
+
+    async def find(self, sender: str, message_id: str) -> str | None:
+        """The provider's id of a message sent from `sender` with this Message-ID, if any;
+        TransientSendError when the lookup itself fails."""
+        ...
+
+
+@dataclass(frozen=True)
+class SentPage:
+    """Provider ids of messages added to the mailbox's sent mail, and where the next page starts."""
+
+    provider_message_ids: list[str]
+    next_page: str | None
+
+
+class MailboxHistory(Protocol):
+    """A mailbox's change history, which, unlike its search index, is up to date at once."""
+
+    async def position(self, mailbox: str) -> str:
+        """Where the mailbox's history stands now (Gmail's historyId)."""
+        ...
+
+    async def sent_since(self, mailbox: str, position: str, page: str | None) -> SentPage:
+        """Messages added to the sent mail after `position`, a page at a time;
+        HistoryExpiredError when the history no longer reaches back that far."""
+        ...
+
+    async def message_id(self, mailbox: str, provider_message_id: str) -> str | None:
+        """The RFC 5322 Message-ID of one message; None when it is gone."""
+        ...
+
+
+class BounceSource(Protocol):
+    async def recent(self, mailbox: str, days: int = 7) -> list[tuple[str, bytes]]:
+        """(provider id, raw message) of the bounce reports the mailbox received lately."""
+        ...
+
+
+class Quota(Protocol):
+    async def try_spend(self, mailbox: str, units: int) -> dt.timedelta | None:
+        """Record the call if it fits the mailbox's budget now (None), else how long until it
+        might."""
+        ...
+
+    async def spend(self, mailbox: str, units: int) -> None:
+        """Wait until the call fits the mailbox's budget, and record it."""
+        ...
+
+    async def pause(self, mailbox: str, retry_after: dt.timedelta | None) -> dt.datetime:
+        """Rest the mailbox after a rate-limit answer; when it may call again."""
+        ...
+
+    async def went_well(self, mailbox: str) -> None: ...
+
+
+class MessageBuilder(Protocol):
+    def __call__(self, delivery: Delivery) -> EmailMessage:
+        """The RFC 5322 message of a delivery, as it is sent."""
+        ...
