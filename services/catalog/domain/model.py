@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
 import re
 import uuid
 from dataclasses import dataclass, field, replace
@@ -335,9 +336,15 @@ def _is_http_url(value: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
+@functools.cache
+def _known_time_zones() -> frozenset[str]:
+    # Read from the zone files once: scanning them takes milliseconds on every call.
+    return frozenset(available_timezones())
+
+
 def is_time_zone(value: str) -> bool:
     """An IANA zone this machine knows."""
-    if value not in available_timezones():
+    if value not in _known_time_zones():
         return False
     try:
         ZoneInfo(value)

@@ -1,0 +1,216 @@
+"""The catalog's repositories and unit of work in memory, for the handler unit tests.
+
+They keep what the SQL ones keep and answer the same questions, ordered the same way; search
+ranks by the number of query words a course mentions, enough to tell matches from the rest.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass, field, replace
+
+from services.catalog.domain.model import (
+    Course,
+    CourseState,
+    Registration,
+    ScheduledSession,
+    SessionState,
+    TopicQuery,
+    TrainingSession,
+)
+from services.catalog.service_layer.ports import SessionFilter
+from services.catalog.service_layer.unit_of_work import CatalogUnitOfWork
+from services.common.clock import Clock, utc_now
+from services.common.unit_of_work import Repository
+from tests.fakes.unit_of_work import FakeStore, FakeUnitOfWork
+
+
+@dataclass
+class CatalogStore(FakeStore):
+    """The catalog's tables. `clock` stands for the database's now() in created_at."""
+
+    clock: Clock = utc_now
+    courses: dict[uuid.UUID, Course] = field(default_factory=dict)
+    sessions: dict[uuid.UUID, TrainingSession] = field(default_factory=dict)
+    registrations: dict[tuple[uuid.UUID, str], str] = field(default_factory=dict)
+    course_requests: dict[str, uuid.UUID] = field(default_factory=dict)
+    session_requests: dict[str, uuid.UUID] = field(default_factory=dict)
+
+    def scheduled(self, session_id: uuid.UUID) -> ScheduledSession:
+        """A fresh copy of what a read would return."""
+        session = self.sessions[session_id]
+        return ScheduledSession(session, replace(self.courses[session.course_id]))
+
+
+class FakeCourseRepository(Repository):
+    def __init__(self, store: CatalogStore) -> None:
+        super().__init__()
+        self._store = store
+
+    async def add(self, course: Course, request_id: str | None) -> Course:
+        if request_id is not None and request_id in self._store.course_requests:
+            course_id = self._store.course_requests[request_id]
+        else:
+            now = self._store.clock()
+            self._store.courses[course.id] = replace(course, created_at=now, updated_at=now)
+            course_id = course.id
+            if request_id is not None:
+                self._store.course_requests[request_id] = course_id
+        return self.seen(replace(self._store.courses[course_id]))
+
+    async def get(self, course_id: uuid.UUID, for_update: bool = False) -> Course | None:
+        course = self._store.courses.get(course_id)
+        return None if course is None else self.seen(replace(course))
+
+    async def list_page(
+        self, limit: int, after: tuple[str, uuid.UUID] | None, show_cancelled: bool
+    ) -> list[Course]:
+        found = sorted(
+            (
+                c
+                for c in self._store.courses.values()
+                if (show_cancelled or c.state is CourseState.ACTIVE)
+                and (after is None or (c.title.lower(), c.id) > after)
+            ),
+            key=lambda c: (c.title.lower(), c.id),
+        )
+        return [self.seen(replace(c)) for c in found[:limit]]
+
+    async def save(self, course: Course) -> None:
+        self.seen(course)
+        self._store.courses[course.id] = replace(course)
+
+
+class FakeSessionRepository(Repository):
+    def __init__(self, store: CatalogStore) -> None:
+        super().__init__()
+        self._store = store
+
+    async def add(self, session: TrainingSession, request_id: str | None) -> ScheduledSession:
+        if request_id is not None and request_id in self._store.session_requests:
+            session_id = self._store.session_requests[request_id]
+        else:
+            now = self._store.clock()
+            self._store.sessions[session.id] = replace(session, created_at=now, updated_at=now)
+            session_id = session.id
+            if request_id is not None:
+                self._store.session_requests[request_id] = session_id
+        return self.seen(self._store.scheduled(session_id))
+
+    async def get(self, session_id: uuid.UUID, for_update: bool = False) -> ScheduledSession | None:
+        if session_id not in self._store.sessions:
+            return None
+        return self.seen(self._store.scheduled(session_id))
+
+    async def save(self, scheduled: ScheduledSession) -> None:
+        self.seen(scheduled)
+        stored = self._store.sessions[scheduled.session.id]
+        # As in SQL, the seat count is save_seats' alone.
+        self._store.sessions[stored.id] = replace(scheduled.session, seats_taken=stored.seats_taken)
+
+    async def save_seats(self, scheduled: ScheduledSession) -> None:
+        self.seen(scheduled)
+        stored = self._store.sessions[scheduled.session.id]
+        self._store.sessions[stored.id] = replace(stored, seats_taken=scheduled.session.seats_taken)
+
+    def _all(self) -> list[ScheduledSession]:
+        return sorted(
+            (self._store.scheduled(i) for i in self._store.sessions),
+            key=lambda s: (s.session.start_time, s.session.id),
+        )
+
+    async def list_page(
+        self, f: SessionFilter, limit: int, after: tuple[dt.datetime, uuid.UUID] | None
+    ) -> list[ScheduledSession]:
+        def matches(s: TrainingSession, c: Course) -> bool:
+            return (
+                (f.not_before is None or s.start_time >= f.not_before)
+                and (f.before is None or s.start_time < f.before)
+                and (f.feature is None or f.feature in c.features)
+                and (f.role is None or not c.target_roles or f.role in c.target_roles)
+                and (f.level is None or c.level is f.level)
+                and (f.course_id is None or s.course_id == f.course_id)
+                and (f.show_cancelled or s.state is SessionState.SCHEDULED)
+                and (after is None or (s.start_time, s.id) > after)
+            )
+
+        found = [s for s in self._all() if matches(s.session, s.course)]
+        return [self.seen(s) for s in found[:limit]]
+
+    async def upcoming_of(
+        self, course: Course, now: dt.datetime, for_update: bool = False
+    ) -> list[ScheduledSession]:
+        return [
+            self.seen(ScheduledSession(s.session, course))
+            for s in self._all()
+            if s.session.course_id == course.id
+            and s.session.state is SessionState.SCHEDULED
+            and s.session.start_time > now
+        ]
+
+    async def search(
+        self, query: TopicQuery, limit: int, not_before: dt.datetime | None
+    ) -> list[tuple[ScheduledSession, float]]:
+        def relevance(c: Course) -> float:
+            text = " ".join((c.title, c.topic, c.description, *c.features)).lower()
+            return float(sum(term in text for term in query.terms))
+
+        found = [
+            (s, relevance(s.course))
+            for s in self._all()
+            if s.course.state is CourseState.ACTIVE
+            and s.session.state is SessionState.SCHEDULED
+            and (not_before is None or s.session.start_time >= not_before)
+            and relevance(s.course) > 0
+        ]
+        found.sort(key=lambda pair: -pair[1])
+        return [(self.seen(s), r) for s, r in found[:limit]]
+
+    async def next_of_similar_courses(
+        self, course: Course, now: dt.datetime, limit: int
+    ) -> list[tuple[ScheduledSession, list[str]]]:
+        nearest: dict[uuid.UUID, ScheduledSession] = {}
+        for s in self._all():
+            c = s.course
+            if (
+                c.id != course.id
+                and c.state is CourseState.ACTIVE
+                and set(c.features) & set(course.features)
+                and s.session.state is SessionState.SCHEDULED
+                and s.session.start_time > now
+            ):
+                nearest.setdefault(c.id, s)
+        ranked = sorted(
+            ((s, sorted(set(s.course.features) & set(course.features))) for s in nearest.values()),
+            key=lambda pair: (-len(pair[1]), pair[0].session.start_time),
+        )
+        return [(self.seen(s), shared) for s, shared in ranked[:limit]]
+
+
+class FakeRegistrationRepository(Repository):
+    def __init__(self, store: CatalogStore) -> None:
+        super().__init__()
+        self._store = store
+
+    async def get(self, session_id: uuid.UUID, email: str) -> Registration | None:
+        state = self._store.registrations.get((session_id, email))
+        return None if state is None else self.seen(Registration(session_id, email, state))
+
+    async def save(self, registration: Registration) -> None:
+        self.seen(registration)
+        assert registration.state is not None, "a registration is saved with its state"
+        key = (registration.occurrence_id, registration.email)
+        self._store.registrations[key] = registration.state
+
+
+class FakeCatalogUnitOfWork(FakeUnitOfWork, CatalogUnitOfWork):
+    def __init__(self, store: CatalogStore) -> None:
+        super().__init__(store)
+        self.courses = courses = FakeCourseRepository(store)
+        self.sessions = sessions = FakeSessionRepository(store)
+        self.registrations = registrations = FakeRegistrationRepository(store)
+        self._repositories: list[Repository] = [courses, sessions, registrations]
+
+    def repositories(self) -> list[Repository]:
+        return self._repositories

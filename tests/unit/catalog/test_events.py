@@ -1,0 +1,94 @@
+"""The catalog's events on the wire: what the registry writes to the outbox for each of them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from trainvite.catalog.v1 import catalog_pb2
+from trainvite.events.v1 import events_pb2
+
+from services.catalog.adapters.events import event_registry
+from services.catalog.domain.model import Course, Format, Level, ScheduledSession, TrainingSession
+from services.common.messaging.topology import Topology
+
+NOW = dt.datetime(2026, 11, 24, 9, 30, tzinfo=dt.UTC)
+START = dt.datetime(2026, 12, 3, 15, tzinfo=dt.UTC)
+COURSE = Course(
+    id=uuid.uuid4(),
+    title="Dashboards 101",
+    level=Level.BEGINNER,
+    format=Format.LIVE_WEBINAR,
+    duration=dt.timedelta(minutes=60),
+    features=("dashboards",),
+)
+SESSION = ScheduledSession(
+    TrainingSession(
+        id=uuid.uuid4(),
+        course_id=COURSE.id,
+        start_time=START,
+        time_zone="Europe/Berlin",
+        capacity=20,
+        seats_taken=20,
+    ),
+    COURSE,
+)
+TOPOLOGY = Topology("unit")
+
+
+def _sent(aggregate: ScheduledSession) -> tuple[str, events_pb2.TrainingSessionChanged, str]:
+    (event,) = aggregate.pending_events
+    row = event_registry(TOPOLOGY, lambda: NOW).to_outbox(event)
+    assert row.event_id == str(event.event_id)
+    return row.subject, events_pb2.TrainingSessionChanged.FromString(row.payload), row.event_id
+
+
+def test_a_reschedule_carries_the_session_as_it_is_now_and_the_time_it_had() -> None:
+    later = START + dt.timedelta(days=1)
+    moved = SESSION.change(
+        {"start_time": later, "time_zone": "Asia/Tokyo"},
+        ["start_time", "time_zone"],
+        "",
+        NOW,
+        "editor@trainvite.dev",
+    )
+    subject, message, event_id = _sent(moved)
+
+    assert subject == TOPOLOGY.session_changed
+    assert message.event_id == event_id
+    assert message.occur_time.ToDatetime(tzinfo=dt.UTC) == NOW
+    assert message.kind == events_pb2.SESSION_CHANGE_KIND_RESCHEDULED
+    assert message.previous_start_time.ToDatetime(tzinfo=dt.UTC) == START
+    assert (message.previous_time_zone, message.reason, message.changed_by) == (
+        "Europe/Berlin",
+        "",
+        "editor@trainvite.dev",
+    )
+    sent = message.training_session
+    assert (sent.name, sent.course, sent.title) == (SESSION.session.name, COURSE.name, COURSE.title)
+    assert sent.start_time.ToDatetime(tzinfo=dt.UTC) == later
+    assert (sent.time_zone, sent.etag, sent.state) == (
+        "Asia/Tokyo",
+        '"2"',
+        catalog_pb2.SESSION_STATE_SCHEDULED,
+    )
+    assert (sent.capacity, sent.seats_taken, sent.seats_left, sent.full) == (20, 20, 0, True)
+    assert sent.duration.ToTimedelta() == dt.timedelta(minutes=60)
+
+
+def test_a_cancellation_carries_its_reason_and_no_previous_time() -> None:
+    cancelled = SESSION.cancel("", "the presenter is ill", NOW, "editor@trainvite.dev")
+    _, message, _ = _sent(cancelled)
+    assert message.kind == events_pb2.SESSION_CHANGE_KIND_CANCELLED
+    assert message.reason == "the presenter is ill"
+    assert message.training_session.cancel_reason == "the presenter is ill"
+    assert message.training_session.state == catalog_pb2.SESSION_STATE_CANCELLED
+    assert not message.HasField("previous_start_time") and message.previous_time_zone == ""
+
+
+def test_a_new_length_is_an_update_with_the_new_end() -> None:
+    longer = COURSE.change({"duration": dt.timedelta(minutes=90)}, ["duration"], "", NOW)
+    _, message, _ = _sent(SESSION.follow_course(longer, NOW, "editor@trainvite.dev"))
+    assert message.kind == events_pb2.SESSION_CHANGE_KIND_UPDATED
+    assert message.training_session.duration.ToTimedelta() == dt.timedelta(minutes=90)
+    assert not message.HasField("previous_start_time") and message.reason == ""
