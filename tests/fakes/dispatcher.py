@@ -299,17 +299,17 @@ class Answer:
     """How the provider answers one send: whether it took the message, and what it raises."""
 
     accepted: bool = True
-    error: Exception | None = None
+    error: BaseException | None = None
 
 
 ACCEPT = Answer()
 
 
-def refuse(error: Exception) -> Answer:
+def refuse(error: BaseException) -> Answer:
     return Answer(accepted=False, error=error)
 
 
-def accept_then(error: Exception) -> Answer:
+def accept_then(error: BaseException) -> Answer:
     """The message is in the mailbox, but the answer says otherwise (a 5xx, a timeout)."""
     return Answer(accepted=True, error=error)
 
