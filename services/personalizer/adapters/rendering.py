@@ -124,15 +124,7 @@ class InvitationRenderer:
             }
         )
         subject, text, html = self.render_angle(assessment.angle, context)
-        recipient = Recipient(
-            person.id,
-            person.display_name,
-            person.email or "",
-            person.role,
-            person.title,
-            person.time_zone,
-        )
-        ics = calendar_invitation(session, customer, recipient, link, now)
+        ics = calendar_invitation(session, customer, Recipient.of(person), link, now)
         return Content(subject, text, html, ics), link, context
 
     def render_angle(self, angle: Angle, context: dict[str, Any]) -> tuple[str, str, str]:
