@@ -3,36 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 
 from trainvite.catalog.v1 import catalog_pb2
 from trainvite.events.v1 import events_pb2
 
 from services.catalog.adapters.events import event_registry
-from services.catalog.domain.model import Course, Format, Level, ScheduledSession, TrainingSession
+from services.catalog.domain.model import ScheduledSession
 from services.common.messaging.topology import Topology
+from tests.unit.catalog.examples import COURSE, NOW, scheduled
 
-NOW = dt.datetime(2026, 11, 24, 9, 30, tzinfo=dt.UTC)
 START = dt.datetime(2026, 12, 3, 15, tzinfo=dt.UTC)
-COURSE = Course(
-    id=uuid.uuid4(),
-    title="Dashboards 101",
-    level=Level.BEGINNER,
-    format=Format.LIVE_WEBINAR,
-    duration=dt.timedelta(minutes=60),
-    features=("dashboards",),
-)
-SESSION = ScheduledSession(
-    TrainingSession(
-        id=uuid.uuid4(),
-        course_id=COURSE.id,
-        start_time=START,
-        time_zone="Europe/Berlin",
-        capacity=20,
-        seats_taken=20,
-    ),
-    COURSE,
-)
+SESSION = scheduled(start_time=START, time_zone="Europe/Berlin", capacity=20, seats_taken=20)
 TOPOLOGY = Topology("unit")
 
 

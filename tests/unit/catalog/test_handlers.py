@@ -30,8 +30,8 @@ from services.common.attendance import AttendanceFact
 from services.common.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound
 from services.common.messaging.topology import Topology
 from tests.fakes.catalog import CatalogStore, FakeCatalogUnitOfWork
+from tests.unit.catalog.examples import NOW
 
-NOW = dt.datetime(2026, 11, 24, 9, tzinfo=dt.UTC)
 EDITOR = "editor@trainvite.dev"
 
 

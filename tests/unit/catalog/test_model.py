@@ -10,46 +10,18 @@ import pytest
 
 from services.catalog.domain.events import ChangeKind, SessionChanged
 from services.catalog.domain.model import (
-    Course,
     CourseState,
-    Format,
     LearningOutcome,
-    Level,
     Registration,
     ScheduledSession,
     SessionState,
-    TrainingSession,
     topic_query,
     validate_course,
     validate_session,
 )
 from services.catalog.domain.names import parse_course_name, parse_session_name
 from services.common.errors import Aborted, FailedPrecondition, InvalidArgument
-
-NOW = dt.datetime(2026, 11, 24, tzinfo=dt.UTC)
-COURSE = Course(
-    id=uuid.uuid4(),
-    title="Dashboards 101",
-    level=Level.BEGINNER,
-    format=Format.LIVE_WEBINAR,
-    duration=dt.timedelta(minutes=60),
-    features=("dashboards",),
-)
-
-
-def session(**kw: object) -> TrainingSession:
-    base: dict[str, object] = dict(
-        id=uuid.uuid4(),
-        course_id=COURSE.id,
-        start_time=NOW + dt.timedelta(days=7),
-        time_zone="America/New_York",
-    )
-    base.update(kw)
-    return TrainingSession(**base)  # type: ignore[arg-type]
-
-
-def scheduled(**kw: object) -> ScheduledSession:
-    return ScheduledSession(session(**kw), COURSE)
+from tests.unit.catalog.examples import COURSE, NOW, scheduled, session
 
 
 def recorded(aggregate: ScheduledSession) -> list[tuple[ChangeKind, str]]:
