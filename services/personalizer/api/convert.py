@@ -10,6 +10,7 @@ from trainvite.personalizer.v1 import personalizer_pb2 as pb
 
 from services.personalizer.adapters.catalog_client import FORMAT_TO_PB, LEVEL_TO_PB
 from services.personalizer.adapters.events import ANGLE_TO_PB
+from services.personalizer.domain import names
 from services.personalizer.domain.gaps import FeatureAdoption
 from services.personalizer.domain.model import (
     AdoptionLevel,
@@ -98,7 +99,7 @@ def _adoption(a: FeatureAdoption) -> pb.FeatureAdoption:
 
 def gaps_to_pb(gaps: TrainingGaps) -> pb.TrainingGaps:
     message = pb.TrainingGaps(
-        name=f"customers/{gaps.customer.id}/training-gaps",
+        name=names.gaps_name(gaps.customer.id),
         customer_display_name=gaps.customer.display_name,
         window_days=gaps.window_days,
         stakeholders=[

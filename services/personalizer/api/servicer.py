@@ -11,6 +11,7 @@ from trainvite.personalizer.v1 import personalizer_pb2_grpc
 
 from services.common.auth import current_principal
 from services.personalizer.api.convert import batch_to_pb, draft_to_pb, gaps_to_pb
+from services.personalizer.domain import names
 from services.personalizer.domain.model import Content
 from services.personalizer.service_layer import drafting, gaps, review
 from services.personalizer.service_layer.dependencies import Dependencies
@@ -91,7 +92,8 @@ class PersonalizerServicer(personalizer_pb2_grpc.PersonalizerServiceServicer):
         draft = await drafting.add_recipient(
             self._deps, request.batch, request.stakeholder, request.etag, current_principal()
         )
-        return draft_to_pb(f"{request.batch}/drafts/{draft.id}", draft)
+        customer_id, batch_id = names.batch_id(request.batch, "batch")
+        return draft_to_pb(names.draft_name(customer_id, batch_id, draft.id), draft)
 
     async def RenderInvitationDraft(
         self, request: pb.RenderInvitationDraftRequest, context: Context

@@ -143,7 +143,7 @@ class SessionInfo:
 
     @property
     def id(self) -> str:
-        return self.name.rsplit("/", 1)[-1]
+        return names.session_id(self.name)
 
 
 @dataclass(frozen=True)
@@ -426,7 +426,7 @@ class InvitationBatch(Aggregate):
         for d in self.drafts:
             if d.id == draft_id:
                 return d
-        raise NotFound(f"{self.name}/drafts/{draft_id} does not exist")
+        raise NotFound(f"{names.draft_name(self.customer_id, self.id, draft_id)} does not exist")
 
     def edit_draft(
         self, draft_id: uuid.UUID, content: Content, etag: str, by: str

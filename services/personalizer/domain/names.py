@@ -52,12 +52,25 @@ def draft_id(name: str, field: str = "draft.name") -> tuple[str, uuid.UUID, uuid
     return m["customer"], _uuid(m["batch"], field), _uuid(m["draft"], field)
 
 
+def customer_name(customer: str) -> str:
+    return f"customers/{customer}"
+
+
+def gaps_name(customer: str) -> str:
+    return f"{customer_name(customer)}/training-gaps"
+
+
 def batch_name(customer: str, batch: uuid.UUID) -> str:
-    return f"customers/{customer}/invitation-batches/{batch}"
+    return f"{customer_name(customer)}/invitation-batches/{batch}"
 
 
 def draft_name(customer: str, batch: uuid.UUID, draft: uuid.UUID) -> str:
     return f"{batch_name(customer, batch)}/drafts/{draft}"
+
+
+def session_id(name: str) -> str:
+    """The catalog's id of a session, the last part of its name."""
+    return name.rsplit("/", 1)[-1]
 
 
 def session_name(name: str, field: str = "training_session") -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from services.common.auth import Principal
 from services.common.errors import NotFound
+from services.personalizer.domain import names
 from services.personalizer.domain.model import Customer
 from services.personalizer.service_layer.unit_of_work import PersonalizerUnitOfWork
 
@@ -18,5 +19,5 @@ async def customer_for(
     if customer is None or (
         principal is not None and not principal.may_act_for(customer.csm_email)
     ):
-        raise NotFound(f"customers/{customer_id} does not exist")
+        raise NotFound(f"{names.customer_name(customer_id)} does not exist")
     return customer

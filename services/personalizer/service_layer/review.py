@@ -22,7 +22,7 @@ async def _locked_batch(
 ) -> InvitationBatch:
     batch = await uow.batches.get(customer_id, batch_id, for_update=True)
     if batch is None:
-        raise NotFound(f"customers/{customer_id}/invitation-batches/{batch_id} does not exist")
+        raise NotFound(f"{names.batch_name(customer_id, batch_id)} does not exist")
     return batch
 
 
@@ -153,7 +153,7 @@ async def render_draft(
         await customer_for(uow, customer_id, principal)
         batch = await uow.batches.get(customer_id, batch_id)
         if batch is None:
-            raise NotFound(f"customers/{customer_id}/invitation-batches/{batch_id} does not exist")
+            raise NotFound(f"{names.batch_name(customer_id, batch_id)} does not exist")
         context = _render_context(batch, draft_id)
     subject, text, html = (
         await deps.renderer.render_own(subject_template, body_template, context)
