@@ -20,7 +20,7 @@ from trainvite.personalizer.v1 import personalizer_pb2 as pb
 from bench.environment import BenchEnvironment, bench_environment
 from bench.harness import load, start, wait_for_port, write_requests
 from services.common.auth import CallerKind, issue_token
-from services.personalizer.adapters.benchmark_repository import BenchmarkRepository
+from services.personalizer.adapters.benchmark_repository import PostgresBenchmarkRepository
 from services.personalizer.adapters.rendering import InvitationRenderer
 from services.personalizer.domain.gaps import FeatureAdoption
 from services.personalizer.domain.model import (
@@ -114,7 +114,7 @@ async def refresh_benchmarks(database_url: str) -> float:
         started = time.perf_counter()
         for window in WINDOWS:
             async with conn.transaction():
-                await BenchmarkRepository(conn).refresh(window, now.date(), now)
+                await PostgresBenchmarkRepository(conn).refresh(window, now.date(), now)
         return time.perf_counter() - started
     finally:
         await conn.close()
