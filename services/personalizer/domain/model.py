@@ -200,6 +200,9 @@ def _ensure_etag(current: str, given: str, what: str) -> None:
 
 @dataclass
 class InvitationDraft:
+    """One recipient's draft. Its changes are made through its batch (`InvitationBatch`), whose
+    etag changes with each of them; approved or dropped, it changes no more."""
+
     id: uuid.UUID
     recipient: Recipient
     score: float
@@ -284,7 +287,9 @@ class InvitationDraft:
         self.version += 1
 
     def freeze(self) -> None:
-        """Freeze the content as it is now: its fingerprint is what the dispatcher checks."""
+        """Approve the content as it is now: its fingerprint is what the dispatcher checks."""
+        if self.state is not DraftState.PENDING_REVIEW:
+            raise FailedPrecondition("only a draft waiting for review can be approved")
         self.state = DraftState.APPROVED
         self.content_sha256 = self.content.sha256()
         self.delivery_state = DeliveryState.PENDING
