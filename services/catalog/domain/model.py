@@ -1,4 +1,8 @@
-"""Courses, their scheduled sessions, and the rules both must satisfy. No I/O here."""
+"""Courses, their scheduled sessions, registrations, and the rules they must satisfy. No I/O.
+
+Each change is a method that refuses what the rules forbid and returns the changed aggregate;
+a change invitees must hear of is recorded on it as a `SessionChanged`.
+"""
 
 from __future__ import annotations
 
