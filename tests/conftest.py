@@ -2,12 +2,12 @@
 
 TEST_DATABASE_URL / TEST_NATS_URL point at servers you run; without them an embedded PostgreSQL
 and a nats-server are started for the session. Either way each test session works in a fresh
-database and each test in its own event namespace, so nothing is shared with other runs.
+database and each test in its own event namespace, so nothing is shared with other runs. Each
+test module works on a database of its own, copied from one migrated and seeded template.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import tempfile
@@ -18,9 +18,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from services.common.migrations import apply_all
+from tests.helpers import DatabaseTemplate
 from tools import stack
-from tools.seed import seed_all
 
 # Fuzzing: a short run in `make test`, the long one (10,000 examples each) in `make fuzz`.
 settings.register_profile(
@@ -62,14 +61,29 @@ def postgres_admin_url(servers_dir: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def database_url(postgres_admin_url: str) -> Iterator[str]:
-    """A fresh database, migrated and seeded with the demo data."""
-    name = f"trainvite_test_{uuid.uuid4().hex[:12]}"
-    url = stack.create_database(postgres_admin_url, name)
-    apply_all(url)
-    asyncio.run(seed_all(url))
-    yield url
-    stack.drop_database(postgres_admin_url, name)
+def database_template(postgres_admin_url: str) -> Iterator[DatabaseTemplate]:
+    """The migrated and seeded database every test database is copied from."""
+    template = DatabaseTemplate.create(postgres_admin_url)
+    yield template
+    template.drop()
+
+
+@pytest.fixture(scope="module")
+def database_url(database_template: DatabaseTemplate) -> Iterator[str]:
+    """This module's own database, migrated and seeded with the demo data.
+
+    Nothing a module's tests change is seen by another module. A module whose tests would see
+    each other's rows overrides this fixture with `fresh_database_url`.
+    """
+    with database_template.copy() as url:
+        yield url
+
+
+@pytest.fixture
+def fresh_database_url(database_template: DatabaseTemplate) -> Iterator[str]:
+    """A migrated and seeded database of this test's own."""
+    with database_template.copy() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import grpc
+import psycopg
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from psycopg import sql
 from trainvite.catalog.v1 import catalog_pb2_grpc
 from trainvite.dispatcher.v1 import dispatcher_pb2_grpc
 from trainvite.personalizer.v1 import personalizer_pb2_grpc
 
 from services.common.auth import CallerKind, issue_token
+from services.common.migrations import apply_all
 from services.platform.seed import CSM_EMAIL, OTHER_CSM_EMAIL
+from tests.waiting import wait_for
+from tools import stack
+from tools.seed import seed_all
 
 CATALOG_EDITOR_EMAIL = "casey.morgan@trainvite.dev"
 
@@ -23,6 +32,54 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+
+@dataclass(frozen=True)
+class DatabaseTemplate:
+    """A database migrated and seeded once, copied for whoever needs a database of its own.
+
+    Migrating and seeding take seconds; `CREATE DATABASE ... TEMPLATE` copies the result in a
+    fraction of one. Nobody may connect to the template: PostgreSQL refuses to copy a database
+    that has sessions.
+    """
+
+    admin_url: str
+    name: str
+
+    @classmethod
+    def create(cls, admin_url: str, prefix: str = "trainvite_template") -> DatabaseTemplate:
+        name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+        url = stack.create_database(admin_url, name)
+        apply_all(url)
+        asyncio.run(seed_all(url))
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS false").format(sql.Identifier(name))
+            )
+            # A session that has just closed may still be on its way out.
+            conn.execute(
+                "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE datname = %s",
+                (name,),
+            )
+        return cls(admin_url, name)
+
+    @contextlib.contextmanager
+    def copy(self, prefix: str = "trainvite_test") -> Iterator[str]:
+        """A copy of its own, dropped afterwards with whoever is still connected to it."""
+        name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                    sql.Identifier(name), sql.Identifier(self.name)
+                )
+            )
+        try:
+            yield stack.with_database(self.admin_url, name)
+        finally:
+            stack.drop_database(self.admin_url, name)
+
+    def drop(self) -> None:
+        stack.drop_database(self.admin_url, self.name)
 
 
 def bearer(token: str) -> tuple[tuple[str, str]]:
@@ -71,24 +128,23 @@ def clients(
 async def wait_until_serving(
     c: Clients, tasks: list[asyncio.Task[None]], seconds: float = 90.0
 ) -> None:
-    """Wait until every service answers SERVING; fail early if one of `tasks` died.
+    """Wait until every service answers SERVING; fail at once if one of `tasks` died.
 
     The bound is generous: on a loaded two-core machine a service's imports alone take seconds.
     """
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + seconds
     for channel in c.channels:
         stub = health_pb2_grpc.HealthStub(channel)
-        while True:
+
+        async def serving(stub: health_pb2_grpc.HealthAsyncStub = stub) -> bool:
             for t in tasks:
                 if t.done():
                     t.result()  # a service that failed to start fails the test here
-            try:
-                reply = await stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
-                if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                    break
-            except grpc.aio.AioRpcError:
-                pass  # not listening yet
-            if loop.time() > deadline:
-                raise TimeoutError(f"a service did not become SERVING within {seconds:.0f} s")
-            await asyncio.sleep(0.05)
+            reply = await stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
+            return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
+
+        await wait_for(
+            serving,
+            "every service answers SERVING",
+            timeout=seconds,
+            retry_on=(grpc.aio.AioRpcError,),  # not listening yet
+        )

@@ -4,35 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 from services.catalog import bootstrap as catalog
 from services.catalog.settings import CatalogSettings
-from services.common.migrations import apply_all
 from services.common.runtime import serve
 from services.dispatcher import bootstrap as dispatcher
 from services.dispatcher.settings import DispatcherSettings
 from services.personalizer import bootstrap as personalizer
 from services.personalizer.settings import PersonalizerSettings
 from tests.helpers import Clients, clients, free_port, wait_until_serving
-from tools import stack
-from tools.seed import seed_all
-
-
-@contextlib.contextmanager
-def seeded_database(admin_url: str, prefix: str) -> Iterator[str]:
-    """A database of its own, migrated and seeded with the demo data, dropped afterwards."""
-    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    url = stack.create_database(admin_url, name)
-    try:
-        apply_all(url)
-        asyncio.run(seed_all(url))
-        yield url
-    finally:
-        stack.drop_database(admin_url, name)
 
 
 @contextlib.asynccontextmanager
@@ -47,7 +30,6 @@ async def running_services(
 ) -> AsyncIterator[Clients]:
     """Catalog, personalizer and dispatcher serving on free ports until the block ends.
 
-    The frequency cap is off unless `personalizer_overrides` sets it: tests share people.
     A service that stopped on an error fails the block.
     """
     ports = {"catalog": free_port(), "personalizer": free_port(), "dispatcher": free_port()}
@@ -73,7 +55,7 @@ async def running_services(
             PersonalizerSettings(
                 grpc_port=ports["personalizer"],
                 catalog_address=f"127.0.0.1:{ports['catalog']}",
-                **{"frequency_cap_days": 0, **(personalizer_overrides or {})},
+                **(personalizer_overrides or {}),
                 **common,
             ),
             personalizer.build,

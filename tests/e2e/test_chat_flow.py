@@ -10,7 +10,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -18,12 +18,9 @@ import pytest
 from trainvite.dispatcher.v1 import dispatcher_pb2
 from trainvite.personalizer.v1 import personalizer_pb2 as pb
 
-from services.common.migrations import apply_all
 from tests.helpers import Clients, clients, free_port, wait_until_serving
 from tests.mail_checks import check_raw_message
-from tools import stack
 from tools.run import service_environment
-from tools.seed import seed_all
 
 pytestmark = pytest.mark.e2e
 
@@ -31,14 +28,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def e2e_database(postgres_admin_url: str, namespace: str) -> Iterator[str]:
+def e2e_database(fresh_database_url: str) -> str:
     """A database of this test's own, so no earlier approval counts as an invitation."""
-    name = f"trainvite_e2e_{namespace}"
-    url = stack.create_database(postgres_admin_url, name)
-    apply_all(url)
-    asyncio.run(seed_all(url))
-    yield url
-    stack.drop_database(postgres_admin_url, name)
+    return fresh_database_url
 
 
 @pytest.fixture

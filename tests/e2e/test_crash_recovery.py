@@ -8,14 +8,12 @@ import collections
 import os
 import random
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from trainvite.dispatcher.v1 import dispatcher_pb2 as dpb
 from trainvite.personalizer.v1 import personalizer_pb2 as pb
 
-from services.common.migrations import apply_all
 from tests.e2e.processes import (
     add_customer,
     gmail_dispatcher,
@@ -24,8 +22,6 @@ from tests.e2e.processes import (
 )
 from tests.fakes.gmail import Behaviour, FakeGmail, token_file
 from tests.helpers import clients, free_port, wait_until_serving
-from tools import stack
-from tools.seed import seed_all
 
 pytestmark = pytest.mark.e2e
 
@@ -35,14 +31,9 @@ KILLS = int(os.environ.get("CRASH_KILLS", "8"))
 
 
 @pytest.fixture
-def crash_database(postgres_admin_url: str, namespace: str) -> Iterator[str]:
-    name = f"trainvite_crash_{namespace}"
-    url = stack.create_database(postgres_admin_url, name)
-    apply_all(url)
-    asyncio.run(seed_all(url))
-    asyncio.run(add_customer(url, "crashco", CSM, "Alex Rivera", PEOPLE))
-    yield url
-    stack.drop_database(postgres_admin_url, name)
+def crash_database(fresh_database_url: str) -> str:
+    asyncio.run(add_customer(fresh_database_url, "crashco", CSM, "Alex Rivera", PEOPLE))
+    return fresh_database_url
 
 
 async def test_sigkill_during_sending_loses_and_duplicates_nothing(

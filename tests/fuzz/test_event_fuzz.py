@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -43,7 +43,7 @@ from services.platform.seed import CUSTOMERS, PEOPLE
 from tests.fuzz.conftest import ErrorRecords
 from tests.fuzz.strategies import MessageStrategies, messages, strings
 from tests.helpers import Clients
-from tests.in_process import running_services, seeded_database
+from tests.in_process import running_services
 from tests.integration.event_checks import approval, attendance, now_ts
 
 pytestmark = [pytest.mark.fuzz, pytest.mark.integration]
@@ -76,23 +76,15 @@ class Stack:
 
 
 @pytest.fixture(scope="module")
-def event_fuzz_database_url(postgres_admin_url: str) -> Iterator[str]:
-    with seeded_database(postgres_admin_url, "trainvite_event_fuzz") as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
 async def event_stack(
-    event_fuzz_database_url: str,
+    database_url: str,
     nats_url: str,
     signing_key: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[Stack]:
     namespace = f"ef{uuid.uuid4().hex[:10]}"
     outbox: Path = tmp_path_factory.mktemp("event-fuzz-outbox")
-    async with running_services(
-        event_fuzz_database_url, nats_url, namespace, signing_key, outbox
-    ) as c:
+    async with running_services(database_url, nats_url, namespace, signing_key, outbox) as c:
         nc = await nats.connect(nats_url)
         try:
             listed = await c.catalog.ListTrainingSessions(

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import asyncpg
 import pytest
 
 from tests.helpers import Clients
@@ -26,8 +24,8 @@ async def services(
 ) -> AsyncIterator[Clients]:
     """Catalog, personalizer and dispatcher serving on free ports, stopped after the test.
 
-    The tests share one database, so the frequency cap is off unless a test asks for it with
-    `@pytest.mark.personalizer_settings(frequency_cap_days=...)`.
+    Settings of the personalizer or the dispatcher come from the test's
+    `@pytest.mark.personalizer_settings(...)` and `@pytest.mark.dispatcher_settings(...)`.
     """
     personalizer_marker = request.node.get_closest_marker("personalizer_settings")
     dispatcher_marker = request.node.get_closest_marker("dispatcher_settings")
@@ -41,24 +39,3 @@ async def services(
         dispatcher_overrides=dispatcher_marker.kwargs if dispatcher_marker else None,
     ) as c:
         yield c
-        await _drain_deliveries(database_url)
-
-
-async def _drain_deliveries(database_url: str, seconds: float = 15.0) -> None:
-    """Let the dispatcher send what the test approved, so that no later test's dispatcher (and
-    its outbox or fake mailbox) receives another test's invitations. Approved drafts whose
-    delivery is still pending are the measure: it covers events still on their way."""
-    conn = await asyncpg.connect(database_url)
-    try:
-        for _ in range(int(seconds * 10)):
-            pending = await conn.fetchval(
-                """
-                SELECT count(*) FROM personalizer.invitation_drafts
-                WHERE state = 'approved' AND delivery_state = 'pending'
-                """
-            )
-            if pending == 0:
-                return
-            await asyncio.sleep(0.1)
-    finally:
-        await conn.close()

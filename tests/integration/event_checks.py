@@ -10,13 +10,13 @@ from pathlib import Path
 from google.protobuf.timestamp_pb2 import Timestamp
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerInfo
-from nats.js.errors import NotFoundError
 from trainvite.common.v1 import common_pb2
 from trainvite.events.v1 import events_pb2
 
 from services.common.fingerprint import content_sha256
 from services.common.messaging.consumer import NUM_DELIVERED_HEADER
 from services.common.messaging.topology import ConsumerSpec, Topology
+from tests import waiting
 
 
 def now_ts() -> Timestamp:
@@ -89,23 +89,38 @@ class DeadLetters:
         self._sub: object | None = None
 
     async def wait_for(self, count: int, seconds: float = 10.0) -> list[events_pb2.DeadLetter]:
-        """Every dead letter so far, once there are `count` (or when `seconds` have passed)."""
+        """Every dead letter so far, once there are `count`; fails if not within `seconds`."""
+
+        async def enough() -> list[events_pb2.DeadLetter]:
+            await self._fetch()
+            return list(self.seen) if len(self.seen) >= count else []
+
+        return await waiting.wait_for(
+            enough, f"{count} dead letter(s) from {self.durable}", timeout=seconds, interval=0
+        )
+
+    async def within(self, seconds: float) -> list[events_pb2.DeadLetter]:
+        """Every dead letter that has arrived by the end of `seconds` from now: for proving
+        that no (further) letter comes, which only time can show."""
+        deadline = asyncio.get_running_loop().time() + seconds
+        while asyncio.get_running_loop().time() < deadline:
+            await self._fetch()
+        return list(self.seen)
+
+    async def _fetch(self) -> None:
+        """What has arrived since the last fetch, waiting at most 0.2 s for it."""
         if self._sub is None:
             self._sub = await self._js.pull_subscribe(
                 self._topology.dead_letter(self.durable), stream=self._topology.dead_letter_stream
             )
-        sub = self._sub
-        deadline = asyncio.get_running_loop().time() + seconds
-        while len(self.seen) < count and asyncio.get_running_loop().time() < deadline:
-            try:
-                msgs = await sub.fetch(100, timeout=0.2)  # type: ignore[attr-defined]
-            except TimeoutError:
-                continue
-            for m in msgs:
-                self.seen.append(events_pb2.DeadLetter.FromString(m.data))
-                self.on_delivery.append(int((m.headers or {}).get(NUM_DELIVERED_HEADER, "0")))
-                await m.ack()
-        return list(self.seen)
+        try:
+            msgs = await self._sub.fetch(100, timeout=0.2)  # type: ignore[attr-defined]
+        except TimeoutError:
+            return
+        for m in msgs:
+            self.seen.append(events_pb2.DeadLetter.FromString(m.data))
+            self.on_delivery.append(int((m.headers or {}).get(NUM_DELIVERED_HEADER, "0")))
+            await m.ack()
 
     async def close(self) -> None:
         if self._sub is not None:
@@ -128,26 +143,25 @@ async def settled(
 
     A message nak'ed for a retry stays unacked (and comes back as a redelivery), so a consumer
     that settles with `redelivered == 0` and `delivered == published` handled each message on
-    its first delivery.
+    its first delivery. One that does not settle within `seconds` fails the test.
     """
-    deadline = asyncio.get_running_loop().time() + seconds
-    info: ConsumerInfo | None = None
-    while asyncio.get_running_loop().time() < deadline:
-        try:
-            info = await js.consumer_info(spec.stream, spec.durable)
-        except NotFoundError:  # the service has not declared it yet
-            await asyncio.sleep(0.05)
-            continue
+
+    async def state() -> ConsumerInfo | _Unsettled:
+        # NotFoundError until the service has declared the durable: "not yet".
+        info = await js.consumer_info(spec.stream, spec.durable)
         delivered = info.delivered.consumer_seq if info.delivered else 0
-        if (
+        done = (
             delivered >= published
             and not info.num_pending
             and not info.num_ack_pending
             and not info.num_redelivered
-        ):
-            break
-        await asyncio.sleep(0.05)
-    assert info is not None, f"{spec.durable} was never declared"
+        )
+        return info if done else _Unsettled(info)
+
+    info = await waiting.wait_for(
+        state, f"{spec.durable} settled after {published} message(s)", timeout=seconds
+    )
+    assert isinstance(info, ConsumerInfo)  # an _Unsettled is falsy: never returned
     return Settled(
         delivered=info.delivered.consumer_seq if info.delivered else 0,
         redelivered=info.num_redelivered or 0,
@@ -155,13 +169,25 @@ async def settled(
     )
 
 
+class _Unsettled:
+    """A consumer's state that does not count as settled yet, shown if it never does."""
+
+    def __init__(self, info: ConsumerInfo) -> None:
+        self.info = info
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return repr(self.info)
+
+
 async def wait_for_files(directory: Path, count: int, seconds: float = 15.0) -> list[Path]:
-    """The .eml files the file sender wrote, once there are `count` (or when time is up)."""
-    deadline = asyncio.get_running_loop().time() + seconds
-    found: list[Path] = []
-    while asyncio.get_running_loop().time() < deadline:
+    """The .eml files the file sender wrote, once there are `count`; fails if not within
+    `seconds`."""
+
+    def files() -> list[Path]:
         found = sorted(directory.glob("*.eml"))
-        if len(found) >= count:
-            break
-        await asyncio.sleep(0.05)
-    return found
+        return found if len(found) >= count else []
+
+    return await waiting.wait_for(files, f"{count} .eml file(s) in {directory}", timeout=seconds)

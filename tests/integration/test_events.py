@@ -22,6 +22,13 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
+def database_url(fresh_database_url: str) -> str:
+    """A database per test: its tests invite the same people, and a delivery still pending when
+    one ends would be sent by the next test's dispatcher."""
+    return fresh_database_url
+
+
+@pytest.fixture
 async def js(nats_url: str) -> AsyncIterator[JetStreamContext]:
     nc = await nats.connect(nats_url)
     yield nc.jetstream()

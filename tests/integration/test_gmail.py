@@ -26,6 +26,14 @@ from tests.mail_checks import check_raw_messages
 
 pytestmark = pytest.mark.integration
 
+
+@pytest.fixture
+def database_url(fresh_database_url: str) -> str:
+    """A database per test: its tests invite the same people, and a delivery still pending when
+    one ends would reach the next test's mailbox."""
+    return fresh_database_url
+
+
 CSM = "alex.rivera@trainvite.dev"
 # The fake's port is chosen when it starts, and the services read their settings when they
 # start, so each test's fake is started by the module's own fixture before the services.

@@ -19,6 +19,13 @@ from tests.mail_checks import check_raw_message
 pytestmark = pytest.mark.integration
 
 
+@pytest.fixture
+def database_url(fresh_database_url: str) -> str:
+    """A database per test: its tests invite the same people, and a delivery still pending when
+    one ends would land in the next test's outbox."""
+    return fresh_database_url
+
+
 async def _draft(c: Clients, topic: str = "Advanced Analytics") -> pb.InvitationBatch:
     return await c.personalizer.DraftInvitations(
         pb.DraftInvitationsRequest(parent="customers/cloudtech", topic=topic), metadata=c.csm

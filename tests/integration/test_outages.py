@@ -34,8 +34,8 @@ from services.common.messaging.topology import Topology
 from services.common.migrations import apply_all
 from services.common.runtime import serve
 from tests.helpers import bearer, free_port
+from tests.waiting import wait_for
 from tools import stack
-from tools.seed import seed_all
 
 pytestmark = pytest.mark.integration
 
@@ -46,16 +46,6 @@ NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
 async def _quiet(_: Exception) -> None:
     """The test's own client retries while the server starts: nothing to report."""
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], seconds: float, what: str) -> None:
-    """Wait until `check` holds; fail naming `what` if it does not within `seconds`."""
-    deadline = asyncio.get_running_loop().time() + seconds
-    while asyncio.get_running_loop().time() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"not within {seconds} s: {what}")
 
 
 @dataclass
@@ -200,7 +190,7 @@ async def _start_catalog(database_url: str, nats_url: str, key: str) -> RunningC
         except grpc.aio.AioRpcError:
             return False
 
-    await eventually(serving, 60, "the catalog serves")
+    await wait_for(serving, "the catalog serves", timeout=60, interval=0.2, retry_on=())
     return running
 
 
@@ -234,7 +224,9 @@ async def test_a_database_outage_is_unavailable_and_not_serving_then_recovers_by
             await c.health_of("") == NOT_SERVING and await c.health_of(CATALOG) == NOT_SERVING
         )
 
-    await eventually(not_serving, 15, "health reports NOT_SERVING while PostgreSQL is down")
+    await wait_for(
+        not_serving, "health reports NOT_SERVING while PostgreSQL is down", timeout=15, interval=0.2
+    )
     error = await c.list_courses()
     assert error is not None
     assert error.code() == grpc.StatusCode.UNAVAILABLE, (error.code(), error.details())
@@ -247,12 +239,14 @@ async def test_a_database_outage_is_unavailable_and_not_serving_then_recovers_by
     async def serving_again() -> bool:
         return bool(await c.health_of("") == SERVING and await c.health_of(CATALOG) == SERVING)
 
-    await eventually(serving_again, 30, "health reports SERVING once PostgreSQL is back")
+    await wait_for(
+        serving_again, "health reports SERVING once PostgreSQL is back", timeout=30, interval=0.2
+    )
 
     async def answers_again() -> bool:
         return await c.list_courses() is None
 
-    await eventually(answers_again, 30, "RPCs answer once PostgreSQL is back")
+    await wait_for(answers_again, "RPCs answer once PostgreSQL is back", timeout=30, interval=0.2)
 
     async def relay_listens_again() -> bool:
         conn = await asyncpg.connect(database_url)
@@ -265,94 +259,84 @@ async def test_a_database_outage_is_unavailable_and_not_serving_then_recovers_by
         return bool(listening)
 
     # Woken by NOTIFY again, not only by its poll timer.
-    await eventually(relay_listens_again, 30, "the outbox relay listens again")
+    await wait_for(relay_listens_again, "the outbox relay listens again", timeout=30, interval=0.2)
     assert not c.task.done()
 
 
 async def test_a_nats_outage_leaves_the_service_serving_and_events_flow_once_it_is_back(
     private_nats: PrivateNats,
-    postgres_admin_url: str,
+    database_url: str,
     catalog_runner: Callable[[str, str], Awaitable[RunningCatalog]],
     stop_catalogs: None,
 ) -> None:
-    name = f"trainvite_outage_{uuid.uuid4().hex[:12]}"
-    database_url = await asyncio.to_thread(stack.create_database, postgres_admin_url, name)
+    c = await catalog_runner(database_url, private_nats.url)
+    upcoming = await c.stub.ListTrainingSessions(
+        catalog_pb2.ListTrainingSessionsRequest(page_size=2), metadata=c.reader, timeout=10
+    )
+    session, cancelled = upcoming.training_sessions
+
+    await asyncio.to_thread(private_nats.stop)
+    await asyncio.sleep(3)  # several reconnect attempts and consumer fetches fail meanwhile
+    # NATS is not needed to answer: events wait in the outbox.
+    assert await c.health_of("") == SERVING
+    assert await c.list_courses() is None
+    await c.stub.CancelTrainingSession(
+        catalog_pb2.CancelTrainingSessionRequest(
+            name=cancelled.name, etag=cancelled.etag, reason="presenter unavailable"
+        ),
+        metadata=c.editor,
+        timeout=10,
+    )
+    assert not c.task.done()
+
+    await asyncio.to_thread(private_nats.start)
+    # An attendance event published after NATS is back reaches the catalog's consumer.
+    client = await nats.connect(
+        private_nats.url, max_reconnect_attempts=-1, connect_timeout=5, error_cb=_quiet
+    )
     try:
-        await asyncio.to_thread(apply_all, database_url)
-        await seed_all(database_url)
-        c = await catalog_runner(database_url, private_nats.url)
-        upcoming = await c.stub.ListTrainingSessions(
-            catalog_pb2.ListTrainingSessionsRequest(page_size=2), metadata=c.reader, timeout=10
+        js = client.jetstream()
+        event = events_pb2.AttendanceRecorded(
+            event_id=str(uuid.uuid4()),
+            training_session=session.name,
+            email=f"outage-{uuid.uuid4().hex[:8]}@example.com",
+            kind=events_pb2.ATTENDANCE_KIND_REGISTERED,
+            source="registration-link",
         )
-        session, cancelled = upcoming.training_sessions
+        event.occur_time.FromDatetime(dt.datetime.now(dt.UTC))
 
-        await asyncio.to_thread(private_nats.stop)
-        await asyncio.sleep(3)  # several reconnect attempts and consumer fetches fail meanwhile
-        # NATS is not needed to answer: events wait in the outbox.
-        assert await c.health_of("") == SERVING
-        assert await c.list_courses() is None
-        await c.stub.CancelTrainingSession(
-            catalog_pb2.CancelTrainingSessionRequest(
-                name=cancelled.name, etag=cancelled.etag, reason="presenter unavailable"
-            ),
-            metadata=c.editor,
-            timeout=10,
-        )
-        assert not c.task.done()
-
-        await asyncio.to_thread(private_nats.start)
-        # An attendance event published after NATS is back reaches the catalog's consumer.
-        client = await nats.connect(
-            private_nats.url, max_reconnect_attempts=-1, connect_timeout=5, error_cb=_quiet
-        )
-        try:
-            js = client.jetstream()
-            event = events_pb2.AttendanceRecorded(
-                event_id=str(uuid.uuid4()),
-                training_session=session.name,
-                email=f"outage-{uuid.uuid4().hex[:8]}@example.com",
-                kind=events_pb2.ATTENDANCE_KIND_REGISTERED,
-                source="registration-link",
+        async def published() -> bool:
+            # Raises while JetStream is still starting up.
+            await js.publish(
+                c.topology.attendance_recorded,
+                event.SerializeToString(),
+                headers={"Nats-Msg-Id": event.event_id},
+                timeout=2,
             )
-            event.occur_time.FromDatetime(dt.datetime.now(dt.UTC))
+            return True
 
-            async def published() -> bool:
-                try:
-                    await js.publish(
-                        c.topology.attendance_recorded,
-                        event.SerializeToString(),
-                        headers={"Nats-Msg-Id": event.event_id},
-                        timeout=2,
-                    )
-                except Exception:
-                    return False  # JetStream may still be starting up
-                return True
+        await wait_for(published, "JetStream accepts events again", timeout=30, interval=0.2)
 
-            await eventually(published, 30, "JetStream accepts events again")
-
-            async def seat_taken() -> bool:
-                found = await c.stub.GetTrainingSession(
-                    catalog_pb2.GetTrainingSessionRequest(name=session.name),
-                    metadata=c.reader,
-                    timeout=10,
-                )
-                return bool(found.seats_taken == session.seats_taken + 1)
-
-            await eventually(seat_taken, 60, "the consumer processes events after NATS is back")
-
-            # The cancellation written while NATS was away is relayed from the outbox.
-            changes = await js.pull_subscribe(
-                c.topology.session_changed, durable=None, stream=c.topology.catalog_stream
+        async def seat_taken() -> bool:
+            found = await c.stub.GetTrainingSession(
+                catalog_pb2.GetTrainingSessionRequest(name=session.name),
+                metadata=c.reader,
+                timeout=10,
             )
-            relayed = await changes.fetch(1, timeout=30)
-            change = events_pb2.TrainingSessionChanged.FromString(relayed[0].data)
-            assert change.training_session.name == cancelled.name
-        finally:
-            await client.close()
-        assert await c.health_of("") == SERVING
-        assert not c.task.done()
+            return bool(found.seats_taken == session.seats_taken + 1)
+
+        await wait_for(
+            seat_taken, "the consumer processes events after NATS is back", timeout=60, interval=0.2
+        )
+
+        # The cancellation written while NATS was away is relayed from the outbox.
+        changes = await js.pull_subscribe(
+            c.topology.session_changed, durable=None, stream=c.topology.catalog_stream
+        )
+        relayed = await changes.fetch(1, timeout=30)
+        change = events_pb2.TrainingSessionChanged.FromString(relayed[0].data)
+        assert change.training_session.name == cancelled.name
     finally:
-        for stop, _task, _channel in _RUNNING:
-            stop.set()
-        await asyncio.gather(*[t for _, t, _ in _RUNNING], return_exceptions=True)
-        await asyncio.to_thread(stack.drop_database, postgres_admin_url, name)
+        await client.close()
+    assert await c.health_of("") == SERVING
+    assert not c.task.done()

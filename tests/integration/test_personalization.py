@@ -31,6 +31,13 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
+def database_url(fresh_database_url: str) -> str:
+    """A database per test: its tests invite the same people, whom the frequency cap would
+    then leave out."""
+    return fresh_database_url
+
+
+@pytest.fixture
 async def js(nats_url: str) -> AsyncIterator[JetStreamContext]:
     nc = await nats.connect(nats_url)
     yield nc.jetstream()

@@ -19,6 +19,12 @@ from tests.mail_checks import check_raw_message
 pytestmark = pytest.mark.integration
 
 
+@pytest.fixture
+def database_url(fresh_database_url: str) -> str:
+    """A database per test: its tests invite the same people to sessions they change."""
+    return fresh_database_url
+
+
 async def invited_session(c: Clients) -> tuple[cpb.TrainingSession, pb.InvitationBatch]:
     """A new analytics session, with CloudTech's invitations to it approved."""
     session = await analytics_session(c)

@@ -33,6 +33,14 @@ from tests.unit.test_template_sandbox import INJECTIONS, INTERNALS
 
 pytestmark = pytest.mark.integration
 
+
+@pytest.fixture
+def database_url(fresh_database_url: str) -> str:
+    """A database per test: its tests invite the same people, and a delivery still pending when
+    one ends would land in the next test's outbox."""
+    return fresh_database_url
+
+
 # Within every cheaper limit (range, loop steps, output, memory), and far from finishing in
 # 2 s on any machine: a thousand times, wrap 200,000 characters into lines of three.
 SLOW = "{% for i in range(1000) %}{% set w = ('x y ' * 50000)|wordwrap(3) %}{% endfor %}done"
