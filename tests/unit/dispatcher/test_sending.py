@@ -227,6 +227,15 @@ CASES = [
         before=_two_sent_today,
     ),
     Case(
+        "the mailbox's quota has room again shortly: waited for, the claim kept",
+        DeliveryState.SENT,
+        sends=1,
+        delivered=1,
+        events=["outcome sent"],
+        retries=[],
+        quota_waits=[dt.timedelta(seconds=3)] * 150,
+    ),
+    Case(
         "the mailbox's quota is spent for longer than a worker waits: let go until then",
         DeliveryState.SENT,
         sends=1,
