@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import grpc
@@ -14,13 +14,14 @@ import psycopg
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from psycopg import sql
 from trainvite.catalog.v1 import catalog_pb2_grpc
+from trainvite.common.v1 import common_pb2
 from trainvite.dispatcher.v1 import dispatcher_pb2_grpc
-from trainvite.personalizer.v1 import personalizer_pb2_grpc
+from trainvite.personalizer.v1 import personalizer_pb2, personalizer_pb2_grpc
 
 from services.common.auth import CallerKind, issue_token
 from services.common.migrations import apply_all
 from services.platform.seed import CSM_EMAIL, OTHER_CSM_EMAIL
-from tests.waiting import wait_for
+from tests.waiting import NotYet, wait_for
 from tools import stack
 from tools.seed import seed_all
 
@@ -148,3 +149,34 @@ async def wait_until_serving(
             timeout=seconds,
             retry_on=(grpc.aio.AioRpcError,),  # not listening yet
         )
+
+
+async def batch_when(
+    c: Clients,
+    batch: str,
+    done: Callable[[personalizer_pb2.InvitationDraft], bool],
+    description: str,
+    metadata: tuple[tuple[str, str]] | None = None,
+    timeout: float = 10.0,  # noqa: ASYNC109 - the wait's bound, reported when it runs out
+) -> personalizer_pb2.InvitationBatch:
+    """The batch once every one of its drafts is `done` (a batch without drafts never is);
+    fails naming `description` and each draft's delivery state if not within `timeout`."""
+
+    async def current() -> personalizer_pb2.InvitationBatch | NotYet:
+        found = await c.personalizer.GetInvitationBatch(
+            personalizer_pb2.GetInvitationBatchRequest(name=batch), metadata=metadata or c.csm
+        )
+        if found.drafts and all(done(d) for d in found.drafts):
+            return found
+        return NotYet(
+            [
+                (
+                    d.recipient.email,
+                    common_pb2.DeliveryState.Name(d.delivery_state),
+                    d.delivery_detail,
+                )
+                for d in found.drafts
+            ]
+        )
+
+    return await wait_for(current, description, timeout=timeout)

@@ -16,9 +16,22 @@ T = TypeVar("T")
 _NOTHING = object()
 
 
+class NotYet:
+    """A probe's answer meaning "not yet", carrying what it saw, to be shown if time runs out."""
+
+    def __init__(self, seen: object) -> None:
+        self.seen = seen
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return f"NotYet({self.seen!r})"
+
+
 @overload
 async def wait_for(
-    probe: Callable[[], Awaitable[T]],
+    probe: Callable[[], Awaitable[T | NotYet]],
     description: str,
     timeout: float = 10.0,  # noqa: ASYNC109 - a deadline with a report, not a cancellation
     interval: float = 0.05,
@@ -28,7 +41,7 @@ async def wait_for(
 
 @overload
 async def wait_for(
-    probe: Callable[[], T],
+    probe: Callable[[], T | NotYet],
     description: str,
     timeout: float = 10.0,  # noqa: ASYNC109 - a deadline with a report, not a cancellation
     interval: float = 0.05,
@@ -44,6 +57,8 @@ async def wait_for(
     retry_on: tuple[type[Exception], ...] = (Exception,),
 ) -> object:
     """Call `probe` every `interval` seconds until it returns a truthy value, and return that.
+
+    A falsy value means "not yet"; `NotYet(what was seen)` says so with something worth showing.
 
     `probe` may be a coroutine function or a plain one. An exception of `retry_on` it raises
     counts as "not yet" (a server still starting refuses connections) and is shown if time runs

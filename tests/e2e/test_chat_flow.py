@@ -5,7 +5,6 @@ Checks what reaches the recipients: the .eml files the dispatcher's local sender
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
@@ -20,6 +19,7 @@ from trainvite.personalizer.v1 import personalizer_pb2 as pb
 
 from tests.helpers import Clients, clients, free_port, wait_until_serving
 from tests.mail_checks import check_raw_message
+from tests.waiting import NotYet, wait_for
 from tools.run import service_environment
 
 pytestmark = pytest.mark.e2e
@@ -89,16 +89,15 @@ async def test_invite_cloudtech_team_then_send_all(processes: tuple[Clients, Pat
     await c.personalizer.ApproveInvitationBatch(
         pb.ApproveInvitationBatchRequest(name=batch.name, etag=batch.etag), metadata=c.csm
     )
-    status = dispatcher_pb2.BatchDeliveryStatus()
-    for _ in range(300):
+
+    async def all_sent() -> dispatcher_pb2.BatchDeliveryStatus | NotYet:
         status = await c.dispatcher.GetBatchDeliveryStatus(
             dispatcher_pb2.GetBatchDeliveryStatusRequest(name=f"{batch.name}/delivery-status"),
             metadata=c.csm,
         )
-        if status.sent_count == 3:
-            break
-        await asyncio.sleep(0.1)
-    assert status.sent_count == 3
+        return status if status.sent_count == 3 else NotYet(status)
+
+    await wait_for(all_sent, "the three invitations sent", timeout=30, interval=0.1)
 
     messages = _read(outbox)
     assert len(messages) == 3

@@ -22,6 +22,7 @@ from tests.e2e.processes import (
 )
 from tests.fakes.gmail import Behaviour, FakeGmail, token_file
 from tests.helpers import clients, free_port, wait_until_serving
+from tests.waiting import NotYet, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -87,16 +88,13 @@ async def test_sigkill_during_sending_loses_and_duplicates_nothing(
                     "dispatcher", envs["dispatcher"], tmp_path / "dispatcher.log"
                 )
                 await wait_until_serving(c, [])
-            for _ in range(600):
-                try:
-                    current = await status()
-                except Exception:
-                    await asyncio.sleep(0.2)
-                    continue
-                if current.sent_count == PEOPLE:
-                    break
-                await asyncio.sleep(0.2)
-            assert current.sent_count == PEOPLE, (seed, current.sent_count, current.pending_count)
+
+            async def all_sent() -> dpb.BatchDeliveryStatus | NotYet:
+                current = await status()  # raises while the last dispatcher starts
+                done = current.sent_count == PEOPLE
+                return current if done else NotYet((current.sent_count, current.pending_count))
+
+            await wait_for(all_sent, f"all {PEOPLE} sent (seed {seed})", timeout=120, interval=0.2)
             # The kills landed while the batch was being sent, not before or after it.
             assert any(0 < n < PEOPLE for n in delivered_at_kill), delivered_at_kill
         finally:

@@ -45,6 +45,7 @@ from tests.fuzz.strategies import MessageStrategies, messages, strings
 from tests.helpers import Clients
 from tests.in_process import running_services
 from tests.integration.event_checks import approval, attendance, now_ts
+from tests.waiting import NotYet, wait_for
 
 pytestmark = [pytest.mark.fuzz, pytest.mark.integration]
 
@@ -258,15 +259,17 @@ async def _published_on(js: JetStreamContext, spec: ConsumerSpec) -> int:
 
 async def _settle(js: JetStreamContext, spec: ConsumerSpec, seconds: float) -> tuple[int, int]:
     """(messages on the subject, deliveries) once the consumer has caught up with its stream."""
-    deadline = asyncio.get_running_loop().time() + seconds
-    while True:
+
+    async def caught_up() -> tuple[int, int] | NotYet:
         on_subject = await _published_on(js, spec)
         info = await js.consumer_info(spec.stream, spec.durable)
         delivered = info.delivered.consumer_seq if info.delivered else 0
-        caught_up = not info.num_pending and not info.num_ack_pending and delivered >= on_subject
-        if caught_up or asyncio.get_running_loop().time() > deadline:
-            return on_subject, delivered
-        await asyncio.sleep(0.1)
+        done = not info.num_pending and not info.num_ack_pending and delivered >= on_subject
+        return (on_subject, delivered) if done else NotYet(info)
+
+    return await wait_for(
+        caught_up, f"{spec.durable} caught up with its stream", timeout=seconds, interval=0.1
+    )
 
 
 async def _dead_letters_after(
@@ -325,6 +328,7 @@ async def test_generated_events_are_processed_or_dead_lettered_and_the_consumer_
     assert full_name in CANARIES, f"no valid example of {full_name}: add one to CANARIES"
     subject = f"{s.topology.namespace}.{subject_suffix}"
     consumers = _consumers_of(s.topology, subject)
+    assert consumers, f"no consumer reads {subject}: nothing would be checked"
     dead_letters_before = (await s.js.stream_info(s.topology.dead_letter_stream)).state.last_seq
 
     generated = await asyncio.to_thread(draw, payloads(full_name, s))

@@ -146,7 +146,7 @@ async def settled(
     its first delivery. One that does not settle within `seconds` fails the test.
     """
 
-    async def state() -> ConsumerInfo | _Unsettled:
+    async def state() -> ConsumerInfo | waiting.NotYet:
         # NotFoundError until the service has declared the durable: "not yet".
         info = await js.consumer_info(spec.stream, spec.durable)
         delivered = info.delivered.consumer_seq if info.delivered else 0
@@ -156,30 +156,16 @@ async def settled(
             and not info.num_ack_pending
             and not info.num_redelivered
         )
-        return info if done else _Unsettled(info)
+        return info if done else waiting.NotYet(info)
 
     info = await waiting.wait_for(
         state, f"{spec.durable} settled after {published} message(s)", timeout=seconds
     )
-    assert isinstance(info, ConsumerInfo)  # an _Unsettled is falsy: never returned
     return Settled(
         delivered=info.delivered.consumer_seq if info.delivered else 0,
         redelivered=info.num_redelivered or 0,
         info=info,
     )
-
-
-class _Unsettled:
-    """A consumer's state that does not count as settled yet, shown if it never does."""
-
-    def __init__(self, info: ConsumerInfo) -> None:
-        self.info = info
-
-    def __bool__(self) -> bool:
-        return False
-
-    def __repr__(self) -> str:
-        return repr(self.info)
 
 
 async def wait_for_files(directory: Path, count: int, seconds: float = 15.0) -> list[Path]:

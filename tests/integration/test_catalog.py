@@ -23,6 +23,7 @@ from services.common.messaging.topology import Topology
 from tests.helpers import CATALOG_EDITOR_EMAIL, Clients
 from tests.integration.catalog_data import in_days, new_course, new_session, ts
 from tests.integration.test_api_errors import bad_fields
+from tests.waiting import NotYet, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -339,14 +340,13 @@ async def test_seats_follow_registration_events_once_each(
         )
 
     async def seats(expected_taken: int) -> pb.TrainingSession:
-        for _ in range(200):
+        async def taken() -> pb.TrainingSession | NotYet:
             got = await services.catalog.GetTrainingSession(
                 pb.GetTrainingSessionRequest(name=session.name), metadata=services.csm
             )
-            if got.seats_taken == expected_taken:
-                return got
-            await asyncio.sleep(0.05)
-        raise AssertionError(f"seats_taken stayed {got.seats_taken}, expected {expected_taken}")
+            return got if got.seats_taken == expected_taken else NotYet(got.seats_taken)
+
+        return await wait_for(taken, f"{expected_taken} seat(s) taken", timeout=10)
 
     try:
         repeated = str(uuid.uuid4())

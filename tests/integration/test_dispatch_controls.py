@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 import email
 import email.policy
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -16,8 +17,9 @@ from trainvite.common.v1 import common_pb2
 from trainvite.dispatcher.v1 import dispatcher_pb2 as dpb
 from trainvite.personalizer.v1 import personalizer_pb2 as pb
 
-from tests.helpers import Clients
+from tests.helpers import Clients, batch_when
 from tests.integration.catalog_data import analytics_session
+from tests.waiting import NotYet, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -43,17 +45,16 @@ async def drafted(c: Clients) -> pb.InvitationBatch:
 
 
 async def status_when(
-    c: Clients, batch: pb.InvitationBatch, done: object
+    c: Clients, batch: pb.InvitationBatch, done: Callable[[dpb.BatchDeliveryStatus], bool]
 ) -> dpb.BatchDeliveryStatus:
-    for _ in range(300):
-        status = await c.dispatcher.GetBatchDeliveryStatus(
+    async def status() -> dpb.BatchDeliveryStatus | NotYet:
+        found = await c.dispatcher.GetBatchDeliveryStatus(
             dpb.GetBatchDeliveryStatusRequest(name=f"{batch.name}/delivery-status"),
             metadata=c.other_csm,
         )
-        if done(status):  # type: ignore[operator]
-            return status
-        await asyncio.sleep(0.05)
-    raise AssertionError(status)
+        return found if done(found) else NotYet(found)
+
+    return await wait_for(status, f"the delivery status of {batch.name} as expected", timeout=15)
 
 
 async def approved_and_held(c: Clients, batch: pb.InvitationBatch) -> dpb.BatchDeliveryStatus:
@@ -118,13 +119,15 @@ async def test_an_address_suppressed_after_approval_receives_nothing(
     assert wei.recipient.email not in sent_to(outbox_dir)
 
     # Drafting leaves the suppressed address out, and the CSM cannot add it back.
-    for _ in range(100):
+    async def drafted_without_wei() -> pb.InvitationBatch | NotYet:
         again = await drafted(services)
-        left_out = {e.stakeholder.id: e for e in again.excluded}
-        if "ac-analyst" in left_out:
-            break
-        await asyncio.sleep(0.05)
-    assert left_out["ac-analyst"].reason == pb.EXCLUSION_REASON_SUPPRESSED
+        left_out = {e.stakeholder.id: e.reason for e in again.excluded}
+        suppressed = left_out.get("ac-analyst") == pb.EXCLUSION_REASON_SUPPRESSED
+        return again if suppressed else NotYet(left_out)
+
+    again = await wait_for(
+        drafted_without_wei, "Wei left out of new drafts as suppressed", timeout=10
+    )
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await services.personalizer.AddInvitationRecipient(
             pb.AddInvitationRecipientRequest(batch=again.name, stakeholder="ac-analyst"),
@@ -178,14 +181,14 @@ async def test_cancel_stops_unsent_invitations(services: Clients, outbox_dir: Pa
     await services.dispatcher.ResumeBatchDelivery(
         dpb.ResumeBatchDeliveryRequest(name=status_name), metadata=services.other_csm
     )
-    for _ in range(100):
-        shown = await services.personalizer.GetInvitationBatch(
-            pb.GetInvitationBatchRequest(name=batch.name), metadata=services.other_csm
-        )
-        if all(d.delivery_state == common_pb2.DELIVERY_STATE_CANCELLED for d in shown.drafts):
-            break
-        await asyncio.sleep(0.05)
-    assert all(d.delivery_state == common_pb2.DELIVERY_STATE_CANCELLED for d in shown.drafts)
+    await batch_when(
+        services,
+        batch.name,
+        lambda d: d.delivery_state == common_pb2.DELIVERY_STATE_CANCELLED,
+        "every invitation of the batch shown as cancelled",
+        metadata=services.other_csm,
+        timeout=5,
+    )
     assert not {d.recipient.email for d in batch.drafts} & set(sent_to(outbox_dir))
 
 

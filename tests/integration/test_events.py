@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,6 +16,8 @@ from trainvite.personalizer.v1 import personalizer_pb2 as pb
 
 from services.common.messaging.topology import Topology
 from tests.helpers import Clients
+from tests.integration.event_checks import DeadLetters
+from tests.waiting import NotYet, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -35,25 +36,6 @@ async def js(nats_url: str) -> AsyncIterator[JetStreamContext]:
     await nc.drain()
 
 
-async def _dead_letters(
-    js: JetStreamContext, topology: Topology, durable: str
-) -> list[events_pb2.DeadLetter]:
-    sub = await js.pull_subscribe(topology.dead_letter(durable), stream=topology.dead_letter_stream)
-    letters: list[events_pb2.DeadLetter] = []
-    for _ in range(50):
-        try:
-            msgs = await sub.fetch(10, timeout=0.2)
-        except TimeoutError:
-            if letters:
-                break
-            continue
-        for m in msgs:
-            letters.append(events_pb2.DeadLetter.FromString(m.data))
-            await m.ack()
-    await sub.unsubscribe()
-    return letters
-
-
 async def test_a_malformed_approval_is_dead_lettered_with_the_reason(
     services: Clients, js: JetStreamContext, namespace: str
 ) -> None:
@@ -67,7 +49,12 @@ async def test_a_malformed_approval_is_dead_lettered_with_the_reason(
         incomplete.SerializeToString(),
         headers={"Nats-Msg-Id": "bad-2"},
     )
-    letters = await _dead_letters(js, topology, topology.dispatcher_invitations.durable)
+    dead = DeadLetters(js, topology, topology.dispatcher_invitations.durable)
+    try:
+        await dead.wait_for(2)
+        letters = await dead.within(0.2)
+    finally:
+        await dead.close()
     assert len(letters) == 2
     assert letters[0].payload == b"\xff not protobuf"
     assert "not an InvitationApproved" in letters[0].reason
@@ -95,23 +82,24 @@ async def test_a_redelivered_approval_sends_once(
     for m in originals:
         await js.publish(m.subject, m.data, headers={"Nats-Msg-Id": str(uuid.uuid4())})
         await m.ack()
-    status = dispatcher_pb2.BatchDeliveryStatus()
-    for _ in range(200):
+
+    async def all_sent() -> dispatcher_pb2.BatchDeliveryStatus | NotYet:
         status = await services.dispatcher.GetBatchDeliveryStatus(
             dispatcher_pb2.GetBatchDeliveryStatusRequest(name=f"{batch.name}/delivery-status"),
             metadata=services.csm,
         )
-        if status.sent_count == len(batch.drafts):
-            break
-        await asyncio.sleep(0.05)
+        return status if status.sent_count == len(batch.drafts) else NotYet(status)
+
+    status = await wait_for(all_sent, "every invitation of the batch sent", timeout=10)
+
     # Every replayed event has been processed (acked) by the dispatcher before we count.
     spec = topology.dispatcher_invitations
-    for _ in range(200):
+
+    async def processed() -> int | NotYet:
         info = await js.consumer_info(spec.stream, spec.durable)
-        processed = info.ack_floor.consumer_seq if info.ack_floor else 0
-        if processed >= 2 * len(batch.drafts):
-            break
-        await asyncio.sleep(0.05)
-    assert processed >= 2 * len(batch.drafts)
+        acked = info.ack_floor.consumer_seq if info.ack_floor else 0
+        return acked if acked >= 2 * len(batch.drafts) else NotYet(acked)
+
+    await wait_for(processed, "the originals and their replays acked by the dispatcher")
     assert status.sent_count == len(status.deliveries) == len(batch.drafts)
     assert len(list(outbox_dir.glob("*.eml"))) == len(batch.drafts)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -20,9 +19,10 @@ from services.dispatcher import bootstrap as dispatcher
 from services.dispatcher.settings import DispatcherSettings
 from tests.e2e.processes import add_customer
 from tests.fakes.gmail import Behaviour, FakeGmail, service_account_file, token_file
-from tests.helpers import Clients, free_port
+from tests.helpers import Clients, batch_when, free_port
 from tests.integration.catalog_data import analytics_session
 from tests.mail_checks import check_raw_messages
+from tests.waiting import NotYet, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -114,18 +114,16 @@ async def approve_new_customer(
 
 async def settled(c: Clients, batch: pb.InvitationBatch, seconds: float = 60) -> pb.InvitationBatch:
     """The batch once no draft is pending delivery any more."""
-    for _ in range(int(seconds * 10)):
-        current = await c.personalizer.GetInvitationBatch(
-            pb.GetInvitationBatchRequest(name=batch.name), metadata=c.csm
-        )
-        if all(
+    return await batch_when(
+        c,
+        batch.name,
+        lambda d: (
             d.delivery_state
             not in (common_pb2.DELIVERY_STATE_PENDING, common_pb2.DELIVERY_STATE_UNSPECIFIED)
-            for d in current.drafts
-        ):
-            return current
-        await asyncio.sleep(0.1)
-    raise AssertionError([(d.delivery_state, d.delivery_detail) for d in current.drafts])
+        ),
+        f"no invitation of {batch.name} pending delivery",
+        timeout=seconds,
+    )
 
 
 def once_each(fake: FakeGmail, batch: pb.InvitationBatch) -> None:
@@ -196,7 +194,7 @@ async def test_a_rejected_address_fails_for_good_with_the_reason(
     assert grace.delivery_state == common_pb2.DELIVERY_STATE_FAILED
     assert "400" in grace.delivery_detail and "invalidArgument" in grace.delivery_detail
     others = [d for d in batch.drafts if d is not grace]
-    assert all(d.delivery_state == common_pb2.DELIVERY_STATE_SENT for d in others)
+    assert others and all(d.delivery_state == common_pb2.DELIVERY_STATE_SENT for d in others)
     assert gmail.attempts["grace.kim@northwind.example"] == 1  # refused for good: not retried
 
 
@@ -215,18 +213,20 @@ async def test_a_bounce_report_fails_the_delivery_and_suppresses_the_address(
 ) -> None:
     batch = await approve_northwind(services)
     omar = next(d for d in batch.drafts if d.recipient.email == "omar.haddad@northwind.example")
-    for _ in range(300):
+
+    async def bounced() -> pb.InvitationDraft | NotYet:
         current = await services.personalizer.GetInvitationBatch(
             pb.GetInvitationBatchRequest(name=batch.name), metadata=services.csm
         )
         shown = next(d for d in current.drafts if d.name == omar.name)
-        if shown.delivery_state == common_pb2.DELIVERY_STATE_FAILED:
-            break
-        await asyncio.sleep(0.1)
-    assert shown.delivery_state == common_pb2.DELIVERY_STATE_FAILED
+        failed = shown.delivery_state == common_pb2.DELIVERY_STATE_FAILED
+        return shown if failed else NotYet(common_pb2.DeliveryState.Name(shown.delivery_state))
+
+    shown = await wait_for(bounced, "Omar's invitation failed by the bounce", timeout=30)
     assert shown.delivery_detail.startswith("bounced: 5.1.1")
+
     # The personalizer hears of the suppression and leaves the address out from now on.
-    for _ in range(100):
+    async def left_out() -> bool:
         again = await services.personalizer.DraftInvitations(
             pb.DraftInvitationsRequest(
                 parent="customers/northwind",
@@ -235,10 +235,9 @@ async def test_a_bounce_report_fails_the_delivery_and_suppresses_the_address(
             metadata=services.csm,
         )
         reasons = {e.stakeholder.id: e.reason for e in again.excluded}
-        if reasons.get("nw-analyst") == pb.EXCLUSION_REASON_SUPPRESSED:
-            break
-        await asyncio.sleep(0.1)
-    assert reasons.get("nw-analyst") == pb.EXCLUSION_REASON_SUPPRESSED
+        return reasons.get("nw-analyst") == pb.EXCLUSION_REASON_SUPPRESSED
+
+    await wait_for(left_out, "Omar left out of new drafts as suppressed", timeout=10, interval=0.1)
 
 
 @gmail_test(
@@ -342,10 +341,12 @@ async def test_a_restarted_dispatcher_spends_from_the_budget_its_predecessor_lef
     first_stop = asyncio.Event()
     first = start(first_stop)
     try:
-        for _ in range(600):  # the first dispatcher has spent its minute when it stops
-            if len(gmail.delivered(CSM)) >= 3 or first.done():
-                break
-            await asyncio.sleep(0.05)
+        # The first dispatcher has spent its minute when it stops.
+        await wait_for(
+            lambda: len(gmail.delivered(CSM)) >= 3 or first.done(),
+            "three invitations sent by the first dispatcher",
+            timeout=30,
+        )
     finally:
         first_stop.set()
         await first
@@ -356,7 +357,8 @@ async def test_a_restarted_dispatcher_spends_from_the_budget_its_predecessor_lef
         batch = await settled(services, batch, seconds=90)
     finally:
         second_stop.set()
-        with contextlib.suppress(Exception):
-            await second
+        # Gathered, not awaited: a failed wait above is the error to report, not the stop's.
+        stopped = await asyncio.gather(second, return_exceptions=True)
+    assert stopped[0] is None, f"the second dispatcher stopped on {stopped[0]!r}"
     assert gmail.rate_limited == 0, f"{gmail.rate_limited} calls over the quota after the restart"
     once_each(gmail, batch)

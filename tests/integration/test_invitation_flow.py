@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from pathlib import Path
 
@@ -13,7 +12,7 @@ from trainvite.common.v1 import common_pb2
 from trainvite.dispatcher.v1 import dispatcher_pb2
 from trainvite.personalizer.v1 import personalizer_pb2 as pb
 
-from tests.helpers import Clients
+from tests.helpers import Clients, batch_when
 from tests.mail_checks import check_raw_message
 
 pytestmark = pytest.mark.integration
@@ -33,14 +32,12 @@ async def _draft(c: Clients, topic: str = "Advanced Analytics") -> pb.Invitation
 
 
 async def _wait_for_sent(c: Clients, batch: pb.InvitationBatch) -> pb.InvitationBatch:
-    for _ in range(200):
-        current = await c.personalizer.GetInvitationBatch(
-            pb.GetInvitationBatchRequest(name=batch.name), metadata=c.csm
-        )
-        if all(d.delivery_state == common_pb2.DELIVERY_STATE_SENT for d in current.drafts):
-            return current
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"not all sent: {[d.delivery_state for d in current.drafts]}")
+    return await batch_when(
+        c,
+        batch.name,
+        lambda d: d.delivery_state == common_pb2.DELIVERY_STATE_SENT,
+        f"every invitation of {batch.name} sent",
+    )
 
 
 async def test_drafts_pick_the_prd_team_with_reasons_and_leave_out_the_rest(
@@ -88,7 +85,7 @@ async def test_send_all_delivers_each_approved_invitation_once(
     )
     assert approved.state == pb.BATCH_STATE_APPROVED
     assert approved.approved_by == "alex.rivera@trainvite.dev"
-    assert all(len(d.content_sha256) == 64 for d in approved.drafts)
+    assert approved.drafts and all(len(d.content_sha256) == 64 for d in approved.drafts)
 
     # Approving again changes nothing and sends nothing more.
     again = await services.personalizer.ApproveInvitationBatch(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
@@ -26,6 +25,7 @@ from tests.integration.catalog_data import (
     new_session,
 )
 from tests.integration.test_api_errors import bad_fields
+from tests.waiting import NotYet, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -53,16 +53,14 @@ async def _draft(
 
 
 async def _pending(c: Clients, parent: str, created_by: str) -> pb.InvitationBatch:
-    for _ in range(200):
+    async def found() -> list[pb.InvitationBatch]:
         page = await c.personalizer.ListInvitationBatches(
             pb.ListInvitationBatchesRequest(parent=parent, pending_review_only=True),
             metadata=c.csm,
         )
-        found = [b for b in page.invitation_batches if b.created_by == created_by]
-        if found:
-            return found[0]
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"no batch by {created_by}")
+        return [b for b in page.invitation_batches if b.created_by == created_by]
+
+    return (await wait_for(found, f"a batch by {created_by} pending review", timeout=10))[0]
 
 
 async def test_gaps_show_quartiles_the_widest_gaps_and_sessions_that_close_them(
@@ -84,6 +82,7 @@ async def test_gaps_show_quartiles_the_widest_gaps_and_sessions_that_close_them(
     widest = gaps.feature_gaps[0]
     counts = [len(g.stakeholders) for g in gaps.feature_gaps]
     assert counts == sorted(counts, reverse=True)
+    assert widest.training_sessions
     assert all(widest.feature in s.features for s in widest.training_sessions)
     report = next(g for g in gaps.feature_gaps if g.feature == "report_scheduling")
     assert "ct-sarah" in report.stakeholders
@@ -118,19 +117,18 @@ async def test_attendance_counts_for_gaps_and_leaves_the_trained_out(
             event.SerializeToString(),
             headers={"Nats-Msg-Id": event.event_id},
         )
-    for _ in range(200):
+
+    async def trained() -> pb.FeatureAdoption | NotYet:
         gaps = await services.personalizer.GetTrainingGaps(
             pb.GetTrainingGapsRequest(name="customers/northwind/training-gaps"),
             metadata=services.csm,
         )
         dana = next(s for s in gaps.stakeholders if s.stakeholder.id == "nw-ops")
         sharing = next(a for a in dana.adoption if a.feature == "sharing")
-        if sharing.trained:
-            break
-        await asyncio.sleep(0.05)
-    assert (
-        sharing.trained and not sharing.gap and "attended Analytics Clinic" in sharing.explanation
-    )
+        return sharing if sharing.trained else NotYet(sharing)
+
+    sharing = await wait_for(trained, "Dana trained in sharing by her attendance", timeout=10)
+    assert not sharing.gap and "attended Analytics Clinic" in sharing.explanation
 
     next_run = await new_session(services, cpb.Course(name=session.course), in_days(30))
     again = await _draft(services, next_run.name, "customers/northwind")
@@ -329,16 +327,15 @@ async def test_platform_triggers_make_batches_for_review(
         d.angle == common_pb2.PERSONALIZATION_ANGLE_NEW_FEATURE for d in released.drafts
     )
 
-    announced = []
-    for _ in range(50):
-        try:
-            for m in await ready.fetch(10, timeout=0.2):
-                announced.append(events_pb2.DraftsReady.FromString(m.data))
-                await m.ack()
-        except TimeoutError:
-            pass
-        if len(announced) >= 3:
-            break
+    announced: list[events_pb2.DraftsReady] = []
+
+    async def three_announced() -> bool:
+        for m in await ready.fetch(10, timeout=0.2):  # TimeoutError: none yet
+            announced.append(events_pb2.DraftsReady.FromString(m.data))
+            await m.ack()
+        return len(announced) >= 3
+
+    await wait_for(three_announced, "three DraftsReady announced", timeout=10, interval=0)
     assert {a.trigger for a in announced} == {
         "low_adoption",
         "onboarding_scheduled",

@@ -170,6 +170,7 @@ async def _expect_one_dead_letter(
     reason_names: tuple[str, ...],
     subject: str | None = None,
 ) -> None:
+    assert reason_names, "name what the reason must say"
     letters = DeadLetters(js, topology, spec.durable)
     try:
         found = await letters.wait_for(1)

@@ -7,7 +7,6 @@ not exist, and no answer or error text may carry anything of that customer.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import uuid
 from collections.abc import Iterator
@@ -29,6 +28,7 @@ from services.platform.seed import CUSTOMERS, OTHER_CSM_EMAIL, PEOPLE
 from tests.helpers import Clients, bearer
 from tests.integration.catalog_data import analytics_session, new_course, new_session
 from tests.tokens import b64, claims, unsigned
+from tests.waiting import NotYet, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -468,14 +468,15 @@ async def test_a_csm_cannot_hold_another_csms_batch_before_it_is_approved(
     approved = await services.personalizer.ApproveInvitationBatch(
         pb.ApproveInvitationBatchRequest(name=review.name), metadata=services.other_csm
     )
-    for _ in range(300):
+
+    async def all_sent() -> dpb.BatchDeliveryStatus | NotYet:
         status = await services.dispatcher.GetBatchDeliveryStatus(
             dpb.GetBatchDeliveryStatusRequest(name=status_name), metadata=services.other_csm
         )
-        if status.sent_count == len(approved.drafts):
-            break
-        await asyncio.sleep(0.05)
-    assert not status.paused and status.sent_count == len(approved.drafts)
+        return status if status.sent_count == len(approved.drafts) else NotYet(status)
+
+    status = await wait_for(all_sent, "every invitation of Jordan's batch sent", timeout=15)
+    assert not status.paused
 
 
 # The recipient is drafted again right after the invitation: only a suppression may leave them

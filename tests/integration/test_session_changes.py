@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
+from email.message import EmailMessage
 from pathlib import Path
 
 import icalendar
@@ -15,6 +15,7 @@ from trainvite.personalizer.v1 import personalizer_pb2 as pb
 from tests.helpers import Clients
 from tests.integration.catalog_data import analytics_session, ts
 from tests.mail_checks import check_raw_message
+from tests.waiting import NotYet, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -40,16 +41,15 @@ async def invited_session(c: Clients) -> tuple[cpb.TrainingSession, pb.Invitatio
 
 
 async def pending_notice(c: Clients, purpose: int) -> pb.InvitationBatch:
-    for _ in range(200):
+    async def notices() -> list[pb.InvitationBatch]:
         page = await c.personalizer.ListInvitationBatches(
             pb.ListInvitationBatchesRequest(parent="customers/cloudtech", pending_review_only=True),
             metadata=c.csm,
         )
-        notices = [b for b in page.invitation_batches if b.purpose == purpose]
-        if notices:
-            return notices[0]
-        await asyncio.sleep(0.05)
-    raise AssertionError("no notice was drafted")
+        return [b for b in page.invitation_batches if b.purpose == purpose]
+
+    name = pb.BatchPurpose.Name(purpose)
+    return (await wait_for(notices, f"a {name} notice drafted", timeout=10))[0]
 
 
 async def test_a_reschedule_drafts_a_notice_to_every_invitee(
@@ -80,11 +80,13 @@ async def test_a_reschedule_drafts_a_notice_to_every_invitee(
     await services.personalizer.ApproveInvitationBatch(
         pb.ApproveInvitationBatchRequest(name=notice.name), metadata=services.csm
     )
-    for _ in range(200):
+    expected = len(invitations.drafts) + len(notice.drafts)
+
+    def all_sent() -> list[EmailMessage] | NotYet:
         sent = [check_raw_message(p.read_bytes()) for p in outbox_dir.glob("*.eml")]
-        if len(sent) == len(invitations.drafts) + len(notice.drafts):
-            break
-        await asyncio.sleep(0.05)
+        return sent if len(sent) == expected else NotYet(len(sent))
+
+    sent = await wait_for(all_sent, f"{expected} messages in the outbox", timeout=10)
     moved = [m for m in sent if str(m["Subject"]).startswith("New date:")]
     assert len(moved) == len(notice.drafts)
     calendar_part = next(p for p in moved[0].walk() if p.get_content_type() == "text/calendar")

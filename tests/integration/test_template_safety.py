@@ -30,6 +30,7 @@ from tests.helpers import Clients
 from tests.integration.catalog_data import analytics_session
 from tests.unit.test_sanitize import FORBIDDEN, HOSTILE
 from tests.unit.test_template_sandbox import INJECTIONS, INTERNALS
+from tests.waiting import NotYet, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -196,14 +197,17 @@ def _html_part(message: EmailMessage) -> str:
 
 
 async def _sent_to(outbox: Path, address: str) -> EmailMessage:
-    for _ in range(300):
+    def sent() -> EmailMessage | NotYet:
+        recipients = []
         for path in outbox.glob("*.eml"):
             message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
             assert isinstance(message, EmailMessage)
             if address in str(message["To"]):
                 return message
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"nothing was sent to {address}")
+            recipients.append(str(message["To"]))
+        return NotYet(recipients)
+
+    return await wait_for(sent, f"a message sent to {address}", timeout=30, interval=0.1)
 
 
 async def test_edited_html_is_stored_returned_and_sent_sanitized(
