@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 import icalendar
 import pytest
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, UndefinedError
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, UndefinedError, meta, nodes
 from markupsafe import escape
 
 from services.common.errors import InvalidArgument
@@ -20,6 +20,7 @@ from services.personalizer.domain.selection import Assessment, assess
 from tests.unit.test_selection import CUSTOMER, LOW, POWER, SESSION, person
 
 NOW = dt.datetime(2026, 11, 24, tzinfo=dt.UTC)
+TEMPLATE_PARTS = ("subject.txt", "body.txt", "body.html")
 
 
 def render(assessment: Assessment) -> tuple[str, str, str, str]:
@@ -58,12 +59,27 @@ def test_the_calendar_invitation_parses_and_holds_the_right_instant() -> None:
 
 
 def test_every_angle_has_its_templates_and_they_use_only_known_variables() -> None:
+    a = assess(person("operations_leader"), CUSTOMER, SESSION, LOW, False)
+    assert isinstance(a, Assessment)
+    renderer = InvitationRenderer()
+    _, _, context = renderer.render(a, CUSTOMER, SESSION, uuid.uuid4(), NOW)
     env = Environment(
         loader=FileSystemLoader(TEMPLATE_DIR), undefined=StrictUndefined, autoescape=True
     )
+    # Rendering (StrictUndefined) catches an unknown name or attribute on the path taken; the
+    # parse catches an unknown name in any branch, taken or not.
+    names = [f"{angle.value}/{part}" for angle in Angle for part in TEMPLATE_PARTS]
+    names += ["_base/body.txt", "_base/body.html", "_macros.txt"]
     for angle in Angle:
-        for part in ("subject.txt", "body.txt", "body.html"):
-            env.get_template(f"{angle.value}/{part}")  # compiles
+        subject, text, html = renderer.render_angle(angle, context)
+        assert subject.strip() and text.strip() and html.strip(), angle
+    for name in names:
+        source, _, _ = env.loader.get_source(env, name)  # type: ignore[union-attr]
+        tree = env.parse(source)
+        # `{% import ... as m %}` at the top is seen from the blocks, which Jinja2 checks apart.
+        imported = {i.target for i in tree.find_all(nodes.Import)}
+        unknown = meta.find_undeclared_variables(tree) - set(context) - imported
+        assert not unknown, f"{name} uses {sorted(unknown)}, which no render context holds"
     with pytest.raises(UndefinedError):
         env.from_string("{{ nobody.knows }}").render()
 
