@@ -51,17 +51,24 @@ class DatabaseTemplate:
     def create(cls, admin_url: str, prefix: str = "trainvite_template") -> DatabaseTemplate:
         name = f"{prefix}_{uuid.uuid4().hex[:12]}"
         url = stack.create_database(admin_url, name)
-        apply_all(url)
-        asyncio.run(seed_all(url))
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS false").format(sql.Identifier(name))
-            )
-            # A session that has just closed may still be on its way out.
-            conn.execute(
-                "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE datname = %s",
-                (name,),
-            )
+        try:
+            apply_all(url)
+            asyncio.run(seed_all(url))
+            with psycopg.connect(admin_url, autocommit=True) as conn:
+                conn.execute(
+                    sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS false").format(
+                        sql.Identifier(name)
+                    )
+                )
+                # A session that has just closed may still be on its way out.
+                conn.execute(
+                    "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity"
+                    " WHERE datname = %s",
+                    (name,),
+                )
+        except BaseException:
+            stack.drop_database(admin_url, name)
+            raise
         return cls(admin_url, name)
 
     @contextlib.contextmanager
