@@ -1,9 +1,10 @@
 """Real PostgreSQL and NATS for the tests that need them.
 
 TEST_DATABASE_URL / TEST_NATS_URL point at servers you run; without them an embedded PostgreSQL
-and a nats-server are started for the session. Either way each test session works in a fresh
-database and each test in its own event namespace, so nothing is shared with other runs. Each
-test module works on a database of its own, copied from one migrated and seeded template.
+and a nats-server are started for the session. Either way the session makes its own databases and
+each test works in its own event namespace, so nothing is shared with other runs. Each test module
+works on a database of its own (a module whose tests would see each other's rows, on one per
+test), copied from one template migrated and seeded once per session.
 """
 
 from __future__ import annotations
