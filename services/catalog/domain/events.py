@@ -31,3 +31,15 @@ class SessionChanged(Event):
     previous_start_time: dt.datetime | None = None
     previous_time_zone: str = ""
     reason: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class RegistrationChanged(Event):
+    """One person's registration for a session moved (registered, attended, no-show or
+    cancelled), with the seats left after it (None: the capacity is unlimited)."""
+
+    training_session: str
+    email: str
+    state: str
+    previous_state: str | None
+    seats_left: int | None

@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from services.catalog.domain.events import ChangeKind, SessionChanged
+from services.catalog.domain.events import ChangeKind, RegistrationChanged, SessionChanged
 from services.catalog.domain.names import course_name, session_name
 from services.common.attendance import SEAT_HOLDING, ensure_possible_now, registration_transition
 from services.common.domain import Aggregate
@@ -251,15 +251,27 @@ class ScheduledSession(Aggregate):
         return followed
 
     def registration_moved(self, before: Registration, after: Registration) -> ScheduledSession:
-        """The session with its seats counted again after one person's registration moved:
-        `seats_taken` is always the number of people holding a seat."""
+        """The session with its seats counted again after one person's registration moved
+        (`seats_taken` is always the number of people holding a seat), the move recorded."""
         if {before.occurrence_id, after.occurrence_id} != {self.session.id}:
             raise ValueError(f"the registration is not one of {self.session.name}")
-        delta = int(after.holds_seat) - int(before.holds_seat)
-        if not delta:
+        if after.state == before.state or after.state is None:
             return self
-        taken = replace(self.session, seats_taken=self.session.seats_taken + delta)
-        return ScheduledSession(taken, self.course)
+        delta = int(after.holds_seat) - int(before.holds_seat)
+        moved = self
+        if delta:
+            taken = replace(self.session, seats_taken=self.session.seats_taken + delta)
+            moved = ScheduledSession(taken, self.course)
+        moved.record(
+            RegistrationChanged(
+                training_session=self.session.name,
+                email=after.email,
+                state=after.state,
+                previous_state=before.state,
+                seats_left=moved.session.seats_left,
+            )
+        )
+        return moved
 
     def _ensure_open(self, now: dt.datetime) -> None:
         if self.session.state is SessionState.CANCELLED:

@@ -102,6 +102,11 @@ class Topology:
         """catalog -> personalizer: a session was rescheduled, cancelled or changed."""
         return self._subject("catalog.session_changed")
 
+    @property
+    def registration_changed(self) -> str:
+        """catalog -> anyone tracking registrations: one person's registration moved."""
+        return self._subject("catalog.registration_changed")
+
     def dead_letter(self, consumer: str) -> str:
         """Where a consumer puts a message it cannot process, with the reason."""
         return self._subject(f"deadletter.{consumer}")

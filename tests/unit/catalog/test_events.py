@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 from trainvite.catalog.v1 import catalog_pb2
 from trainvite.events.v1 import events_pb2
 
 from services.catalog.adapters.events import event_registry
-from services.catalog.domain.model import ScheduledSession
+from services.catalog.domain.model import Registration, ScheduledSession
 from services.common.messaging.topology import Topology
 from tests.unit.catalog.examples import COURSE, NOW, scheduled
 
@@ -73,3 +74,28 @@ def test_a_new_length_is_an_update_with_the_new_end() -> None:
     assert message.kind == events_pb2.SESSION_CHANGE_KIND_UPDATED
     assert message.training_session.duration.ToTimedelta() == dt.timedelta(minutes=90)
     assert not message.HasField("previous_start_time") and message.reason == ""
+
+
+def test_a_registration_change_carries_both_states_and_the_seats_left() -> None:
+    three_seats = scheduled(capacity=3, seats_taken=1)
+    none = Registration(three_seats.session.id, "ana@cloudtech.example")
+    moved = three_seats.registration_moved(none, replace(none, state="registered"))
+    (event,) = moved.pending_events
+    row = event_registry(TOPOLOGY, lambda: NOW).to_outbox(event)
+    message = events_pb2.RegistrationChanged.FromString(row.payload)
+
+    assert row.subject == TOPOLOGY.registration_changed
+    assert (message.event_id, message.occur_time.ToDatetime(tzinfo=dt.UTC)) == (row.event_id, NOW)
+    assert (message.training_session, message.email) == (
+        three_seats.session.name,
+        "ana@cloudtech.example",
+    )
+    assert message.state == events_pb2.ATTENDANCE_KIND_REGISTERED
+    assert message.previous_state == events_pb2.ATTENDANCE_KIND_UNSPECIFIED
+    assert message.HasField("seats_left") and message.seats_left == 1
+
+    unlimited = scheduled(capacity=0)
+    none = Registration(unlimited.session.id, "ana@cloudtech.example")
+    (event,) = unlimited.registration_moved(none, replace(none, state="registered")).pending_events
+    row = event_registry(TOPOLOGY, lambda: NOW).to_outbox(event)
+    assert not events_pb2.RegistrationChanged.FromString(row.payload).HasField("seats_left")

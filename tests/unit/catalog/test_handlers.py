@@ -12,7 +12,7 @@ from trainvite.events.v1 import events_pb2
 
 from services.catalog.api.subscriptions import subscriptions
 from services.catalog.bootstrap import bootstrap
-from services.catalog.domain.events import ChangeKind, SessionChanged
+from services.catalog.domain.events import ChangeKind, RegistrationChanged, SessionChanged
 from services.catalog.domain.model import (
     COURSE_CANCELLED_REASON,
     Course,
@@ -438,6 +438,33 @@ async def test_seats_follow_registrations_and_cancellations(catalog: Catalog) ->
     got = await sessions.get_session(catalog.deps, s.session.name)
     assert (got.session.seats_taken, got.session.seats_left) == (2, 1)
     assert catalog.changes() == []
+
+
+async def test_each_move_of_a_registration_is_published_once_with_the_seats_left(
+    catalog: Catalog,
+) -> None:
+    s = await catalog.session(await catalog.course(), capacity=2)
+    registered = uuid.uuid4()
+    await catalog.attend(s, "a@x.example", "registered", registered)
+    await catalog.attend(s, "a@x.example", "registered", registered)  # the same event again
+    await catalog.attend(s, "a@x.example", "registered")  # nothing moves
+    await catalog.attend(s, "b@x.example", "registered")
+    await catalog.attend(s, "a@x.example", "cancelled")
+    catalog.clock.now = s.session.start_time + dt.timedelta(minutes=5)
+    await catalog.attend(s, "b@x.example", "attended")
+    await catalog.attend(s, "b@x.example", "cancelled")  # attendance never goes backwards
+
+    moves = [
+        (e.email, e.previous_state, e.state, e.seats_left, e.training_session)
+        for e in catalog.store.published_of(RegistrationChanged)
+        if isinstance(e, RegistrationChanged)
+    ]
+    assert moves == [
+        ("a@x.example", None, "registered", 1, s.session.name),
+        ("b@x.example", None, "registered", 0, s.session.name),
+        ("a@x.example", "registered", "cancelled", 1, s.session.name),
+        ("b@x.example", "registered", "attended", 1, s.session.name),
+    ]
 
 
 async def test_a_repeated_event_is_applied_once(catalog: Catalog) -> None:
