@@ -140,9 +140,14 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $
 ON CONFLICT (id) DO UPDATE
 SET subject = EXCLUDED.subject, text_body = EXCLUDED.text_body, html_body = EXCLUDED.html_body,
     calendar_ics = EXCLUDED.calendar_ics, state = EXCLUDED.state,
-    content_sha256 = EXCLUDED.content_sha256, delivery_state = EXCLUDED.delivery_state,
-    delivery_detail = EXCLUDED.delivery_detail, updated_by = EXCLUDED.updated_by,
-    version = EXCLUDED.version
+    content_sha256 = EXCLUDED.content_sha256,
+    -- Once a draft is approved its delivery state is show_delivery's alone: a batch read before
+    -- an outcome arrived (approving the rest of it, say) must not write the old state back.
+    delivery_state = CASE WHEN invitation_drafts.state = 'approved'
+                          THEN invitation_drafts.delivery_state ELSE EXCLUDED.delivery_state END,
+    delivery_detail = CASE WHEN invitation_drafts.state = 'approved'
+                           THEN invitation_drafts.delivery_detail ELSE EXCLUDED.delivery_detail END,
+    updated_by = EXCLUDED.updated_by, version = EXCLUDED.version
 """
 _ONE_APPROVED_INVITATION = "one_approved_invitation_per_person_and_session"
 
