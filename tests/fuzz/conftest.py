@@ -56,5 +56,8 @@ def error_records() -> Iterator[ErrorRecords]:
     root.addHandler(handler)
     try:
         yield handler
+        # A service that configures logging replaces the root's handlers: had this one gone,
+        # "nothing was logged as an error" would hold without anything having been watched.
+        assert handler in root.handlers, "the error records stopped listening during the test"
     finally:
         root.removeHandler(handler)
