@@ -8,19 +8,18 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-import functools
 import re
 import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from services.catalog.domain.events import ChangeKind, RegistrationChanged, SessionChanged
 from services.catalog.domain.names import course_name, session_name
 from services.common.attendance import SEAT_HOLDING, ensure_possible_now, registration_transition
 from services.common.domain import Aggregate
 from services.common.errors import Aborted, FailedPrecondition, InvalidArgument, Violations
+from services.common.time_zones import is_time_zone
 
 # Why a session of a cancelled course is cancelled.
 COURSE_CANCELLED_REASON = "the course was cancelled"
@@ -350,23 +349,6 @@ _MAX_TEXT = {"title": 200, "topic": 100, "description": 5000, "presenter": 200}
 def _is_http_url(value: str) -> bool:
     parts = urlsplit(value)
     return parts.scheme in ("http", "https") and bool(parts.netloc)
-
-
-@functools.cache
-def _known_time_zones() -> frozenset[str]:
-    # Read from the zone files once: scanning them takes milliseconds on every call.
-    return frozenset(available_timezones())
-
-
-def is_time_zone(value: str) -> bool:
-    """An IANA zone this machine knows."""
-    if value not in _known_time_zones():
-        return False
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        return False
-    return True
 
 
 def validate_course(course: Course, p: str = "course.") -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import zoneinfo
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -17,6 +16,7 @@ from services.common.messaging import decoders, decoding
 from services.common.messaging.consumer import MessageHandler, PoisonMessage
 from services.common.messaging.inbound import Route, by_subject
 from services.common.messaging.topology import ConsumerSpec, Topology
+from services.common.time_zones import is_time_zone
 from services.personalizer.adapters.catalog_client import session_info
 from services.personalizer.api.convert import DELIVERY_STATE_FROM_PB
 from services.personalizer.domain import names
@@ -48,11 +48,6 @@ def _name(parse: Callable[[str, str], T], value: str, field: str) -> T:
         raise PoisonMessage(f"{exc} (not {value[:80]!r})") from exc
 
 
-@functools.cache
-def _time_zones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
-
-
 def delivery_outcome(data: bytes) -> DeliveryOutcome:
     event, event_id = decoding.parse_event(events_pb2.DeliveryOutcome, data)
     state = DELIVERY_STATE_FROM_PB.get(event.state)
@@ -74,7 +69,7 @@ def session_changed(data: bytes) -> Notice:
     # Notices are rendered in these zones: an unknown one would fail on every delivery.
     for path in ("training_session.time_zone", "previous_time_zone"):
         zone = decoding.field_value(event, path)
-        if (zone or path == "training_session.time_zone") and zone not in _time_zones():
+        if (zone or path == "training_session.time_zone") and not is_time_zone(zone):
             raise PoisonMessage(f"{path}: {zone[:80]!r} is not an IANA time zone")
     return Notice(
         event_id=event_id,
