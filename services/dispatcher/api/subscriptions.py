@@ -12,7 +12,8 @@ from services.common.messaging.consumer import MessageHandler, PoisonMessage
 from services.common.messaging.inbound import Route, by_subject
 from services.common.messaging.topology import ConsumerSpec, Topology
 from services.dispatcher.domain import names
-from services.dispatcher.domain.model import ApprovedInvitation, InvitationApproved
+from services.dispatcher.domain.facts import InvitationApproved
+from services.dispatcher.domain.model import ApprovedInvitation
 from services.dispatcher.service_layer import invitations
 from services.dispatcher.service_layer.dependencies import Dependencies
 

@@ -56,14 +56,6 @@ class ApprovedInvitation:
     send_after: dt.datetime
 
 
-@dataclass(frozen=True)
-class InvitationApproved:
-    """An incoming approval: the invitation, and the id of the event that brought it."""
-
-    event_id: uuid.UUID
-    approved: ApprovedInvitation
-
-
 def new_message_id(delivery_id: uuid.UUID, sender_email: str) -> str:
     """An RFC 5322 Message-ID under the sender's domain."""
     domain = sender_email.rpartition("@")[2] or "trainvite.invalid"

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from services.dispatcher.domain.model import Delivery, InvitationApproved
+from services.dispatcher.domain.facts import InvitationApproved
+from services.dispatcher.domain.model import Delivery
 from services.dispatcher.service_layer.dependencies import Dependencies
 
 

@@ -10,7 +10,8 @@ import pytest
 from services.common.auth import CallerKind, Principal
 from services.common.errors import InvalidArgument, NotFound, PermissionDenied
 from services.dispatcher.domain.events import AddressSuppressed, DeliveryOutcome
-from services.dispatcher.domain.model import DeliveryState, InvitationApproved
+from services.dispatcher.domain.facts import InvitationApproved
+from services.dispatcher.domain.model import DeliveryState
 from services.dispatcher.domain.unsubscribe import unsubscribe_token
 from services.dispatcher.service_layer import (
     bounces,
