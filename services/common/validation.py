@@ -1,4 +1,4 @@
-"""Checks every request passes before a handler sees it, whatever the RPC.
+"""Checks every request and every incoming event passes before a handler sees it.
 
 Protobuf accepts values that nothing behind it can hold: a NUL character (PostgreSQL's text
 refuses it), a Timestamp before year 1 or after 9999 or with negative nanos (Python's datetime
@@ -7,12 +7,18 @@ Walking the message by its descriptor finds each of them in any field, nested, r
 map, and names it as the caller wrote it (`course.learning_outcomes[2].text`), so that every RPC
 answers INVALID_ARGUMENT instead of failing somewhere deep inside.
 
+Requests (`request_violations`, from the gRPC server's interceptor) and events
+(`messaging/decoding.py`, before a consumer's decoder) are walked alike; only the rules differ:
+an event may not carry any control character or an enum value nobody defined, a request may
+not carry NUL or a string past its field's length.
+
 What a single field means (a session's length, a page size) is checked where the request is
 converted to the domain (`api/convert.py`); this module knows only what every field must obey.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import cast
@@ -46,25 +52,44 @@ DOCUMENT_FIELDS: Mapping[str, int] = {
     ),
 }
 
+# PostgreSQL's text types cannot store NUL, and no field of ours has a use for it.
+NUL = re.compile("\x00")
+# Nor has an event's field a use for the other C0 controls or DEL (tab, line feed and carriage
+# return are ordinary text): they have no place in a name, an address or a mail body.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
 _TIMESTAMP = "google.protobuf.Timestamp"
 _DURATION = "google.protobuf.Duration"
 
 
 @dataclass(frozen=True)
 class Limits:
-    """The longest string of each field, by full field name, and of every other field."""
+    """What every field must obey: the characters it may not hold, its longest string (by full
+    field name, else `max_string_chars`; None: no limit) and whether enum numbers nobody
+    defined are refused."""
 
-    max_string_chars: int = DEFAULT_MAX_STRING_CHARS
+    max_string_chars: int | None = DEFAULT_MAX_STRING_CHARS
     per_field: Mapping[str, int] = field(default_factory=lambda: dict(DOCUMENT_FIELDS))
+    forbidden: re.Pattern[str] = NUL
+    known_enums_only: bool = False
 
-    def longest(self, f: FieldDescriptor) -> int:
+    def longest(self, f: FieldDescriptor) -> int | None:
         """How many characters `f` may hold."""
         return self.per_field.get(f.full_name, self.max_string_chars)
 
 
+# Events come from our own services and the platform: no length is imposed on them here.
+EVENT_LIMITS = Limits(max_string_chars=None, forbidden=CONTROL_CHARACTERS, known_enums_only=True)
+
+
 def request_violations(message: Message, limits: Limits | None = None) -> list[FieldViolation]:
     """Every field of `message` (at any depth) that no handler could accept, by its path."""
-    return list(_walk(message, "", limits or Limits()))
+    return list(violations(message, limits or Limits()))
+
+
+def violations(message: Message, limits: Limits) -> Iterator[FieldViolation]:
+    """Each field of `message`, at any depth, that breaks `limits`, named by its path."""
+    return _walk(message, "", limits)
 
 
 def _walk(message: Message, prefix: str, limits: Limits) -> Iterator[FieldViolation]:
@@ -104,35 +129,38 @@ def _value(
 def _scalar(
     f: FieldDescriptor, value: object, path: str, limits: Limits
 ) -> Iterator[FieldViolation]:
-    if not isinstance(value, str):
-        return
-    if "\x00" in value:
-        # PostgreSQL's text types cannot store NUL; no field of ours has a use for it.
-        yield FieldViolation(path, "must not contain NUL characters")
-    longest = limits.longest(f)
-    if len(value) > longest:
-        yield FieldViolation(path, f"must be at most {longest} characters long")
-
-
-def _nanos_in_range(nanos: int) -> bool:
-    return 0 <= nanos <= NANOS_MAX
+    if isinstance(value, str):
+        found = limits.forbidden.search(value)
+        if found is not None:
+            yield FieldViolation(path, f"contains the control character {found.group()!r}")
+        longest = limits.longest(f)
+        if longest is not None and len(value) > longest:
+            yield FieldViolation(path, f"must be at most {longest} characters long")
+    elif (
+        limits.known_enums_only
+        and f.enum_type is not None
+        and value not in f.enum_type.values_by_number
+    ):
+        yield FieldViolation(path, f"unknown {f.enum_type.name} value {value}")
 
 
 def _timestamp(message: Message, path: str) -> Iterator[FieldViolation]:
     ts = cast(Timestamp, message)
-    seconds, nanos = ts.seconds, ts.nanos
-    if not TIMESTAMP_MIN_SECONDS <= seconds <= TIMESTAMP_MAX_SECONDS:
-        yield FieldViolation(path, "must be between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z")
-    if not _nanos_in_range(nanos):
-        yield FieldViolation(path, "must have nanos between 0 and 999999999")
+    if not TIMESTAMP_MIN_SECONDS <= ts.seconds <= TIMESTAMP_MAX_SECONDS:
+        yield FieldViolation(
+            path,
+            f"seconds {ts.seconds} is outside 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z",
+        )
+    if not 0 <= ts.nanos <= NANOS_MAX:
+        yield FieldViolation(path, f"nanos {ts.nanos} is outside 0 to {NANOS_MAX}")
 
 
 def _duration(message: Message, path: str) -> Iterator[FieldViolation]:
     d = cast(Duration, message)
     seconds, nanos = d.seconds, d.nanos
     if not -DURATION_MAX_SECONDS <= seconds <= DURATION_MAX_SECONDS:
-        yield FieldViolation(path, f"must be within ±{DURATION_MAX_SECONDS} seconds")
+        yield FieldViolation(path, f"seconds {seconds} is outside ±{DURATION_MAX_SECONDS}")
     if not -NANOS_MAX <= nanos <= NANOS_MAX:
-        yield FieldViolation(path, "must have nanos between -999999999 and 999999999")
+        yield FieldViolation(path, f"nanos {nanos} is outside ±{NANOS_MAX}")
     elif (seconds > 0 and nanos < 0) or (seconds < 0 and nanos > 0):
-        yield FieldViolation(path, "must have seconds and nanos of the same sign")
+        yield FieldViolation(path, "seconds and nanos have different signs")
