@@ -8,7 +8,8 @@ customers a CSM may act for is a question about data, answered where each resour
 - A CSM works with their own customers' gaps, batches, drafts, deliveries and mailbox, and reads
   the catalog to pick a session.
 - A catalog editor maintains courses and sessions and reads them.
-- A service is trainvite calling itself: the personalizer reads the catalog to draft.
+- A service is trainvite calling itself: the personalizer reads the catalog to draft, and the
+  HTTP edge registers people for sessions and cancels their registrations.
 - The gateway, on its own behalf, only carries an invitee's one-click unsubscribe link; when it
   acts for a CSM it passes that CSM's own token and is a CSM here.
 """
@@ -27,6 +28,9 @@ _DISPATCHER = "/trainvite.dispatcher.v1.DispatcherService/"
 CATALOG_READERS = frozenset({CallerKind.CSM, CallerKind.CATALOG_EDITOR, CallerKind.SERVICE})
 CATALOG_WRITERS = frozenset({CallerKind.CATALOG_EDITOR})
 CSM_ONLY = frozenset({CallerKind.CSM})
+# The HTTP edge registers people on their behalf with its service token; a CSM may look one up.
+REGISTRARS = frozenset({CallerKind.SERVICE})
+REGISTRATION_READERS = frozenset({CallerKind.SERVICE, CallerKind.CSM})
 # By address for a CSM who invited it; by the link's signed token for the gateway (and a CSM).
 UNSUBSCRIBERS = frozenset({CallerKind.CSM, CallerKind.GATEWAY})
 
@@ -44,6 +48,9 @@ POLICY: Mapping[str, frozenset[CallerKind]] = MappingProxyType(
         _CATALOG + "CancelTrainingSession": CATALOG_WRITERS,
         _CATALOG + "SearchTrainingSessions": CATALOG_READERS,
         _CATALOG + "ListAlternativeSessions": CATALOG_READERS,
+        _CATALOG + "RegisterForSession": REGISTRARS,
+        _CATALOG + "CancelRegistration": REGISTRARS,
+        _CATALOG + "GetRegistration": REGISTRATION_READERS,
         _PERSONALIZER + "GetTrainingGaps": CSM_ONLY,
         _PERSONALIZER + "DraftInvitations": CSM_ONLY,
         _PERSONALIZER + "ListInvitationBatches": CSM_ONLY,
