@@ -10,6 +10,7 @@ from trainvite.personalizer.v1 import personalizer_pb2 as pb
 from trainvite.personalizer.v1 import personalizer_pb2_grpc
 
 from services.common.auth import current_principal
+from services.common.field_masks import snake_case_paths
 from services.personalizer.api.convert import batch_to_pb, draft_to_pb, gaps_to_pb
 from services.personalizer.domain import names
 from services.personalizer.domain.model import Content
@@ -73,7 +74,7 @@ class PersonalizerServicer(personalizer_pb2_grpc.PersonalizerServiceServicer):
         draft = await review.update_draft(
             self._deps,
             request.draft.name,
-            list(request.update_mask.paths),
+            snake_case_paths(request.update_mask.paths),
             Content(content.subject, content.text_body, content.html_body, content.calendar_ics),
             request.draft.etag,
             current_principal(),
