@@ -183,3 +183,35 @@ def test_power_users_hear_the_advanced_outcomes_first() -> None:
     gap = chosen(assess(person("operations_leader"), CUSTOMER, advanced, LOW, False))
     assert power.talking_points[0] == "Drill-downs"
     assert gap.talking_points[0] == "Build dashboards"
+
+
+def test_a_poor_fit_says_in_plain_words_what_about_the_person_makes_it_poor() -> None:
+    outcome = assess(person("it_admin", title="IT Admin"), CUSTOMER, SESSION, POWER, False)
+    assert isinstance(outcome, Exclusion) and outcome.reason is ExclusionReason.LOW_FIT
+    assert outcome.detail == (
+        "Poor fit: the session is not meant for their role (IT Admin); they already use "
+        "dashboards, report scheduling and sharing as much as their peers or more."
+    )
+    assert outcome.score is not None and outcome.score < MIN_SCORE
+    assert "Score" not in outcome.detail and str(MIN_SCORE) not in outcome.detail
+
+
+def test_a_poor_fit_names_a_level_too_far_from_the_persons() -> None:
+    beginner = SESSION.__class__(**{**SESSION.__dict__, "level": "beginner"})
+    outcome = assess(person("it_admin", title="IT Admin"), CUSTOMER, beginner, POWER, False)
+    assert isinstance(outcome, Exclusion)
+    assert "a beginner session is too basic for a power user of these features" in outcome.detail
+    none = adoption(
+        dashboards=AdoptionLevel.NONE,
+        report_scheduling=AdoptionLevel.NONE,
+        sharing=AdoptionLevel.NONE,
+    )
+    outcome = assess(person("it_admin"), CUSTOMER, SESSION, none, False)
+    assert isinstance(outcome, Exclusion)
+    assert "an advanced session is too advanced for someone who does not use" in outcome.detail
+    assert "already use" not in outcome.detail
+
+
+def test_only_a_poor_fit_carries_a_score() -> None:
+    opted_out = assess(person("team_lead", opted_out=True), CUSTOMER, SESSION, LOW, False)
+    assert isinstance(opted_out, Exclusion) and opted_out.score is None

@@ -91,11 +91,17 @@ def _exclusion_to_json(e: Exclusion) -> dict[str, Any]:
         },
         "reason": e.reason.value,
         "detail": e.detail,
+        "score": e.score,
     }
 
 
 def _exclusion_from_json(d: dict[str, Any]) -> Exclusion:
-    return Exclusion(Stakeholder(**d["stakeholder"]), ExclusionReason(d["reason"]), d["detail"])
+    return Exclusion(
+        Stakeholder(**d["stakeholder"]),
+        ExclusionReason(d["reason"]),
+        d["detail"],
+        d.get("score"),
+    )
 
 
 def _recipient_to_json(r: Recipient) -> dict[str, Any]:

@@ -232,6 +232,7 @@ def batch_to_pb(
                 stakeholder=_stakeholder(e.stakeholder),
                 reason=_EXCLUSION[e.reason],
                 detail=e.detail,
+                score=e.score,
             )
             for e in batch.excluded
         ],

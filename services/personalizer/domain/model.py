@@ -299,7 +299,10 @@ class InvitationDraft:
 class Exclusion:
     stakeholder: Stakeholder
     reason: ExclusionReason
+    # What the CSM reads: why, in plain words.
     detail: str
+    # The fit score of someone left out as a poor fit; the figure is kept apart from the words.
+    score: float | None = None
 
 
 # What leaves a stakeholder out for good: the CSM may put anyone else back in, but writing to

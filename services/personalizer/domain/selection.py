@@ -104,6 +104,74 @@ def _level_fit(level: AdoptionLevel, session: SessionInfo) -> SelectionReason:
     )
 
 
+_LEVEL_RANK = {"beginner": 1, "intermediate": 2, "advanced": 3}
+_WHO = {
+    AdoptionLevel.NONE: "someone who does not use these features yet",
+    AdoptionLevel.LOW: "someone who uses these features little",
+    AdoptionLevel.MEDIUM: "a regular user of these features",
+    AdoptionLevel.HIGH: "a heavy user of these features",
+    AdoptionLevel.POWER: "a power user of these features",
+}
+# Below these a factor is what makes the fit low, and the CSM is told so.
+_WEAK_ROLE = 0.5
+_WEAK_NEED = 0.6
+_WEAK_LEVEL = 0.6
+
+
+def suited_level(level: AdoptionLevel) -> str:
+    """The session level that suits someone at this adoption level."""
+    if level >= AdoptionLevel.HIGH:
+        return "advanced"
+    if level == AdoptionLevel.MEDIUM:
+        return "intermediate"
+    return "beginner"
+
+
+def _and(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def low_fit_detail(
+    person: Stakeholder,
+    customer: Customer,
+    session: SessionInfo,
+    adoption: list[FeatureAdoption],
+    reasons: list[SelectionReason],
+) -> str:
+    """What about the person makes the session a poor fit, in the words a CSM uses: a role the
+    session is not for, features they already use, a level too far above or below theirs."""
+    role, need, level_fit = (r.weight for r in reasons)
+    level = overall_level(adoption)
+    parts: list[str] = []
+    if role < _WEAK_ROLE:
+        parts.append(f"the session is not meant for their role ({person.title or person.role})")
+    if need <= _WEAK_NEED:
+        used = [customer.feature_name(a.feature).lower() for a in adoption]
+        strong = [
+            customer.feature_name(a.feature).lower()
+            for a in adoption
+            if a.level >= AdoptionLevel.MEDIUM
+        ]
+        parts.append(f"they already use {_and(strong or used)} as much as their peers or more")
+    if level_fit < _WEAK_LEVEL:
+        too = (
+            "basic"
+            if _LEVEL_RANK.get(session.level, 2) < _LEVEL_RANK[suited_level(level)]
+            else "advanced"
+        )
+        parts.append(
+            f"{'an' if session.level[0] in 'aeiou' else 'a'} {session.level} session is too "
+            f"{too} for {_WHO[level]}"
+        )
+    if not parts:
+        # No one factor is poor: several middling ones add up to a poor fit.
+        parts.append(
+            "their role, their use of the features and the session's level each fit only partly"
+        )
+    sentence = "; ".join(parts)
+    return "Poor fit: " + sentence + "."
+
+
 def choose_angle(person: Stakeholder, level: AdoptionLevel) -> Angle:
     """Power and high users go deeper, leads in the middle spread adoption, others close gaps."""
     if level >= AdoptionLevel.HIGH:
@@ -216,7 +284,8 @@ def assess(
         return Exclusion(
             person,
             ExclusionReason.LOW_FIT,
-            f"Score {score:.2f} is below {MIN_SCORE}: " + "; ".join(r.text for r in reasons),
+            low_fit_detail(person, customer, session, adoption, reasons),
+            score,
         )
     if force:
         reasons.append(SelectionReason("added_by_csm", 1.0, "Added back by the CSM"))
