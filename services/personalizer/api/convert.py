@@ -216,11 +216,13 @@ def batch_to_pb(
     created = Timestamp()
     created.FromDatetime(batch.created_at)
     message = pb.InvitationBatch(
-        name=batch.name,
+        name=batch.name if batch.kept else "",
         customer_display_name=batch.customer_name,
         training_session=session_to_pb(batch.session),
         sender=common_pb2.Sender(email=batch.sender.email, display_name=batch.sender.display_name),
-        state=_BATCH_STATE[batch.state],
+        # A batch that was not kept cannot be fetched, reviewed or approved: no name, state or
+        # etag to use for that.
+        state=_BATCH_STATE[batch.state] if batch.kept else pb.BATCH_STATE_UNSPECIFIED,
         drafts=[
             (_basic_draft if view == pb.INVITATION_BATCH_VIEW_BASIC else draft_to_pb)(
                 batch.draft_name(d), d
@@ -239,7 +241,7 @@ def batch_to_pb(
         created_by=batch.created_by,
         create_time=created,
         approved_by=batch.approved_by,
-        etag=batch.etag,
+        etag=batch.etag if batch.kept else "",
         purpose=_PURPOSE[batch.purpose],
         notice_reason=batch.notice_reason,
     )

@@ -348,6 +348,9 @@ class InvitationBatch(Aggregate):
     notice_reason: str = ""
     # The event a batch answers (a trigger, a session change); one batch per customer and event.
     source_event_id: uuid.UUID | None = None
+    # False for the answer to a request that found nobody to invite: such a batch is not kept,
+    # since it has nothing to review or approve, and only tells who was left out and why.
+    kept: bool = True
 
     @classmethod
     def drafted(

@@ -105,7 +105,9 @@ async def compose_batch(
     trigger: str = "",
 ) -> InvitationBatch:
     """Assess, render and store a batch; a repeated request id or trigger event returns the
-    first batch. A batch made by a trigger is announced with a DraftsReady event."""
+    first batch. A batch made by a trigger is announced with a DraftsReady event. When nobody
+    is left to invite (everyone already invited, say) nothing is stored or announced: the
+    answer only lists who was left out and why, so no empty batch waits for review."""
     now = deps.clock()
     if session.start_time <= now:
         raise FailedPrecondition(f"{session.name} has already started")
@@ -126,6 +128,9 @@ async def compose_batch(
             source_event_id=source_event_id,
             trigger=trigger,
         )
+        if not batch.drafts:
+            batch.kept = False
+            return batch
         if not await uow.batches.add(batch, request_id):
             existing = await uow.batches.id_for(customer.id, request_id, source_event_id)
             assert existing is not None

@@ -7,6 +7,7 @@ import dataclasses
 import datetime as dt
 
 import pytest
+from trainvite.personalizer.v1 import personalizer_pb2 as pb
 
 from services.common.errors import (
     Aborted,
@@ -14,6 +15,7 @@ from services.common.errors import (
     InvalidArgument,
     NotFound,
 )
+from services.personalizer.api.convert import batch_to_pb
 from services.personalizer.domain.events import DraftsReady, InvitationApproved
 from services.personalizer.domain.model import (
     Angle,
@@ -98,6 +100,20 @@ async def test_someone_holding_an_approved_invitation_is_not_drafted_again() -> 
     assert {e.stakeholder.id: e.reason for e in second.excluded}[ANA.id] is (
         ExclusionReason.ALREADY_INVITED
     )
+
+
+async def test_a_request_that_finds_nobody_to_invite_leaves_no_batch_to_review() -> None:
+    p = world()
+    first = await draft(p)
+    await review.approve_batch(p.deps, first.name, first.etag, [], CSM)
+    again = await draft(p)
+    assert not again.kept and again.excluded
+    assert list(p.store.batches) == [first.id]
+    page = await review.list_batches(p.deps, PARENT, 10, "", True, CSM)
+    assert page.batches == []
+    message = batch_to_pb(again)
+    assert (message.name, message.etag, message.state) == ("", "", pb.BATCH_STATE_UNSPECIFIED)
+    assert {e.stakeholder.id for e in message.excluded} >= {ANA.id, BEN.id}
 
 
 async def test_another_csms_customer_answers_as_if_it_did_not_exist() -> None:
