@@ -15,7 +15,7 @@ from services.personalizer.domain.model import (
     SessionInfo,
     Stakeholder,
 )
-from services.personalizer.domain.selection import MIN_SCORE, Assessment, assess
+from services.personalizer.domain.selection import MIN_SCORE, Assessment, alternatives_for, assess
 
 CUSTOMER = Customer(
     "cloudtech",
@@ -215,3 +215,38 @@ def test_a_poor_fit_names_a_level_too_far_from_the_persons() -> None:
 def test_only_a_poor_fit_carries_a_score() -> None:
     opted_out = assess(person("team_lead", opted_out=True), CUSTOMER, SESSION, LOW, False)
     assert isinstance(opted_out, Exclusion) and opted_out.score is None
+
+
+def other(title: str, level: str, course: str, days: int) -> SessionInfo:
+    return SESSION.__class__(
+        **{
+            **SESSION.__dict__,
+            "name": f"training-sessions/{title}",
+            "title": title,
+            "level": level,
+            "course": course,
+            "start_time": SESSION.start_time + dt.timedelta(days=days),
+        }
+    )
+
+
+ADVANCED = SESSION.__class__(**{**SESSION.__dict__, "course": "courses/advanced"})
+BEGINNER = other("Dashboards Fundamentals", "beginner", "courses/fundamentals", 7)
+INTERMEDIATE = other("Dashboards in depth", "intermediate", "courses/depth", 8)
+ADVANCED_LATER = other("Advanced Analytics, later", "advanced", "courses/advanced", 30)
+
+
+def test_other_dates_of_the_same_course_come_first_for_everyone() -> None:
+    for levels in (POWER, LOW):
+        a = chosen(assess(person("data_analyst"), CUSTOMER, ADVANCED, levels, False))
+        offered = alternatives_for(a, ADVANCED, [BEGINNER, ADVANCED_LATER, INTERMEDIATE])
+        assert offered == (ADVANCED_LATER,)
+
+
+def test_a_power_user_is_not_offered_a_beginner_course_as_another_date() -> None:
+    power = chosen(assess(person("data_analyst"), CUSTOMER, ADVANCED, POWER, False))
+    assert alternatives_for(power, ADVANCED, [BEGINNER, INTERMEDIATE]) == ()
+    lead = chosen(assess(person("team_lead"), CUSTOMER, ADVANCED, MEDIUM, False))
+    assert alternatives_for(lead, ADVANCED, [BEGINNER, INTERMEDIATE]) == (INTERMEDIATE,)
+    gap = chosen(assess(person("operations_leader"), CUSTOMER, ADVANCED, LOW, False))
+    assert alternatives_for(gap, ADVANCED, [BEGINNER, INTERMEDIATE]) == (BEGINNER, INTERMEDIATE)

@@ -6,6 +6,7 @@ reason the CSM reads. docs/architecture.md explains the choice of factors and we
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from services.personalizer.domain.gaps import FeatureAdoption
@@ -170,6 +171,19 @@ def low_fit_detail(
         )
     sentence = "; ".join(parts)
     return "Poor fit: " + sentence + "."
+
+
+def alternatives_for(
+    assessment: Assessment, session: SessionInfo, alternatives: Sequence[SessionInfo]
+) -> tuple[SessionInfo, ...]:
+    """The other dates offered to someone who cannot come: the same course on another date
+    when there is one; else only sessions at the level that suits the person or above, so that
+    a power user is never offered a beginner course as "another date"."""
+    same_course = [a for a in alternatives if session.course and a.course == session.course]
+    if same_course:
+        return tuple(same_course)
+    floor = _LEVEL_RANK[suited_level(overall_level(assessment.adoption))]
+    return tuple(a for a in alternatives if _LEVEL_RANK.get(a.level, 2) >= floor)
 
 
 def choose_angle(person: Stakeholder, level: AdoptionLevel) -> Angle:

@@ -18,7 +18,7 @@ from services.personalizer.domain.model import (
     SessionInfo,
     Stakeholder,
 )
-from services.personalizer.domain.selection import Assessment, assess
+from services.personalizer.domain.selection import Assessment, alternatives_for, assess
 from services.personalizer.service_layer.customers import customer_for
 from services.personalizer.service_layer.dependencies import Dependencies
 from services.personalizer.service_layer.gaps import adoption_of
@@ -43,6 +43,8 @@ def _draft(
     by: str,
     now: dt.datetime,
 ) -> InvitationDraft:
+    # Of the session's alternatives, each person is offered only those that suit them.
+    alternatives = alternatives_for(a, session, alternatives)
     draft_id = deps.new_id()
     content, link, context = deps.renderer.render(a, customer, session, draft_id, now, alternatives)
     return InvitationDraft.invitation(draft_id, a, content, link, context, by)

@@ -17,6 +17,7 @@ from services.common.errors import (
 )
 from services.personalizer.api.convert import batch_to_pb
 from services.personalizer.domain.events import DraftsReady, InvitationApproved
+from services.personalizer.domain.gaps import Usage
 from services.personalizer.domain.model import (
     Angle,
     BatchState,
@@ -352,3 +353,24 @@ async def test_a_batch_of_a_trigger_is_announced_with_its_draft_count() -> None:
         trigger="test",
         draft_count=2,
     )
+
+
+async def test_each_draft_offers_only_the_other_dates_that_suit_its_reader() -> None:
+    p = world()
+    advanced = dataclasses.replace(
+        DASHBOARDS,
+        name="training-sessions/advanced-dashboards",
+        title="Advanced dashboards",
+        level="advanced",
+        course="courses/advanced-dashboards",
+    )
+    p.catalog.add(advanced)
+    p.store.usage[(ANA.id, "dashboards")] = Usage(active_days=25, events=900)
+    batch = await draft(p, session=advanced.name)
+    offered = {
+        d.recipient.stakeholder_id: [a["title"] for a in d.render_context["alternatives"]]
+        for d in batch.drafts
+    }
+    # Ana already uses dashboards more than anyone: the beginner course is no "other date".
+    assert offered[ANA.id] == []
+    assert DASHBOARDS.title in offered[BEN.id]
