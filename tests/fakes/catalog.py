@@ -33,7 +33,7 @@ class CatalogStore(FakeStore):
     clock: Clock = utc_now
     courses: dict[uuid.UUID, Course] = field(default_factory=dict)
     sessions: dict[uuid.UUID, TrainingSession] = field(default_factory=dict)
-    registrations: dict[tuple[uuid.UUID, str], str] = field(default_factory=dict)
+    registrations: dict[tuple[uuid.UUID, str], Registration] = field(default_factory=dict)
     course_requests: dict[str, uuid.UUID] = field(default_factory=dict)
     session_requests: dict[str, uuid.UUID] = field(default_factory=dict)
 
@@ -193,15 +193,41 @@ class FakeRegistrationRepository(Repository):
         super().__init__()
         self._store = store
 
+    def _waiting(self, session_id: uuid.UUID) -> list[Registration]:
+        waiting = [
+            r
+            for (sid, _), r in self._store.registrations.items()
+            if sid == session_id and r.state == "waitlisted"
+        ]
+        waiting.sort(key=lambda r: r.waitlist_seq or 0)
+        return [replace(r, waitlist_position=i) for i, r in enumerate(waiting, start=1)]
+
     async def get(self, session_id: uuid.UUID, email: str) -> Registration | None:
-        state = self._store.registrations.get((session_id, email))
-        return None if state is None else self.seen(Registration(session_id, email, state))
+        found = self._store.registrations.get((session_id, email))
+        if found is None:
+            return None
+        placed = {r.email: r for r in self._waiting(session_id)}
+        return self.seen(placed.get(email, replace(found, waitlist_position=0)))
+
+    async def waitlist(self, session_id: uuid.UUID) -> list[Registration]:
+        return [self.seen(r) for r in self._waiting(session_id)]
 
     async def save(self, registration: Registration) -> None:
         self.seen(registration)
         assert registration.state is not None, "a registration is saved with its state"
+        assert (registration.state == "waitlisted") == (registration.waitlist_seq is not None)
         key = (registration.occurrence_id, registration.email)
-        self._store.registrations[key] = registration.state
+        if registration.state == "waitlisted":
+            # As the partial unique index: no two people share a place.
+            assert all(
+                r.waitlist_seq != registration.waitlist_seq
+                for r in self._waiting(registration.occurrence_id)
+                if r.email != registration.email
+            )
+        stored = registration.updated_at or self._store.clock()
+        self._store.registrations[key] = replace(
+            registration, waitlist_position=0, updated_at=stored
+        )
 
 
 class FakeCatalogUnitOfWork(FakeUnitOfWork, CatalogUnitOfWork):

@@ -4,20 +4,13 @@ from __future__ import annotations
 
 from trainvite.events.v1 import events_pb2
 
-from services.catalog.api.convert import scheduled_to_pb, timestamp
+from services.catalog.api.convert import REGISTRATION_STATE_TO_PB, scheduled_to_pb, timestamp
 from services.catalog.domain.events import ChangeKind, RegistrationChanged, SessionChanged
 from services.catalog.domain.model import ScheduledSession
 from services.common.clock import Clock
 from services.common.messaging.registry import EventRegistry
 from services.common.messaging.topology import Topology
 
-_ATTENDANCE = {
-    None: events_pb2.ATTENDANCE_KIND_UNSPECIFIED,
-    "registered": events_pb2.ATTENDANCE_KIND_REGISTERED,
-    "attended": events_pb2.ATTENDANCE_KIND_ATTENDED,
-    "no_show": events_pb2.ATTENDANCE_KIND_NO_SHOW,
-    "cancelled": events_pb2.ATTENDANCE_KIND_CANCELLED,
-}
 _KIND = {
     ChangeKind.RESCHEDULED: events_pb2.SESSION_CHANGE_KIND_RESCHEDULED,
     ChangeKind.CANCELLED: events_pb2.SESSION_CHANGE_KIND_CANCELLED,
@@ -47,9 +40,10 @@ def event_registry(topology: Topology, clock: Clock) -> EventRegistry:
         return events_pb2.RegistrationChanged(
             training_session=event.training_session,
             email=event.email,
-            state=_ATTENDANCE[event.state],
-            previous_state=_ATTENDANCE[event.previous_state],
+            state=REGISTRATION_STATE_TO_PB[event.state],
+            previous_state=REGISTRATION_STATE_TO_PB[event.previous_state],
             seats_left=event.seats_left,
+            waitlist_position=event.waitlist_position,
         )
 
     registry.register(SessionChanged, topology.session_changed, session_changed)

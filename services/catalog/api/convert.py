@@ -16,11 +16,12 @@ from services.catalog.domain.model import (
     Format,
     LearningOutcome,
     Level,
+    Registration,
     ScheduledSession,
     SessionState,
     TrainingSession,
 )
-from services.catalog.domain.names import parse_course_name
+from services.catalog.domain.names import parse_course_name, session_name
 from services.common.errors import InvalidArgument, Violations
 
 LEVEL_TO_PB = {
@@ -41,6 +42,14 @@ _SESSION_STATE_TO_PB = {
 _COURSE_STATE_TO_PB = {
     CourseState.ACTIVE: catalog_pb2.COURSE_STATE_ACTIVE,
     CourseState.CANCELLED: catalog_pb2.COURSE_STATE_CANCELLED,
+}
+REGISTRATION_STATE_TO_PB = {
+    None: catalog_pb2.REGISTRATION_STATE_UNSPECIFIED,
+    "registered": catalog_pb2.REGISTRATION_STATE_REGISTERED,
+    "waitlisted": catalog_pb2.REGISTRATION_STATE_WAITLISTED,
+    "cancelled": catalog_pb2.REGISTRATION_STATE_CANCELLED,
+    "attended": catalog_pb2.REGISTRATION_STATE_ATTENDED,
+    "no_show": catalog_pb2.REGISTRATION_STATE_NO_SHOW,
 }
 LEVEL_FROM_PB = {v: k for k, v in LEVEL_TO_PB.items()}
 _FORMAT_FROM_PB = {v: k for k, v in _FORMAT_TO_PB.items()}
@@ -228,3 +237,16 @@ def session_from_pb(message: catalog_pb2.TrainingSession) -> TrainingSession:
             v.extend(exc)
     v.raise_if_any()
     return TrainingSession(id=uuid.UUID(int=0), course_id=course_id, **fields)
+
+
+def registration_to_pb(registration: Registration) -> catalog_pb2.Registration:
+    message = catalog_pb2.Registration(
+        training_session=session_name(registration.occurrence_id),
+        email=registration.email,
+        state=REGISTRATION_STATE_TO_PB[registration.state],
+        waitlist_position=registration.waitlist_position,
+        invitation=registration.invitation,
+    )
+    if registration.updated_at is not None:
+        message.update_time.CopyFrom(timestamp(registration.updated_at))
+    return message

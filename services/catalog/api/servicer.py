@@ -14,12 +14,13 @@ from services.catalog.api.convert import (
     course_fields,
     course_from_pb,
     course_to_pb,
+    registration_to_pb,
     scheduled_to_pb,
     session_fields,
     session_from_pb,
 )
 from services.catalog.domain.model import ScheduledSession
-from services.catalog.service_layer import courses, search, sessions
+from services.catalog.service_layer import courses, registrations, search, sessions
 from services.catalog.service_layer.dependencies import Dependencies
 from services.catalog.service_layer.sessions import SessionQuery
 from services.common.auth import current_principal
@@ -162,3 +163,25 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
                 for a in found
             ]
         )
+
+    async def RegisterForSession(
+        self, request: pb.RegisterForSessionRequest, context: Context
+    ) -> pb.Registration:
+        registration = await registrations.register(
+            self._deps, request.training_session, request.email, request.invitation
+        )
+        return registration_to_pb(registration)
+
+    async def CancelRegistration(
+        self, request: pb.CancelRegistrationRequest, context: Context
+    ) -> pb.Registration:
+        registration = await registrations.cancel(
+            self._deps, request.training_session, request.email
+        )
+        return registration_to_pb(registration)
+
+    async def GetRegistration(
+        self, request: pb.GetRegistrationRequest, context: Context
+    ) -> pb.Registration:
+        registration = await registrations.get(self._deps, request.training_session, request.email)
+        return registration_to_pb(registration)

@@ -35,11 +35,14 @@ class SessionChanged(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class RegistrationChanged(Event):
-    """One person's registration for a session moved (registered, attended, no-show or
-    cancelled), with the seats left after it (None: the capacity is unlimited)."""
+    """One person's registration for a session moved (registered, waitlisted, attended, no-show
+    or cancelled), with the seats left after it (None: the capacity is unlimited) and the
+    person's 1-based place when waitlisted (else 0). A place that shifts because someone ahead
+    left is not a move."""
 
     training_session: str
     email: str
     state: str
     previous_state: str | None
     seats_left: int | None
+    waitlist_position: int = 0

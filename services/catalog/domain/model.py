@@ -10,6 +10,7 @@ import datetime as dt
 import enum
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
@@ -249,18 +250,125 @@ class ScheduledSession(Aggregate):
             )
         return followed
 
-    def registration_moved(self, before: Registration, after: Registration) -> ScheduledSession:
+    def register(
+        self,
+        current: Registration,
+        waitlist: Sequence[Registration],
+        invitation: str,
+        now: dt.datetime,
+    ) -> Seating:
+        """A person registers: a seat while one is free and nobody waits ahead, else the end of
+        the waitlist. Registering again changes nothing (the registration as it stands); a
+        cancelled or started session is refused."""
+        self._ensure_open(now)
+        if current.state in ACTIVE_STATES:
+            return Seating(self)
+        if current.invitation:
+            invitation = current.invitation
+        return self._seat_or_wait(current, waitlist, now, invitation=invitation)
+
+    def cancel_registration(
+        self, current: Registration, waitlist: Sequence[Registration], now: dt.datetime
+    ) -> Seating:
+        """A person gives up their seat (the first person waiting takes it) or their place on
+        the waitlist; cancelling again changes nothing. A cancelled or started session is
+        refused."""
+        self._ensure_open(now)
+        if current.state == CANCELLED:
+            return Seating(self)
+        return self._leave(current, waitlist, now)
+
+    def apply_attendance(
+        self,
+        current: Registration,
+        kind: str,
+        waitlist: Sequence[Registration],
+        now: dt.datetime,
+    ) -> Seating:
+        """The session after one attendance event of a webinar tool or the platform: a
+        "registered" takes a seat or waits like any registration, a "cancelled" frees a seat for
+        the first person waiting. Attendance never goes backwards, so a repeated or late event
+        changes nothing; a fact that cannot be true yet (attended a session that has not begun)
+        is refused."""
+        if current.occurrence_id != self.session.id:
+            raise ValueError(f"the registration is not one of {self.session.name}")
+        ensure_possible_now(kind, self.session.start_time, now)
+        if current.state == WAITLISTED:
+            # Waiting is a registration without a seat: a repeated "registered" keeps the place.
+            target = None if kind == REGISTERED else kind
+        else:
+            target = registration_transition(current.state, kind)
+        if target is None:
+            return Seating(self)
+        if target == REGISTERED:
+            return self._seat_or_wait(current, waitlist, now)
+        if target == CANCELLED:
+            return self._leave(current, waitlist, now)
+        return self._moved(current, current.moved_to(target, now))
+
+    def promote(self, waitlist: Sequence[Registration], now: dt.datetime) -> Seating:
+        """The first people waiting, in order, take the seats that are free (all of them when
+        the capacity is unlimited); nobody moves in a session that is cancelled or has begun."""
+        if (
+            self.session.state is SessionState.CANCELLED
+            or self.session.start_time <= now
+            or not waitlist
+        ):
+            return Seating(self)
+        free = self.session.seats_left
+        promoted = list(_in_order(waitlist))[: len(waitlist) if free is None else free]
+        seating = Seating(self)
+        for person in promoted:
+            seated = seating.session._moved(person, person.moved_to(REGISTERED, now))
+            seating = Seating(seated.session, seating.moved + seated.moved)
+        return seating
+
+    def _seat_or_wait(
+        self,
+        current: Registration,
+        waitlist: Sequence[Registration],
+        now: dt.datetime,
+        invitation: str | None = None,
+    ) -> Seating:
+        free = self.session.seats_left
+        if free is None or (free > 0 and not waitlist):
+            after = current.moved_to(REGISTERED, now, invitation=invitation)
+        else:
+            after = current.moved_to(
+                WAITLISTED,
+                now,
+                invitation=invitation,
+                waitlist_seq=max((w.waitlist_seq or 0 for w in waitlist), default=0) + 1,
+                waitlist_position=len(waitlist) + 1,
+            )
+        return self._moved(current, after)
+
+    def _leave(
+        self, current: Registration, waitlist: Sequence[Registration], now: dt.datetime
+    ) -> Seating:
+        """The person cancelled; a seat they held goes to the first person waiting."""
+        left = self._moved(current, current.moved_to(CANCELLED, now))
+        if not current.holds_seat:
+            return left
+        others = [w for w in waitlist if w.email != current.email]
+        promoted = left.session.promote(others, now)
+        return Seating(promoted.session, left.moved + promoted.moved)
+
+    def _moved(self, before: Registration, after: Registration) -> Seating:
         """The session with its seats counted again after one person's registration moved
         (`seats_taken` is always the number of people holding a seat), the move recorded."""
         if {before.occurrence_id, after.occurrence_id} != {self.session.id}:
             raise ValueError(f"the registration is not one of {self.session.name}")
         if after.state == before.state or after.state is None:
-            return self
+            return Seating(self)
         delta = int(after.holds_seat) - int(before.holds_seat)
         moved = self
         if delta:
             taken = replace(self.session, seats_taken=self.session.seats_taken + delta)
             moved = ScheduledSession(taken, self.course)
+            # The copy carries what this change recorded so far, so that saving it saves all.
+            for event in self.collect_events():
+                moved.record(event)
         moved.record(
             RegistrationChanged(
                 training_session=self.session.name,
@@ -268,9 +376,10 @@ class ScheduledSession(Aggregate):
                 state=after.state,
                 previous_state=before.state,
                 seats_left=moved.session.seats_left,
+                waitlist_position=after.waitlist_position,
             )
         )
-        return moved
+        return Seating(moved, (after,))
 
     def _ensure_open(self, now: dt.datetime) -> None:
         if self.session.state is SessionState.CANCELLED:
@@ -315,28 +424,102 @@ def _change_kind(before: TrainingSession, after: TrainingSession) -> ChangeKind 
     return None
 
 
+REGISTERED = "registered"
+WAITLISTED = "waitlisted"
+CANCELLED = "cancelled"
+ATTENDED = "attended"
+NO_SHOW = "no_show"
+REGISTRATION_STATES = frozenset({REGISTERED, WAITLISTED, CANCELLED, ATTENDED, NO_SHOW})
+# States in which registering again changes nothing: the person holds a seat or waits for one.
+ACTIVE_STATES = frozenset({REGISTERED, WAITLISTED, ATTENDED, NO_SHOW})
+
+
 @dataclass(frozen=True)
 class Registration(Aggregate):
-    """Where one person stands with one session: registered, attended, no-show or cancelled;
-    None before anything was heard of them."""
+    """Where one person stands with one session: registered, waitlisted, attended, no-show or
+    cancelled; None before anything was heard of them.
+
+    `waitlist_seq` orders the waitlist by arrival (set only while waitlisted);
+    `waitlist_position` is the 1-based place it gives, as read or as moved."""
 
     occurrence_id: uuid.UUID
     email: str
     state: str | None = None
+    waitlist_seq: int | None = None
+    waitlist_position: int = 0
+    invitation: str = ""
+    updated_at: dt.datetime | None = None
 
     @property
     def holds_seat(self) -> bool:
         return self.state in SEAT_HOLDING
 
-    def apply(self, kind: str, session: TrainingSession, now: dt.datetime) -> Registration:
-        """The registration after one attendance event; itself when nothing changes, as
-        attendance never goes backwards. A fact that cannot be true yet (attended a session
-        that has not begun) is refused."""
-        if session.id != self.occurrence_id:
-            raise ValueError(f"the registration is not one of {session.name}")
-        ensure_possible_now(kind, session.start_time, now)
-        target = registration_transition(self.state, kind)
-        return self if target is None else replace(self, state=target)
+    def moved_to(
+        self,
+        state: str,
+        now: dt.datetime,
+        *,
+        invitation: str | None = None,
+        waitlist_seq: int | None = None,
+        waitlist_position: int = 0,
+    ) -> Registration:
+        """The registration in `state` as of `now`; only a waitlisted one keeps a place."""
+        if (state == WAITLISTED) != (waitlist_seq is not None):
+            raise ValueError("a place on the waitlist is for the waitlisted only")
+        return replace(
+            self,
+            state=state,
+            waitlist_seq=waitlist_seq,
+            waitlist_position=waitlist_position,
+            invitation=self.invitation if invitation is None else invitation,
+            updated_at=now,
+        )
+
+
+@dataclass(frozen=True)
+class Seating:
+    """What one change did to a session's registrations: the session with its seats counted
+    again (and the moves recorded on it), and each registration that moved, in order."""
+
+    session: ScheduledSession
+    moved: tuple[Registration, ...] = ()
+
+
+def _in_order(waitlist: Sequence[Registration]) -> list[Registration]:
+    return sorted(waitlist, key=lambda r: r.waitlist_seq or 0)
+
+
+_EMAIL_MAX = 254
+
+
+def validate_registrant(email: str, invitation: str = "") -> str:
+    """The address as stored (trimmed, lower case), or InvalidArgument naming each bad field."""
+    v = Violations()
+    address = email.strip().lower()
+    local, at, domain = address.rpartition("@")
+    if not address:
+        v.add("email", "must not be empty")
+    elif (
+        not at
+        or not local
+        or "." not in domain
+        or domain.startswith(".")
+        or domain.endswith(".")
+        or "@" in local
+        or any(c.isspace() or ord(c) < 32 for c in address)
+        or len(address) > _EMAIL_MAX
+    ):
+        v.add("email", "must be an email address such as dana@northwind.example")
+    if invitation and not _INVITATION.fullmatch(invitation):
+        v.add(
+            "invitation",
+            "must look like customers/{customer}/invitation-batches/{batch}/drafts/{draft}",
+        )
+    v.raise_if_any()
+    return address
+
+
+_INVITATION = re.compile(r"customers/[^/\s]+/invitation-batches/[^/\s]+/drafts/[^/\s]+")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -88,7 +88,14 @@ class SessionRepository(Protocol):
 
 
 class RegistrationRepository(Protocol):
+    """Read under the session's row lock (`SessionRepository.get(for_update=True)`) whenever a
+    registration may move, so that people registering at once count the seats in turn."""
+
     async def get(self, session_id: uuid.UUID, email: str) -> Registration | None:
-        """One person's registration, locked until the unit of work ends."""
+        """One person's registration with their place on the waitlist, locked until the unit
+        of work ends."""
+
+    async def waitlist(self, session_id: uuid.UUID) -> list[Registration]:
+        """The people waiting for a seat, first come first, with their places."""
 
     async def save(self, registration: Registration) -> None: ...

@@ -117,15 +117,20 @@ async def list_sessions(
 async def change_session(
     deps: Dependencies, name: str, changes: dict[str, Any], paths: list[str], etag: str, by: str
 ) -> ScheduledSession:
-    """Reschedule or change logistics; invitees hear of a new time or new logistics."""
+    """Reschedule or change logistics; invitees hear of a new time or new logistics, and the
+    seats a larger capacity frees go to the first people waiting."""
     session_id = parse_session_name(name, "training_session.name")
     now = deps.clock()
     async with deps.uow() as uow:
         found = await scheduled_session(uow, session_id, name, for_update=True)
         changed = found.change(changes, paths, etag, now, by)
-        await uow.sessions.save(changed)
+        seating = changed.promote(await uow.registrations.waitlist(session_id), now)
+        for promoted in seating.moved:
+            await uow.registrations.save(promoted)
+        await uow.sessions.save(seating.session)
+        await uow.sessions.save_seats(seating.session)
         await uow.commit()
-    return changed
+    return seating.session
 
 
 async def cancel_session(

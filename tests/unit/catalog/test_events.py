@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import replace
 
 from trainvite.catalog.v1 import catalog_pb2
 from trainvite.events.v1 import events_pb2
@@ -79,8 +78,8 @@ def test_a_new_length_is_an_update_with_the_new_end() -> None:
 def test_a_registration_change_carries_both_states_and_the_seats_left() -> None:
     three_seats = scheduled(capacity=3, seats_taken=1)
     none = Registration(three_seats.session.id, "ana@cloudtech.example")
-    moved = three_seats.registration_moved(none, replace(none, state="registered"))
-    (event,) = moved.pending_events
+    moved = three_seats.register(none, [], "", NOW)
+    (event,) = moved.session.pending_events
     row = event_registry(TOPOLOGY, lambda: NOW).to_outbox(event)
     message = events_pb2.RegistrationChanged.FromString(row.payload)
 
@@ -90,12 +89,13 @@ def test_a_registration_change_carries_both_states_and_the_seats_left() -> None:
         three_seats.session.name,
         "ana@cloudtech.example",
     )
-    assert message.state == events_pb2.ATTENDANCE_KIND_REGISTERED
-    assert message.previous_state == events_pb2.ATTENDANCE_KIND_UNSPECIFIED
+    assert message.state == catalog_pb2.REGISTRATION_STATE_REGISTERED
+    assert message.previous_state == catalog_pb2.REGISTRATION_STATE_UNSPECIFIED
     assert message.HasField("seats_left") and message.seats_left == 1
+    assert message.waitlist_position == 0
 
     unlimited = scheduled(capacity=0)
     none = Registration(unlimited.session.id, "ana@cloudtech.example")
-    (event,) = unlimited.registration_moved(none, replace(none, state="registered")).pending_events
+    (event,) = unlimited.register(none, [], "", NOW).session.pending_events
     row = event_registry(TOPOLOGY, lambda: NOW).to_outbox(event)
     assert not events_pb2.RegistrationChanged.FromString(row.payload).HasField("seats_left")
