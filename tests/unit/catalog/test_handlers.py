@@ -19,6 +19,7 @@ from services.catalog.domain.model import (
     CourseState,
     Format,
     Level,
+    Registration,
     ScheduledSession,
     SessionState,
     TrainingSession,
@@ -594,3 +595,231 @@ async def test_search_finds_upcoming_sessions_of_matching_courses(catalog: Catal
     assert {s.session.id for s, _ in with_past} == {past.session.id, upcoming.session.id}
     with pytest.raises(InvalidArgument):
         await search.search_sessions(catalog.deps, " ", 0, False)
+
+
+# Seats and the waitlist ---------------------------------------------------------------------
+
+
+def _moves(catalog: Catalog) -> list[tuple[str, str | None, str, int, int | None]]:
+    """The published registration moves: who, from, to, the place and the seats left."""
+    return [
+        (e.email, e.previous_state, e.state, e.waitlist_position, e.seats_left)
+        for e in catalog.store.published_of(RegistrationChanged)
+        if isinstance(e, RegistrationChanged)
+    ]
+
+
+async def _register(catalog: Catalog, s: ScheduledSession, *emails: str) -> list[Registration]:
+    return [
+        await registrations.register(catalog.deps, s.session.name, email, "") for email in emails
+    ]
+
+
+async def test_a_registration_takes_a_seat_while_one_is_free_then_waits_in_order(
+    catalog: Catalog,
+) -> None:
+    s = await catalog.session(await catalog.course(), capacity=2)
+    a, b, c, d = await _register(
+        catalog, s, "a@x.example", "b@x.example", "c@x.example", "d@x.example"
+    )
+    assert [(r.state, r.waitlist_position) for r in (a, b, c, d)] == [
+        ("registered", 0),
+        ("registered", 0),
+        ("waitlisted", 1),
+        ("waitlisted", 2),
+    ]
+    assert c.occurrence_id == s.session.id
+    assert a.updated_at == NOW
+    assert catalog.seats(s) == 2
+    assert _moves(catalog) == [
+        ("a@x.example", None, "registered", 0, 1),
+        ("b@x.example", None, "registered", 0, 0),
+        ("c@x.example", None, "waitlisted", 1, 0),
+        ("d@x.example", None, "waitlisted", 2, 0),
+    ]
+
+
+async def test_an_unlimited_session_seats_everyone(catalog: Catalog) -> None:
+    s = await catalog.session(await catalog.course(), capacity=0)
+    found = await _register(catalog, s, *(f"p{i}@x.example" for i in range(30)))
+    assert {r.state for r in found} == {"registered"}
+    assert catalog.seats(s) == 30
+    assert {m[4] for m in _moves(catalog)} == {None}
+
+
+async def test_registering_again_answers_the_registration_as_it_stands(catalog: Catalog) -> None:
+    s = await catalog.session(await catalog.course(), capacity=1)
+    invitation = "customers/c1/invitation-batches/b1/drafts/d1"
+    first = await registrations.register(catalog.deps, s.session.name, "A@X.example ", invitation)
+    assert (first.email, first.invitation) == ("a@x.example", invitation)
+    await _register(catalog, s, "b@x.example")
+    catalog.clock.now = NOW + dt.timedelta(minutes=5)
+    again = await registrations.register(catalog.deps, s.session.name, "a@x.example", "")
+    waiting = await registrations.register(catalog.deps, s.session.name, "b@x.example", "")
+    assert (again.state, again.invitation, again.updated_at) == ("registered", invitation, NOW)
+    assert (waiting.state, waiting.waitlist_position) == ("waitlisted", 1)
+    assert catalog.seats(s) == 1
+    assert len(_moves(catalog)) == 2
+
+
+async def test_cancelling_a_seat_promotes_the_first_person_waiting(catalog: Catalog) -> None:
+    s = await catalog.session(await catalog.course(), capacity=2)
+    emails = [f"p{i}@x.example" for i in range(6)]
+    await _register(catalog, s, *emails)
+    name = s.session.name
+    cancelled = await registrations.cancel(catalog.deps, name, "p0@x.example")
+    assert (cancelled.state, cancelled.waitlist_position) == ("cancelled", 0)
+    # A place on the waitlist given up moves those behind it up, without promoting anyone.
+    await registrations.cancel(catalog.deps, name, "p3@x.example")
+    await registrations.cancel(catalog.deps, name, "p1@x.example")
+    states = {e: (await registrations.get(catalog.deps, name, e)) for e in emails}
+    assert {e: (r.state, r.waitlist_position) for e, r in states.items()} == {
+        "p0@x.example": ("cancelled", 0),
+        "p1@x.example": ("cancelled", 0),
+        "p2@x.example": ("registered", 0),
+        "p3@x.example": ("cancelled", 0),
+        "p4@x.example": ("registered", 0),
+        "p5@x.example": ("waitlisted", 1),
+    }
+    assert catalog.seats(s) == 2
+    assert _moves(catalog)[6:] == [
+        ("p0@x.example", "registered", "cancelled", 0, 1),
+        ("p2@x.example", "waitlisted", "registered", 0, 0),
+        ("p3@x.example", "waitlisted", "cancelled", 0, 0),
+        ("p1@x.example", "registered", "cancelled", 0, 1),
+        ("p4@x.example", "waitlisted", "registered", 0, 0),
+    ]
+    # Cancelling again changes nothing and publishes nothing.
+    again = await registrations.cancel(catalog.deps, name, "p0@x.example")
+    assert again.state == "cancelled" and len(_moves(catalog)) == 11
+
+
+async def test_someone_who_cancelled_registers_again_at_the_end_of_the_waitlist(
+    catalog: Catalog,
+) -> None:
+    s = await catalog.session(await catalog.course(), capacity=1)
+    await _register(catalog, s, "a@x.example", "b@x.example", "c@x.example")
+    await registrations.cancel(catalog.deps, s.session.name, "b@x.example")
+    (back,) = await _register(catalog, s, "b@x.example")
+    assert (back.state, back.waitlist_position) == ("waitlisted", 2)
+    await registrations.cancel(catalog.deps, s.session.name, "a@x.example")
+    got = await registrations.get(catalog.deps, s.session.name, "b@x.example")
+    assert (got.state, got.waitlist_position) == ("waitlisted", 1)
+
+
+async def test_a_larger_capacity_promotes_as_many_as_it_frees_in_order(catalog: Catalog) -> None:
+    s = await catalog.session(await catalog.course(), capacity=1)
+    await _register(catalog, s, *(f"p{i}@x.example" for i in range(5)))
+    changed = await sessions.change_session(
+        catalog.deps, s.session.name, {"capacity": 3}, ["capacity"], "", EDITOR
+    )
+    assert (changed.session.seats_taken, changed.session.seats_left) == (3, 0)
+    assert catalog.seats(s) == 3
+    assert _moves(catalog)[5:] == [
+        ("p1@x.example", "waitlisted", "registered", 0, 1),
+        ("p2@x.example", "waitlisted", "registered", 0, 0),
+    ]
+    got = await registrations.get(catalog.deps, s.session.name, "p4@x.example")
+    assert got.waitlist_position == 2
+    # The capacity change is published before the promotions it makes.
+    assert catalog.changes() == [(ChangeKind.UPDATED, s.session.name)]
+    published = catalog.store.published
+    assert isinstance(published[-3], SessionChanged)
+    # Unlimited seats everyone who waits; fewer than the seats taken is still refused.
+    with pytest.raises(FailedPrecondition):
+        await sessions.change_session(
+            catalog.deps, s.session.name, {"capacity": 2}, ["capacity"], "", EDITOR
+        )
+    await sessions.change_session(
+        catalog.deps, s.session.name, {"capacity": 0}, ["capacity"], "", EDITOR
+    )
+    assert catalog.seats(s) == 5
+
+
+async def test_a_registered_fact_waitlists_when_the_session_is_full(catalog: Catalog) -> None:
+    s = await catalog.session(await catalog.course(), capacity=1)
+    await catalog.attend(s, "a@x.example", "registered")
+    await catalog.attend(s, "b@x.example", "registered")
+    await catalog.attend(s, "b@x.example", "registered")  # still waiting, same place
+    assert catalog.store.registrations[(s.session.id, "b@x.example")].state == "waitlisted"
+    await catalog.attend(s, "a@x.example", "cancelled")
+    assert catalog.store.registrations[(s.session.id, "b@x.example")].state == "registered"
+    await catalog.attend(s, "c@x.example", "registered")
+    await catalog.attend(s, "c@x.example", "cancelled")  # leaves the waitlist
+    assert catalog.seats(s) == 1
+    assert [m[:4] for m in _moves(catalog)] == [
+        ("a@x.example", None, "registered", 0),
+        ("b@x.example", None, "waitlisted", 1),
+        ("a@x.example", "registered", "cancelled", 0),
+        ("b@x.example", "waitlisted", "registered", 0),
+        ("c@x.example", None, "waitlisted", 1),
+        ("c@x.example", "waitlisted", "cancelled", 0),
+    ]
+
+
+async def test_attending_from_the_waitlist_takes_a_seat(catalog: Catalog) -> None:
+    s = await catalog.session(await catalog.course(), capacity=1)
+    await _register(catalog, s, "a@x.example", "b@x.example")
+    catalog.clock.now = s.session.start_time + dt.timedelta(minutes=5)
+    await catalog.attend(s, "b@x.example", "attended")
+    await catalog.attend(s, "a@x.example", "no_show")
+    assert catalog.seats(s) == 2
+    # A late cancellation of the attendee changes nothing.
+    await catalog.attend(s, "b@x.example", "cancelled")
+    assert catalog.store.registrations[(s.session.id, "b@x.example")].state == "attended"
+
+
+async def test_registrations_are_refused_for_cancelled_and_started_sessions(
+    catalog: Catalog,
+) -> None:
+    course = await catalog.course()
+    s = await catalog.session(course, capacity=3)
+    await _register(catalog, s, "a@x.example")
+    catalog.clock.now = s.session.start_time
+    for call in (
+        registrations.register(catalog.deps, s.session.name, "b@x.example", ""),
+        registrations.cancel(catalog.deps, s.session.name, "a@x.example"),
+    ):
+        with pytest.raises(FailedPrecondition):
+            await call
+    catalog.clock.now = NOW
+    other = await catalog.session(course, capacity=3)
+    await sessions.cancel_session(catalog.deps, other.session.name, "", "", EDITOR)
+    with pytest.raises(FailedPrecondition):
+        await registrations.register(catalog.deps, other.session.name, "b@x.example", "")
+    # Reading stays possible.
+    catalog.clock.now = s.session.start_time
+    got = await registrations.get(catalog.deps, s.session.name, "a@x.example")
+    assert got.state == "registered"
+
+
+async def test_unknown_sessions_and_registrations_are_not_found(catalog: Catalog) -> None:
+    s = await catalog.session(await catalog.course())
+    unknown = f"training-sessions/{uuid.uuid4()}"
+    with pytest.raises(NotFound):
+        await registrations.register(catalog.deps, unknown, "a@x.example", "")
+    for call in (registrations.get, registrations.cancel):
+        with pytest.raises(NotFound):
+            await call(catalog.deps, s.session.name, "nobody@x.example")
+
+
+@pytest.mark.parametrize(
+    ("session_name", "email", "invitation", "fields"),
+    [
+        ("courses/1", "a@x.example", "", ["training_session"]),
+        ("training-sessions/nope", "", "", ["training_session", "email"]),
+        (None, "not an address", "", ["email"]),
+        (None, "a@x", "", ["email"]),
+        (None, "a@x.example", "drafts/1", ["invitation"]),
+    ],
+)
+async def test_bad_registrations_name_their_fields(
+    catalog: Catalog, session_name: str | None, email: str, invitation: str, fields: list[str]
+) -> None:
+    s = await catalog.session(await catalog.course())
+    with pytest.raises(InvalidArgument) as err:
+        await registrations.register(
+            catalog.deps, session_name or s.session.name, email, invitation
+        )
+    assert [v.field for v in err.value.violations] == fields
+    assert catalog.store.registrations == {}
