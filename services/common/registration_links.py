@@ -176,7 +176,13 @@ def verify(keys: LinkKeys, token: str, now: dt.datetime | None = None) -> LinkCl
             audience=AUDIENCE,
             issuer=ISSUER,
             leeway=CLOCK_SKEW,
-            options={"require": list(REQUIRED_CLAIMS), "verify_exp": now is None},
+            # iat only records when a link was made (by the drafting service's clock); the
+            # signed exp alone decides how long it works.
+            options={
+                "require": list(REQUIRED_CLAIMS),
+                "verify_exp": now is None,
+                "verify_iat": False,
+            },
         )
     except jwt.InvalidSignatureError as exc:
         raise ForgedLink("signature does not match") from exc

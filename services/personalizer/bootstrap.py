@@ -103,7 +103,11 @@ async def build(infra: Infrastructure) -> ServiceParts:
     deps = bootstrap(
         uow=lambda: PostgresPersonalizerUnitOfWork(infra.pool, registry),
         catalog=CatalogClient(channel),
-        renderer=InvitationRenderer(sandbox=sandbox, max_html_bytes=settings.max_html_body_bytes),
+        renderer=InvitationRenderer(
+            sandbox=sandbox,
+            max_html_bytes=settings.max_html_body_bytes,
+            links=settings.registration_links(),
+        ),
         clock=utc_now,
         policy=Policy(
             benchmark_windows=tuple(settings.benchmark_windows),

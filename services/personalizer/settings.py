@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
+from pydantic import SecretStr
+
+from services.common.registration_links import RegistrationLinks, link_keys
 from services.common.settings import CommonSettings
 
 
@@ -30,3 +35,19 @@ class PersonalizerSettings(CommonSettings):
     template_max_loop_steps: int = 10_000
     # Largest HTML body a CSM may store by editing a draft.
     max_html_body_bytes: int = 200 * 1024
+    # Each invitation's "Register" link is {registration_base_url}/r/{signed token}: the HTTP
+    # edge's page. Keys as "k2:secret2,k1:secret1" (the first signs, the edge verifies with any;
+    # the same setting on both); unset, one key is derived from the token key (JWT_SECRET).
+    registration_base_url: str = "http://127.0.0.1:8080"
+    link_signing_keys: SecretStr | None = None
+    # A link works until this many days after its session ends.
+    registration_link_days_after_end: int = 30
+
+    def registration_links(self) -> RegistrationLinks:
+        """What signs the registration links, from these settings."""
+        configured = self.link_signing_keys
+        return RegistrationLinks(
+            self.registration_base_url,
+            link_keys(configured.get_secret_value() if configured else None, self.signing_key()),
+            dt.timedelta(days=self.registration_link_days_after_end),
+        )

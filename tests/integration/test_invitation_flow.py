@@ -12,6 +12,7 @@ from trainvite.common.v1 import common_pb2
 from trainvite.dispatcher.v1 import dispatcher_pb2
 from trainvite.personalizer.v1 import personalizer_pb2 as pb
 
+from services.common import registration_links
 from tests.helpers import Clients, batch_when
 from tests.mail_checks import check_raw_message
 
@@ -41,7 +42,7 @@ async def _wait_for_sent(c: Clients, batch: pb.InvitationBatch) -> pb.Invitation
 
 
 async def test_drafts_pick_the_prd_team_with_reasons_and_leave_out_the_rest(
-    services: Clients,
+    services: Clients, signing_key: str
 ) -> None:
     batch = await _draft(services)
 
@@ -63,7 +64,12 @@ async def test_drafts_pick_the_prd_team_with_reasons_and_leave_out_the_rest(
     for d in batch.drafts:
         assert {r.factor for r in d.reasons} == {"role_fit", "need", "level_fit"}
         assert d.state == pb.DRAFT_STATE_PENDING_REVIEW
-        assert d.registration_url.endswith(d.name.rsplit("/", 1)[1])
+        # The link's signed token names the draft, the session and the person.
+        claims = registration_links.verify(
+            registration_links.link_keys(None, signing_key), d.registration_url.split("/r/")[1]
+        )
+        assert (claims.invitation, claims.email) == (d.name, d.recipient.email)
+        assert claims.training_session == batch.training_session.name
     excluded = {e.stakeholder.display_name: e.reason for e in batch.excluded}
     assert excluded["Tom Becker"] == pb.EXCLUSION_REASON_OPTED_OUT
     assert excluded["Priya Nair"] == pb.EXCLUSION_REASON_LOW_FIT

@@ -12,7 +12,9 @@ import pytest
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, UndefinedError, meta, nodes
 from markupsafe import escape
 
+from services.common import registration_links
 from services.common.errors import InvalidArgument
+from services.common.registration_links import LinkKeys, RegistrationLinks
 from services.personalizer.adapters.rendering import TEMPLATE_DIR, InvitationRenderer
 from services.personalizer.adapters.template_sandbox import SandboxLimits, TemplateSandbox
 from services.personalizer.domain.model import Angle
@@ -20,11 +22,13 @@ from services.personalizer.domain.selection import Assessment, assess
 from tests.unit.test_selection import CUSTOMER, LOW, POWER, SESSION, person
 
 NOW = dt.datetime(2026, 11, 24, tzinfo=dt.UTC)
+DRAFT = f"customers/cloudtech/invitation-batches/{uuid.uuid4()}/drafts/{uuid.uuid4()}"
+LINK_KEY = "link-key-0123456789abcdef0123456789abcdef"
 TEMPLATE_PARTS = ("subject.txt", "body.txt", "body.html")
 
 
 def render(assessment: Assessment) -> tuple[str, str, str, str]:
-    content, _, _ = InvitationRenderer().render(assessment, CUSTOMER, SESSION, uuid.uuid4(), NOW)
+    content, _, _ = InvitationRenderer().render(assessment, CUSTOMER, SESSION, DRAFT, NOW)
     return content.subject, content.text_body, content.html_body, content.calendar_ics
 
 
@@ -62,7 +66,7 @@ def test_every_angle_has_its_templates_and_they_use_only_known_variables() -> No
     a = assess(person("operations_leader"), CUSTOMER, SESSION, LOW, False)
     assert isinstance(a, Assessment)
     renderer = InvitationRenderer()
-    _, _, context = renderer.render(a, CUSTOMER, SESSION, uuid.uuid4(), NOW)
+    _, _, context = renderer.render(a, CUSTOMER, SESSION, DRAFT, NOW)
     env = Environment(
         loader=FileSystemLoader(TEMPLATE_DIR), undefined=StrictUndefined, autoescape=True
     )
@@ -97,7 +101,7 @@ async def test_a_csms_own_template_sees_the_variables_and_nothing_else(
     a = assess(person("operations_leader"), CUSTOMER, SESSION, LOW, False)
     assert isinstance(a, Assessment)
     renderer = InvitationRenderer(sandbox=sandbox)
-    _, _, context = renderer.render(a, CUSTOMER, SESSION, uuid.uuid4(), NOW)
+    _, _, context = renderer.render(a, CUSTOMER, SESSION, DRAFT, NOW)
     subject, text, html = await renderer.render_own(
         "For {{ recipient.first_name }}\nBcc: x", "Dear {{ recipient.first_name }} & co", context
     )
@@ -115,7 +119,7 @@ async def test_a_csms_own_body_keeps_the_register_button_of_the_angle_templates(
     a = assess(person("operations_leader"), CUSTOMER, SESSION, LOW, False)
     assert isinstance(a, Assessment)
     renderer = InvitationRenderer(sandbox=sandbox)
-    content, link, context = renderer.render(a, CUSTOMER, SESSION, uuid.uuid4(), NOW)
+    content, link, context = renderer.render(a, CUSTOMER, SESSION, DRAFT, NOW)
     angle_button = re.search(
         r'<a href="([^"]+)" style="([^"]+)">Register Now &rarr;</a>', content.html_body
     )
@@ -141,3 +145,48 @@ async def test_edited_html_is_sanitized_and_bounded_in_size() -> None:
     assert [(v.field, v.description) for v in err.value.violations] == [
         ("draft.content.html_body", "must be at most 1 KiB")
     ]
+
+
+def test_the_register_link_is_the_edges_page_for_a_signed_token() -> None:
+    who = person("operations_leader", email="Sarah@x.dev", time_zone="Asia/Singapore")
+    a = assess(who, CUSTOMER, SESSION, LOW, False)
+    assert isinstance(a, Assessment)
+    keys = LinkKeys.parse(f"k1:{LINK_KEY}")
+    renderer = InvitationRenderer(links=RegistrationLinks("https://go.trainvite.dev", keys))
+    content, link, context = renderer.render(a, CUSTOMER, SESSION, DRAFT, NOW)
+    assert link.startswith("https://go.trainvite.dev/r/")
+    # The session's own registration URL stays out: the link follows the occurrence.
+    assert SESSION.registration_url not in link
+    claims = registration_links.verify(keys, link.removeprefix("https://go.trainvite.dev/r/"), NOW)
+    assert claims.invitation == DRAFT
+    assert claims.training_session == SESSION.name
+    assert claims.email == "Sarah@x.dev"
+    assert claims.tz == "Asia/Singapore"
+    assert claims.expires == SESSION.start_time + SESSION.duration + dt.timedelta(days=30)
+    assert context["registration_url"] == link
+    assert f"{link}" in content.text_body
+    assert str(escape(link)) in content.html_body
+    event = icalendar.Calendar.from_ical(content.calendar_ics).walk("VEVENT")[0]
+    assert link in str(event["DESCRIPTION"]).replace("\n", "\n")
+
+
+def test_each_draft_has_a_link_of_its_own() -> None:
+    a = assess(person("operations_leader"), CUSTOMER, SESSION, LOW, False)
+    assert isinstance(a, Assessment)
+    keys = LinkKeys.parse(f"k1:{LINK_KEY}")
+    renderer = InvitationRenderer(links=RegistrationLinks("https://go.trainvite.dev/", keys))
+    other = DRAFT.rsplit("/", 1)[0] + f"/{uuid.uuid4()}"
+    _, first, _ = renderer.render(a, CUSTOMER, SESSION, DRAFT, NOW)
+    _, second, _ = renderer.render(a, CUSTOMER, SESSION, other, NOW)
+    assert first != second
+    assert "//r/" not in first
+    token = second.rsplit("/", 1)[1]
+    assert registration_links.verify(keys, token, NOW).invitation == other
+
+
+def test_a_link_signed_by_a_renderer_without_keys_verifies_nowhere_else() -> None:
+    a = assess(person("operations_leader"), CUSTOMER, SESSION, LOW, False)
+    assert isinstance(a, Assessment)
+    _, link, _ = InvitationRenderer().render(a, CUSTOMER, SESSION, DRAFT, NOW)
+    with pytest.raises(registration_links.ForgedLink):
+        registration_links.verify(LinkKeys.parse(f"k1:{LINK_KEY}"), link.rsplit("/", 1)[1], NOW)

@@ -10,7 +10,6 @@ import dataclasses
 import datetime as dt
 import enum
 import re
-import uuid
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -19,9 +18,10 @@ import icalendar
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from services.common.errors import InvalidArgument
+from services.common.registration_links import LinkKeys, RegistrationLinks
 from services.personalizer.adapters import email_html
 from services.personalizer.adapters.template_sandbox import TemplateSandbox
-from services.personalizer.domain.logistics import local_logistics, registration_link
+from services.personalizer.domain.logistics import local_logistics
 from services.personalizer.domain.model import (
     Angle,
     Content,
@@ -35,6 +35,8 @@ from services.personalizer.domain.selection import Assessment
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 CALENDAR_DOMAIN = "trainvite.dev"
+# Where links point when no edge is configured: a development machine's own edge.
+DEFAULT_REGISTRATION_BASE_URL = "http://127.0.0.1:8080"
 
 
 def _one_line(text: str) -> str:
@@ -62,6 +64,12 @@ class InvitationRenderer:
     content team's edit is picked up without a restart. A CSM's own template text is rendered
     by the `sandbox`, in worker processes with bounded time, memory and output: it sees the
     draft's variables and nothing else, and cannot hold up the service.
+
+    The "Register" link is the edge's page for a signed token naming the draft, the session and
+    the person (`services/common/registration_links.py`), never the catalog's stored
+    registration URL: the edge shows the session as it is when the link is opened, so the link
+    stays right when the session moves. Without `links`, links are signed with a key of this
+    renderer's own, which nothing else verifies.
     """
 
     def __init__(
@@ -69,7 +77,9 @@ class InvitationRenderer:
         template_dir: Path = TEMPLATE_DIR,
         sandbox: TemplateSandbox | None = None,
         max_html_bytes: int = 200 * 1024,
+        links: RegistrationLinks | None = None,
     ) -> None:
+        self._links = links or RegistrationLinks(DEFAULT_REGISTRATION_BASE_URL, LinkKeys.random())
         self._own_templates = sandbox
         self._max_html_bytes = max_html_bytes
         self._env = Environment(
@@ -86,13 +96,22 @@ class InvitationRenderer:
         assessment: Assessment,
         customer: Customer,
         session: SessionInfo,
-        draft_id: uuid.UUID,
+        invitation: str,
         now: dt.datetime,
         alternatives: tuple[SessionInfo, ...] = (),
     ) -> tuple[Content, str, dict[str, Any]]:
-        """The draft's content, the recipient's registration link and the render context."""
+        """The content of the draft named `invitation`, the recipient's registration link and
+        the render context."""
         person = assessment.stakeholder
-        link = registration_link(session.registration_url, str(draft_id))
+        recipient = Recipient.of(person)
+        link = self._links.link(
+            invitation,
+            session.name,
+            recipient.email,
+            person.time_zone,
+            session.start_time + session.duration,
+            now,
+        )
         focus = next(a for a in assessment.adoption if a.feature == assessment.focus_feature)
         context: dict[str, Any] = _plain(
             {
@@ -124,7 +143,7 @@ class InvitationRenderer:
             }
         )
         subject, text, html = self.render_angle(assessment.angle, context)
-        ics = calendar_invitation(session, customer, Recipient.of(person), link, now)
+        ics = calendar_invitation(session, customer, recipient, link, now)
         return Content(subject, text, html, ics), link, context
 
     def render_angle(self, angle: Angle, context: dict[str, Any]) -> tuple[str, str, str]:

@@ -38,6 +38,7 @@ def _draft(
     deps: Dependencies,
     a: Assessment,
     customer: Customer,
+    batch_id: uuid.UUID,
     session: SessionInfo,
     alternatives: tuple[SessionInfo, ...],
     by: str,
@@ -46,7 +47,9 @@ def _draft(
     # Of the session's alternatives, each person is offered only those that suit them.
     alternatives = alternatives_for(a, session, alternatives)
     draft_id = deps.new_id()
-    content, link, context = deps.renderer.render(a, customer, session, draft_id, now, alternatives)
+    # The registration link names the draft, so the registration it makes is traced to it.
+    name = names.draft_name(customer.id, batch_id, draft_id)
+    content, link, context = deps.renderer.render(a, customer, session, name, now, alternatives)
     return InvitationDraft.invitation(draft_id, a, content, link, context, by)
 
 
@@ -119,13 +122,14 @@ async def compose_batch(
         if selection.only is not None:
             people = [p for p in people if p.id in selection.only]
         chosen, excluded = await _assessments(deps, uow, customer, session, people, selection)
+        batch_id = deps.new_id()
         batch = InvitationBatch.drafted(
-            deps.new_id(),
+            batch_id,
             customer,
             session,
             by,
             now,
-            [_draft(deps, a, customer, session, alternatives, by, now) for a in chosen],
+            [_draft(deps, a, customer, batch_id, session, alternatives, by, now) for a in chosen],
             excluded,
             source_event_id=source_event_id,
             trigger=trigger,
@@ -206,7 +210,9 @@ async def add_recipient(
         if not isinstance(outcome, Assessment):
             raise FailedPrecondition(f"{person.display_name}: {outcome.detail}")
         alternatives = tuple(await deps.catalog.alternatives(batch.session.name))
-        draft = _draft(deps, outcome, customer, batch.session, alternatives, principal.subject, now)
+        draft = _draft(
+            deps, outcome, customer, batch.id, batch.session, alternatives, principal.subject, now
+        )
         batch.add_recipient(draft, etag)
         await uow.batches.save(batch)
         await uow.batches.log(batch.id, draft.id, "recipient_added", principal.subject, person.id)

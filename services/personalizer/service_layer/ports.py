@@ -44,11 +44,12 @@ class Renderer(Protocol):
         assessment: Assessment,
         customer: Customer,
         session: SessionInfo,
-        draft_id: uuid.UUID,
+        invitation: str,
         now: dt.datetime,
         alternatives: tuple[SessionInfo, ...] = (),
     ) -> tuple[Content, str, dict[str, Any]]:
-        """The content, the recipient's registration link and the variables rendered with."""
+        """The content of the draft named `invitation`, the recipient's registration link and
+        the variables rendered with."""
         ...
 
     def render_angle(self, angle: Angle, context: dict[str, Any]) -> tuple[str, str, str]: ...
