@@ -79,6 +79,48 @@ def summary(draft: pb.InvitationDraft) -> str:
     return f"{_ANGLE_WORDS.get(draft.angle, '')}: {first}"
 
 
+_STATE_WORDS = {
+    common_pb2.DELIVERY_STATE_PENDING: "waiting to be sent",
+    common_pb2.DELIVERY_STATE_SENT: "sent",
+    common_pb2.DELIVERY_STATE_FAILED: "not delivered",
+    common_pb2.DELIVERY_STATE_SUPPRESSED: "not sent, the address is suppressed",
+    common_pb2.DELIVERY_STATE_CANCELLED: "cancelled before sending",
+}
+
+
+def delivery_report(
+    batch: pb.InvitationBatch, status: dispatcher_pb2.BatchDeliveryStatus
+) -> list[str]:
+    """What the CSM sees after Send All: who was sent which invitation and where each stands,
+    as GetBatchDeliveryStatus tells it (the provider's message ids mean nothing to a CSM)."""
+    drafts = {d.name: d for d in batch.drafts}
+    lines = ["", "Delivery status:"]
+    for d in status.deliveries:
+        draft = drafts.get(d.invitation)
+        who = (
+            f"{draft.recipient.display_name} <{d.recipient_email}>" if draft else d.recipient_email
+        )
+        state = _STATE_WORDS.get(
+            d.state, common_pb2.DeliveryState.Name(d.state).removeprefix("DELIVERY_STATE_").lower()
+        )
+        if d.state == common_pb2.DELIVERY_STATE_SENT and d.HasField("sent_time"):
+            sent = d.sent_time.ToDatetime(tzinfo=ZoneInfo("UTC")).astimezone()
+            state += f" at {sent:%H:%M %Z}"
+        if d.detail and d.state != common_pb2.DELIVERY_STATE_SENT:
+            state += f" ({d.detail})"
+        subject = f' "{draft.content.subject}"' if draft else ""
+        lines.append(f"- {who}:{subject}, {state}")
+    totals = [
+        (status.sent_count, "sent"),
+        (status.pending_count, "waiting"),
+        (status.failed_count, "not delivered"),
+        (status.suppressed_count, "suppressed"),
+        (status.cancelled_count, "cancelled"),
+    ]
+    lines.append("  " + ", ".join(f"{count} {word}" for count, word in totals if count))
+    return lines
+
+
 async def play(request: str, csm: str, endpoints: dict[str, str], wait_seconds: float) -> int:
     customer_name, topic = parse_request(request)
     customer_id = re.sub(r"[^a-z0-9]+", "-", customer_name.lower()).strip("-")
@@ -106,6 +148,8 @@ async def play(request: str, csm: str, endpoints: dict[str, str], wait_seconds: 
         print("\n".join(session_details(batch.training_session)))
 
         print(f"\n{batch.customer_display_name} stakeholders identified:")
+        if not batch.drafts:
+            print("(none left to invite)")
         for i, draft in enumerate(batch.drafts, 1):
             r = draft.recipient
             print(f"{i}. {r.display_name} ({r.title}) - {summary(draft)}")
@@ -113,10 +157,8 @@ async def play(request: str, csm: str, endpoints: dict[str, str], wait_seconds: 
         if batch.excluded:
             print("\nLeft out:")
             for e in batch.excluded:
-                code = pb.ExclusionReason.Name(e.reason).removeprefix("EXCLUSION_REASON_")
-                reason = code.lower().replace("_", " ")
                 s = e.stakeholder
-                print(f"- {s.display_name} ({s.title}): {reason} - {e.detail}")
+                print(f"- {s.display_name} ({s.title}): {e.detail}")
 
         if not batch.drafts:
             say(
@@ -155,9 +197,7 @@ async def play(request: str, csm: str, endpoints: dict[str, str], wait_seconds: 
             if len(status.deliveries) == n and status.pending_count == 0:
                 break
             await asyncio.sleep(0.3)
-        for d in status.deliveries:
-            state = common_pb2.DeliveryState.Name(d.state).removeprefix("DELIVERY_STATE_").lower()
-            print(f"  {d.recipient_email}: {state} {d.provider_message_id or d.detail}")
+        print("\n".join(delivery_report(batch, status)))
         if status.sent_count == n:
             team = batch.customer_display_name
             say("System", f"{n} personalized training invitations sent to {team} team!")

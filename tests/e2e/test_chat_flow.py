@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -17,9 +18,11 @@ import pytest
 from trainvite.dispatcher.v1 import dispatcher_pb2
 from trainvite.personalizer.v1 import personalizer_pb2 as pb
 
+from services.platform.seed import CSM_EMAIL
 from tests.helpers import Clients, clients, free_port, wait_until_serving
 from tests.mail_checks import check_raw_message
 from tests.waiting import NotYet, wait_for
+from tools import demo
 from tools.run import service_environment
 
 pytestmark = pytest.mark.e2e
@@ -33,10 +36,18 @@ def e2e_database(fresh_database_url: str) -> str:
     return fresh_database_url
 
 
+@dataclass(frozen=True)
+class Running:
+    clients: Clients
+    outbox: Path
+    endpoints: dict[str, str]
+    key: str
+
+
 @pytest.fixture
 async def processes(
     e2e_database: str, nats_url: str, namespace: str, tmp_path: Path
-) -> AsyncIterator[tuple[Clients, Path]]:
+) -> AsyncIterator[Running]:
     key_file = tmp_path / "key"
     key_file.write_text("e2e-signing-key-" + namespace + "-0123456789abcdef")
     ports = {"catalog": free_port(), "personalizer": free_port(), "dispatcher": free_port()}
@@ -59,10 +70,11 @@ async def processes(
             stdout=open(tmp_path / f"{name}.log", "wb"),  # noqa: SIM115
             stderr=subprocess.STDOUT,
         )
-    c = clients({n: f"127.0.0.1:{p}" for n, p in ports.items()}, key_file.read_text())
+    endpoints = {n: f"127.0.0.1:{p}" for n, p in ports.items()}
+    c = clients(endpoints, key_file.read_text())
     try:
         await wait_until_serving(c, [])
-        yield c, outbox
+        yield Running(c, outbox, endpoints, key_file.read_text())
     finally:
         await c.close()
         for child in children.values():
@@ -77,8 +89,8 @@ def _read(outbox: Path) -> list[EmailMessage]:
     return [check_raw_message(p.read_bytes()) for p in sorted(outbox.glob("*.eml"))]
 
 
-async def test_invite_cloudtech_team_then_send_all(processes: tuple[Clients, Path]) -> None:
-    c, outbox = processes
+async def test_invite_cloudtech_team_then_send_all(processes: Running) -> None:
+    c, outbox = processes.clients, processes.outbox
     # "Invite CloudTech team to Advanced Analytics training"
     batch = await c.personalizer.DraftInvitations(
         pb.DraftInvitationsRequest(parent="customers/cloudtech", topic="Advanced Analytics"),
@@ -121,3 +133,34 @@ async def test_invite_cloudtech_team_then_send_all(processes: tuple[Clients, Pat
         assert str(message["From"]) == "Alex Rivera <alex.rivera@trainvite.dev>"
         calendar = [p for p in message.walk() if p.get_content_type() == "text/calendar"]
         assert calendar and "METHOD:REQUEST" in calendar[0].get_content()
+
+
+async def test_make_demo_twice(
+    processes: Running, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What `make demo` shows: the reasons in plain words, each invitation's other dates fit
+    for its reader, who was sent what after Send All; a second run sends nothing and leaves
+    no empty batch waiting for review."""
+    monkeypatch.setenv("JWT_SECRET", processes.key)
+    assert await demo.play(demo.DEFAULT_REQUEST, CSM_EMAIL, processes.endpoints, 30) == 0
+    first = capsys.readouterr().out
+    assert "Score" not in first and "below" not in first
+    assert "Priya Nair" in first and "Poor fit: " in first
+    mike = first.split("Invitation to Mike Johnson")[1].split("---")[1]
+    assert "Fundamentals" not in mike  # no beginner course offered to a power user
+    report = first.split("Delivery status:")[1]
+    for name in ("Sarah Chen", "Mike Johnson", "Lisa Park"):
+        assert f"- {name} <" in report
+    assert report.count(", sent at ") == 3 and ".eml" not in report
+    assert "3 personalized training invitations sent to CloudTech team!" in first
+
+    assert await demo.play(demo.DEFAULT_REQUEST, CSM_EMAIL, processes.endpoints, 30) == 0
+    second = capsys.readouterr().out
+    assert "(none left to invite)" in second
+    assert "Nobody at CloudTech is left to invite" in second
+    assert "Already invited to this session" in second
+    pending = await processes.clients.personalizer.ListInvitationBatches(
+        pb.ListInvitationBatchesRequest(parent="customers/cloudtech", pending_review_only=True),
+        metadata=processes.clients.csm,
+    )
+    assert list(pending.invitation_batches) == []
