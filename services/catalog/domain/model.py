@@ -276,6 +276,9 @@ class ScheduledSession(Aggregate):
         self._ensure_open(now)
         if current.state == CANCELLED:
             return Seating(self)
+        if current.state in (ATTENDED, NO_SHOW):
+            # Attendance may be heard of shortly before the start (clocks differ); it stands.
+            raise FailedPrecondition(f"{current.email} is recorded as {current.state}")
         return self._leave(current, waitlist, now)
 
     def apply_attendance(

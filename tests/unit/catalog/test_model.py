@@ -218,3 +218,10 @@ def test_noise_words_are_dropped_from_a_csms_topic() -> None:
         "analytics",
     )
     assert topic_query("training").terms == ("training",)  # nothing else to go on
+
+
+def test_recorded_attendance_cannot_be_cancelled() -> None:
+    s = scheduled(start_time=NOW + dt.timedelta(minutes=10))  # within the clocks' skew
+    attended = s.apply_attendance(Registration(s.session.id, "a@x.example"), "attended", [], NOW)
+    with pytest.raises(FailedPrecondition):
+        attended.session.cancel_registration(attended.moved[0], [], NOW)
