@@ -17,7 +17,7 @@ GENERATED := gen/.generated
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: help install proto lint test test-unit test-integration test-e2e fuzz chaos load run demo token migrate bench clean
+.PHONY: help install proto lint test test-unit test-integration test-e2e fuzz chaos load run demo token call migrate bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -84,6 +84,11 @@ demo: $(GENERATED) ## play the chat flow against the running services
 token: $(GENERATED) ## print a bearer token: make token CSM=... | EDITOR=... | SERVICE=... | GATEWAY=1
 	@$(PY) -m tools.token $(if $(CSM),--csm $(CSM),) $(if $(EDITOR),--editor $(EDITOR),) \
 		$(if $(SERVICE),--service $(SERVICE),) $(if $(GATEWAY),--gateway,)
+
+call: $(GENERATED) ## call an RPC: make call RPC=GetTrainingGaps DATA='{"name": ...}' [CSM=...] (LIST=1: all)
+	@$(PY) -m tools.call $(if $(LIST),--list,) $(if $(CSM),--csm $(CSM),) \
+		$(if $(EDITOR),--editor $(EDITOR),) $(if $(SERVICE),--service $(SERVICE),) \
+		$(if $(GATEWAY),--gateway,) $(if $(RPC),'$(RPC)' '$(or $(DATA),{})',)
 
 bench: $(GENERATED) ## benchmarks, each beside a raw baseline measured in the same run
 	$(PY) -m bench

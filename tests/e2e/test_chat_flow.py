@@ -5,6 +5,8 @@ Checks what reaches the recipients: the .eml files the dispatcher's local sender
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -13,16 +15,18 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import pytest
 from trainvite.dispatcher.v1 import dispatcher_pb2
 from trainvite.personalizer.v1 import personalizer_pb2 as pb
 
+from services.common.auth import CallerKind, issue_token
 from services.platform.seed import CSM_EMAIL
 from tests.helpers import Clients, clients, free_port, wait_until_serving
 from tests.mail_checks import check_raw_message
 from tests.waiting import NotYet, wait_for
-from tools import demo
+from tools import call, demo
 from tools.run import service_environment
 
 pytestmark = pytest.mark.e2e
@@ -164,3 +168,48 @@ async def test_make_demo_twice(
         metadata=processes.clients.csm,
     )
     assert list(pending.invitation_batches) == []
+
+
+GAPS_REQUEST = '{"name": "customers/cloudtech/training-gaps"}'
+
+
+async def test_make_call_speaks_json_with_the_development_token(
+    processes: Running, tmp_path: Path
+) -> None:
+    """`make call`: a request in JSON, the answer in JSON; a field mask in its JSON spelling."""
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / "endpoints.json").write_text(json.dumps(processes.endpoints))
+    gaps = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "tools.call", "GetTrainingGaps", GAPS_REQUEST],
+        cwd=ROOT,
+        env={**os.environ, "TRAINVITE_DATA_DIR": str(data_dir), "JWT_SECRET": processes.key},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert gaps.returncode == 0, gaps.stderr
+    assert "Sarah Chen" in gaps.stdout
+
+    token = issue_token(processes.key, CSM_EMAIL, CallerKind.CSM)
+
+    def json_call(rpc: str, request: dict[str, Any]) -> Any:
+        return json.loads(call.call(rpc, json.dumps(request), token, processes.endpoints))
+
+    batch = await asyncio.to_thread(
+        json_call,
+        "DraftInvitations",
+        {"parent": "customers/cloudtech", "topic": "Workflow Automation"},
+    )
+    draft = batch["drafts"][0]
+    edited = await asyncio.to_thread(
+        json_call,
+        "PersonalizerService/UpdateInvitationDraft",
+        {
+            "draft": {"name": draft["name"], "etag": draft["etag"], "content": {"textBody": "Hi"}},
+            "updateMask": "content.textBody",
+        },
+    )
+    assert edited["content"]["textBody"].strip() == "Hi"
+    assert edited["content"]["subject"] == draft["content"]["subject"]
