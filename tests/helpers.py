@@ -107,6 +107,8 @@ class Clients:
     service: tuple[tuple[str, str]]
     editor: tuple[tuple[str, str]]
     gateway: tuple[tuple[str, str]]
+    # Where each service listens, by name, for a client of a test's own (the HTTP edge).
+    endpoints: dict[str, str]
 
     async def close(self) -> None:
         for channel in self.channels:
@@ -130,6 +132,7 @@ def clients(
         service=bearer(issue_token(key, "personalizer", CallerKind.SERVICE)),
         editor=bearer(issue_token(key, CATALOG_EDITOR_EMAIL, CallerKind.CATALOG_EDITOR)),
         gateway=bearer(issue_token(key, "gateway", CallerKind.GATEWAY)),
+        endpoints=dict(endpoints),
     )
 
 

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import logging
 import uuid
 from collections.abc import Callable
 
 from trainvite.personalizer.v1 import personalizer_pb2, personalizer_pb2_grpc
 
-from services.common.auth import CallerKind, issue_token
 from services.common.clock import Clock, utc_now
 from services.common.grpc_client import create_channel
 from services.common.grpc_server import GrpcServer
@@ -22,6 +20,7 @@ from services.common.runtime import (
     consumer_task,
     outbox_relay_task,
 )
+from services.common.service_token import ServiceToken
 from services.personalizer.adapters.catalog_client import CatalogClient
 from services.personalizer.adapters.events import event_registry
 from services.personalizer.adapters.rendering import InvitationRenderer
@@ -39,24 +38,6 @@ SERVICE_NAME = "personalizer"
 SCHEMA = "personalizer"
 
 _log = logging.getLogger(__name__)
-
-
-class _ServiceToken:
-    """A service token, renewed well before it expires."""
-
-    def __init__(self, key: str) -> None:
-        self._key = key
-        self._token = ""
-        self._renew_at = dt.datetime.min.replace(tzinfo=dt.UTC)
-
-    def __call__(self) -> str:
-        now = utc_now()
-        if now >= self._renew_at:
-            self._token = issue_token(
-                self._key, SERVICE_NAME, CallerKind.SERVICE, dt.timedelta(hours=1)
-            )
-            self._renew_at = now + dt.timedelta(minutes=30)
-        return self._token
 
 
 def bootstrap(
@@ -85,7 +66,7 @@ async def build(infra: Infrastructure) -> ServiceParts:
     assert isinstance(settings, PersonalizerSettings)
     channel = create_channel(
         settings.catalog_address,
-        _ServiceToken(settings.signing_key()),
+        ServiceToken(settings.signing_key(), SERVICE_NAME),
         settings.catalog_deadline_seconds,
     )
     sandbox = TemplateSandbox(

@@ -1,0 +1,90 @@
+"""The edge's composition root: its pages wired to the catalog and the dispatcher."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+
+from services.common.auth import CallerKind
+from services.common.clock import Clock, utc_now
+from services.common.grpc_client import create_channel
+from services.common.registration_links import LinkKeys
+from services.common.service_token import ServiceToken
+from services.edge.adapters.clients import CatalogClient, DispatcherClient
+from services.edge.api.routes import EXCEPTION_HANDLERS, SecurityHeaders, routes
+from services.edge.service_layer.links import Dependencies
+from services.edge.service_layer.ports import Catalog, Unsubscriber
+from services.edge.settings import EdgeSettings
+
+SERVICE_NAME = "edge"
+
+
+def bootstrap(
+    catalog: Catalog, unsubscriber: Unsubscriber, link_keys: LinkKeys, clock: Clock = utc_now
+) -> Dependencies:
+    """The pages' dependencies from every port: the real clients here, fakes in unit tests."""
+    return Dependencies(
+        catalog=catalog, unsubscriber=unsubscriber, link_keys=link_keys, clock=clock
+    )
+
+
+def web_app(
+    deps: Dependencies | None = None,
+    lifespan: contextlib.AbstractAsyncContextManager[None] | None = None,
+) -> Starlette:
+    """The ASGI app over `deps`, or over what `lifespan` puts in `app.state.deps` at start."""
+    app: Starlette
+
+    @contextlib.asynccontextmanager
+    async def life(_: Starlette) -> AsyncIterator[None]:
+        if lifespan is None:
+            yield
+            return
+        async with lifespan:
+            yield
+
+    app = Starlette(
+        routes=routes(),
+        exception_handlers=dict(EXCEPTION_HANDLERS),
+        middleware=[Middleware(SecurityHeaders)],
+        lifespan=life,
+    )
+    if deps is not None:
+        app.state.deps = deps
+    return app
+
+
+def build(settings: EdgeSettings) -> Starlette:
+    """The edge as it runs: gRPC channels opened when the server starts, closed when it stops.
+
+    The catalog is called as a service (registering is what the edge's service token may do);
+    the dispatcher as the gateway kind, which may only carry an invitee's one-click token.
+    """
+    key = settings.signing_key()
+    link_keys = settings.link_keys()
+    app: Starlette
+
+    @contextlib.asynccontextmanager
+    async def channels() -> AsyncIterator[None]:
+        catalog = create_channel(
+            settings.catalog_address,
+            ServiceToken(key, SERVICE_NAME),
+            settings.call_deadline_seconds,
+        )
+        dispatcher = create_channel(
+            settings.dispatcher_address,
+            ServiceToken(key, SERVICE_NAME, CallerKind.GATEWAY),
+            settings.call_deadline_seconds,
+        )
+        app.state.deps = bootstrap(CatalogClient(catalog), DispatcherClient(dispatcher), link_keys)
+        try:
+            yield
+        finally:
+            await catalog.close()
+            await dispatcher.close()
+
+    app = web_app(lifespan=channels())
+    return app
