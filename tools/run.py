@@ -1,10 +1,11 @@
 """`make run`: the whole system on one machine.
 
 Starts an embedded PostgreSQL and NATS (unless DATABASE_URL / NATS_URL are set), migrates,
-seeds, starts the three services as child processes, says where each listens, and on Ctrl-C
-stops them (SIGTERM, so each shuts down gracefully) and then the embedded servers. The children
-run in sessions of their own so that the terminal's SIGINT does not reach them all at once.
-Data stays in .data/ for the next start.
+seeds, starts the three services and the HTTP edge (the invitees' registration links and
+one-click unsubscribe) as child processes, says where each listens, and on Ctrl-C stops them
+(SIGTERM, so each shuts down gracefully) and then the embedded servers. The children run in
+sessions of their own so that the terminal's SIGINT does not reach them all at once. Data stays
+in .data/ for the next start.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
+from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -29,6 +33,8 @@ SERVICES = {
     "personalizer": int(os.environ.get("PERSONALIZER_PORT", "50052")),
     "dispatcher": int(os.environ.get("DISPATCHER_PORT", "50053")),
 }
+EDGE_PORT = int(os.environ.get("EDGE_PORT", "8080"))
+EDGE_URL = f"http://127.0.0.1:{EDGE_PORT}"
 
 
 def _say(text: str) -> None:
@@ -51,12 +57,28 @@ def service_environment(
             **common,
             "GRPC_PORT": str(SERVICES["personalizer"]),
             "CATALOG_ADDRESS": f"127.0.0.1:{SERVICES['catalog']}",
+            # Registration links are signed with a key derived from the token key, which the
+            # edge derives the same way (LINK_SIGNING_KEYS unset on both).
+            "REGISTRATION_BASE_URL": EDGE_URL,
         },
         "dispatcher": {
             **common,
             "GRPC_PORT": str(SERVICES["dispatcher"]),
             "OUTBOX_DIR": str(devdata.DATA_DIR / "outbox"),
+            "UNSUBSCRIBE_BASE_URL": f"{EDGE_URL}/unsubscribe",
         },
+    }
+
+
+def edge_environment(key_file: str) -> dict[str, str]:
+    """The HTTP edge's environment: the services it calls, the key its tokens and the links'
+    keys come from."""
+    return {
+        "JWT_SECRET_FILE": key_file,
+        "HTTP_HOST": "127.0.0.1",
+        "HTTP_PORT": str(EDGE_PORT),
+        "CATALOG_ADDRESS": f"127.0.0.1:{SERVICES['catalog']}",
+        "DISPATCHER_ADDRESS": f"127.0.0.1:{SERVICES['dispatcher']}",
     }
 
 
@@ -78,6 +100,37 @@ def _wait_until_serving(
                 pass  # not listening yet
             time.sleep(0.2)
     raise SystemExit(f"{name} did not report SERVING within {seconds:.0f} s")
+
+
+def _wait_until_healthy(
+    name: str, url: str, child: subprocess.Popen[bytes], seconds: float = 60
+) -> None:
+    """Block until `url` answers 200."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if child.poll() is not None:
+            raise SystemExit(f"{name} exited with {child.returncode}; see its log")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as reply:  # noqa: S310 - our own http URL
+                if reply.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass  # not listening yet
+        time.sleep(0.2)
+    raise SystemExit(f"{name} did not answer {url} within {seconds:.0f} s")
+
+
+def _start(name: str, env: dict[str, str], logs: Path) -> subprocess.Popen[bytes]:
+    log = open(logs / f"{name}.log", "ab")  # noqa: SIM115 - the child keeps it
+    return subprocess.Popen(
+        [sys.executable, "-m", f"services.{name}"],
+        env={**os.environ, **env},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        # Out of the terminal's process group: Ctrl-C reaches only this process, which
+        # stops the services (SIGTERM, a graceful drain) before NATS and PostgreSQL.
+        start_new_session=True,
+    )
 
 
 def main() -> int:
@@ -118,21 +171,15 @@ def main() -> int:
         logs = devdata.DATA_DIR / "logs"
         logs.mkdir(exist_ok=True)
         for name, env in service_environment(database_url, nats_url, str(key_file)).items():
-            log = open(logs / f"{name}.log", "ab")  # noqa: SIM115 - the child keeps it
-            children[name] = subprocess.Popen(
-                [sys.executable, "-m", f"services.{name}"],
-                env={**os.environ, **env},
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                # Out of the terminal's process group: Ctrl-C reaches only this process, which
-                # stops the services (SIGTERM, a graceful drain) before NATS and PostgreSQL.
-                start_new_session=True,
-            )
+            children[name] = _start(name, env, logs)
+        children["edge"] = _start("edge", edge_environment(str(key_file)), logs)
         for name, port in SERVICES.items():
             _wait_until_serving(name, f"127.0.0.1:{port}", children[name])
+        _wait_until_healthy("edge", f"{EDGE_URL}/healthz", children["edge"])
         devdata.write_endpoints({n: f"127.0.0.1:{p}" for n, p in SERVICES.items()})
         for name, port in SERVICES.items():
             _say(f"{name:<13} grpc 127.0.0.1:{port}   log {logs / (name + '.log')}")
+        _say(f"{'edge':<13} http {EDGE_URL}   log {logs / 'edge.log'}")
         _say("make demo (in another terminal) plays the chat flow; Ctrl-C stops everything")
 
         stop = False

@@ -26,10 +26,13 @@ def main() -> None:
         timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
         server_header=False,
     )
-    logging.getLogger(__name__).info(
+    log = logging.getLogger(__name__)
+    log.info(
         "serving",
         extra={"service": SERVICE_NAME, "address": f"{settings.http_host}:{settings.http_port}"},
     )
+    # uvicorn stops on SIGTERM or SIGINT: it stops accepting, lets open requests finish within
+    # the grace period, then closes the channels (the app's lifespan, which logs "stopped").
     uvicorn.Server(config).run()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
@@ -20,6 +21,7 @@ from services.edge.service_layer.ports import Catalog, Unsubscriber
 from services.edge.settings import EdgeSettings
 
 SERVICE_NAME = "edge"
+_log = logging.getLogger(__name__)
 
 
 def bootstrap(
@@ -85,6 +87,7 @@ def build(settings: EdgeSettings) -> Starlette:
         finally:
             await catalog.close()
             await dispatcher.close()
+            _log.info("stopped", extra={"service": SERVICE_NAME})
 
     app = web_app(lifespan=channels())
     return app

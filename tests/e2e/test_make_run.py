@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -46,6 +47,7 @@ def test_ctrl_c_stops_the_services_before_their_servers(tmp_path: Path) -> None:
         "CATALOG_PORT": str(free_port()),
         "PERSONALIZER_PORT": str(free_port()),
         "DISPATCHER_PORT": str(free_port()),
+        "EDGE_PORT": str(free_port()),
     }
     runner = subprocess.Popen(
         [sys.executable, "-m", "tools.run"],
@@ -57,7 +59,11 @@ def test_ctrl_c_stops_the_services_before_their_servers(tmp_path: Path) -> None:
         process_group=0,  # the terminal's foreground group, in miniature
     )
     try:
-        _wait_for_line(runner, "Ctrl-C stops everything", 180)
+        started = _wait_for_line(runner, "Ctrl-C stops everything", 180)
+        edge = f"http://127.0.0.1:{env['EDGE_PORT']}"
+        assert any("edge" in line and edge in line for line in started), started
+        with urllib.request.urlopen(f"{edge}/healthz", timeout=5) as health:  # noqa: S310
+            assert health.status == 200 and health.read() == b"ok"
         os.killpg(runner.pid, signal.SIGINT)
         printed = _wait_for_line(runner, "stopped; data kept", 60)
         assert runner.wait(30) == 0
@@ -66,7 +72,7 @@ def test_ctrl_c_stops_the_services_before_their_servers(tmp_path: Path) -> None:
             os.killpg(runner.pid, signal.SIGKILL)
             runner.wait()
 
-    for name in ("catalog", "personalizer", "dispatcher"):
+    for name in ("catalog", "personalizer", "dispatcher", "edge"):
         assert f"{name} stopped" in "\n".join(printed)
         log = (tmp_path / "data" / "logs" / f"{name}.log").read_text()
         assert '"message": "stopped"' in log, f"{name} did not finish its shutdown:\n{log[-2000:]}"
