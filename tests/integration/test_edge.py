@@ -16,6 +16,7 @@ import httpx
 import icalendar
 import pytest
 from trainvite.catalog.v1 import catalog_pb2 as pb
+from trainvite.personalizer.v1 import personalizer_pb2
 
 from services.common import registration_links
 from services.common.registration_links import LinkClaims
@@ -233,3 +234,25 @@ async def test_one_click_unsubscribe_is_a_post_and_a_get_only_asks(
     bad = await http.post("/unsubscribe", params={"token": token[:-3] + "AAA"})
     assert bad.status_code == 400 and "isn't valid" in _text(bad)
     assert (await http.post("/unsubscribe")).status_code == 400
+
+
+async def test_a_drafts_register_link_opens_on_the_edge_and_registers_for_that_draft(
+    services: Clients, http: httpx.AsyncClient
+) -> None:
+    batch = await services.personalizer.DraftInvitations(
+        personalizer_pb2.DraftInvitationsRequest(
+            parent="customers/cloudtech", topic="Advanced Analytics"
+        ),
+        metadata=services.csm,
+    )
+    sarah = next(d for d in batch.drafts if d.recipient.display_name == "Sarah Chen")
+    path = "/r/" + sarah.registration_url.split("/r/", 1)[1]
+
+    page = await http.get(path)
+    assert page.status_code == 200, page.text
+    assert batch.training_session.title in _text(page)
+    assert "America/New_York" in page.text  # Sarah's own zone
+    registered = await http.post(f"{path}/register")
+    assert registered.status_code == 200 and "You're registered" in _text(registered)
+    registration = await _registration(services, batch.training_session.name, sarah.recipient.email)
+    assert registration is not None and registration.invitation == sarah.name
