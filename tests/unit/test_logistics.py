@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from services.personalizer.domain.logistics import local_logistics, registration_link
+from services.personalizer.domain.logistics import local_logistics
 from tests.unit.test_selection import SESSION
 
 
@@ -41,10 +41,3 @@ def test_daylight_saving_changes_the_offset_not_the_instant() -> None:
 
 def test_an_unknown_zone_falls_back_to_the_sessions_zone() -> None:
     assert local_logistics(SESSION, "Nowhere/Land").zone_name == "America/New_York"
-
-
-def test_each_recipient_gets_their_own_link() -> None:
-    assert (
-        registration_link("https://x.dev/r?src=mail", "abc")
-        == "https://x.dev/r?src=mail&invitation=abc"
-    )

@@ -1,10 +1,9 @@
-"""Session logistics as one recipient reads them: their own time zone, their own link."""
+"""Session logistics as one recipient reads them: in their own time zone."""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
 from services.personalizer.domain.model import SessionInfo
@@ -51,10 +50,3 @@ def local_logistics(session: SessionInfo, time_zone: str) -> LocalLogistics:
         duration_minutes=int(session.duration.total_seconds() // 60),
         format_label=FORMAT_LABELS.get(session.format, session.format),
     )
-
-
-def registration_link(registration_url: str, invitation_token: str) -> str:
-    """The session's registration URL carrying this invitation's token."""
-    parts = urlsplit(registration_url)
-    query = [*parse_qsl(parts.query), ("invitation", invitation_token)]
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))
