@@ -111,6 +111,7 @@ async def test_a_post_registers_then_waitlists_then_cancels(
     first = await http.post(f"/r/{ana}/register")
     assert first.status_code == 200, first.text
     assert "You're registered" in _text(first)
+    assert "Full: registering puts you on the waitlist" in _text(first)  # seats after it
     registration = await _registration(services, session.name, "ana@cloudtech.example")
     assert registration is not None
     assert registration.state == pb.REGISTRATION_STATE_REGISTERED

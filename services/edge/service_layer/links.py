@@ -111,6 +111,8 @@ async def register(deps: Dependencies, token: str) -> LinkPage:
     registration = await deps.catalog.register(
         claims.training_session, claims.email, claims.invitation
     )
+    # Read again: the seats left are those after this registration.
+    session = await deps.catalog.session(claims.training_session)
     return LinkPage(claims, session, registration, local_time(session, claims.tz))
 
 
@@ -120,6 +122,7 @@ async def cancel(deps: Dependencies, token: str) -> LinkPage:
     session = await deps.catalog.session(claims.training_session)
     _open_for_registration(deps, session)
     registration = await deps.catalog.cancel(claims.training_session, claims.email)
+    session = await deps.catalog.session(claims.training_session)
     return LinkPage(claims, session, registration, local_time(session, claims.tz))
 
 
