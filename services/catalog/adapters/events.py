@@ -44,6 +44,7 @@ def event_registry(topology: Topology, clock: Clock) -> EventRegistry:
             previous_state=REGISTRATION_STATE_TO_PB[event.previous_state],
             seats_left=event.seats_left,
             waitlist_position=event.waitlist_position,
+            invitation=event.invitation,
         )
 
     registry.register(SessionChanged, topology.session_changed, session_changed)

@@ -38,7 +38,7 @@ class RegistrationChanged(Event):
     """One person's registration for a session moved (registered, waitlisted, attended, no-show
     or cancelled), with the seats left after it (None: the capacity is unlimited) and the
     person's 1-based place when waitlisted (else 0). A place that shifts because someone ahead
-    left is not a move."""
+    left is not a move. `invitation` is the draft the person came through, if known."""
 
     training_session: str
     email: str
@@ -46,3 +46,4 @@ class RegistrationChanged(Event):
     previous_state: str | None
     seats_left: int | None
     waitlist_position: int = 0
+    invitation: str = ""

@@ -380,6 +380,7 @@ class ScheduledSession(Aggregate):
                 previous_state=before.state,
                 seats_left=moved.session.seats_left,
                 waitlist_position=after.waitlist_position,
+                invitation=after.invitation,
             )
         )
         return Seating(moved, (after,))
