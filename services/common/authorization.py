@@ -53,6 +53,7 @@ POLICY: Mapping[str, frozenset[CallerKind]] = MappingProxyType(
         _CATALOG + "GetRegistration": REGISTRATION_READERS,
         _PERSONALIZER + "GetTrainingGaps": CSM_ONLY,
         _PERSONALIZER + "DraftInvitations": CSM_ONLY,
+        _PERSONALIZER + "ResolveCustomer": CSM_ONLY,
         _PERSONALIZER + "ListInvitationBatches": CSM_ONLY,
         _PERSONALIZER + "GetInvitationBatch": CSM_ONLY,
         _PERSONALIZER + "UpdateInvitationDraft": CSM_ONLY,

@@ -23,6 +23,7 @@ from services.common.unit_of_work import Repository
 from services.personalizer.adapters import email_html
 from services.personalizer.adapters.rendering import InvitationRenderer
 from services.personalizer.bootstrap import bootstrap
+from services.personalizer.domain.customer_names import NamedCustomer
 from services.personalizer.domain.gaps import RoleBenchmark, Usage
 from services.personalizer.domain.model import (
     Customer,
@@ -219,6 +220,16 @@ class FakePlatformRepository(Repository):
 
     async def customer(self, customer_id: str) -> Customer | None:
         return self._store.customers.get(customer_id)
+
+    async def customers_of(self, csm_email: str) -> list[NamedCustomer]:
+        return sorted(
+            (
+                NamedCustomer(c.id, c.display_name)
+                for c in self._store.customers.values()
+                if c.csm_email.lower() == csm_email.lower()
+            ),
+            key=lambda c: (c.display_name, c.id),
+        )
 
     async def stakeholders(self, customer_id: str) -> list[Stakeholder]:
         return sorted(

@@ -6,6 +6,7 @@ import datetime as dt
 
 from services.common.db import Connection
 from services.common.unit_of_work import Repository
+from services.personalizer.domain.customer_names import NamedCustomer
 from services.personalizer.domain.gaps import Usage
 from services.personalizer.domain.model import Customer, Stakeholder
 
@@ -42,6 +43,17 @@ class PostgresPlatformRepository(Repository):
             entitlements=frozenset(row["entitlements"]),
             feature_names={r["key"]: r["display_name"] for r in names},
         )
+
+    async def customers_of(self, csm_email: str) -> list[NamedCustomer]:
+        """The customers assigned to the CSM, as their names are matched."""
+        rows = await self._conn.fetch(
+            """
+            SELECT id, display_name FROM platform.customers
+            WHERE lower(csm_email) = lower($1) ORDER BY display_name, id
+            """,
+            csm_email,
+        )
+        return [NamedCustomer(r["id"], r["display_name"]) for r in rows]
 
     async def stakeholders(self, customer_id: str) -> list[Stakeholder]:
         rows = await self._conn.fetch(

@@ -11,6 +11,7 @@ from trainvite.personalizer.v1 import personalizer_pb2 as pb
 from services.personalizer.adapters.catalog_client import FORMAT_TO_PB, LEVEL_TO_PB
 from services.personalizer.adapters.events import ANGLE_TO_PB
 from services.personalizer.domain import names
+from services.personalizer.domain.customer_names import Resolution
 from services.personalizer.domain.gaps import FeatureAdoption
 from services.personalizer.domain.model import (
     AdoptionLevel,
@@ -248,3 +249,18 @@ def batch_to_pb(
     if batch.approved_at is not None:
         message.approve_time.FromDatetime(batch.approved_at)
     return message
+
+
+def resolution_to_pb(r: Resolution) -> pb.ResolveCustomerResponse:
+    return pb.ResolveCustomerResponse(
+        customer=names.customer_name(r.match.id) if r.match is not None else "",
+        candidates=[
+            pb.CustomerCandidate(
+                name=names.customer_name(c.customer.id),
+                display_name=c.customer.display_name,
+                why=c.why.value,
+                score=c.score,
+            )
+            for c in r.candidates
+        ],
+    )

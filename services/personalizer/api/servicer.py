@@ -11,10 +11,15 @@ from trainvite.personalizer.v1 import personalizer_pb2_grpc
 
 from services.common.auth import current_principal
 from services.common.field_masks import snake_case_paths
-from services.personalizer.api.convert import batch_to_pb, draft_to_pb, gaps_to_pb
+from services.personalizer.api.convert import (
+    batch_to_pb,
+    draft_to_pb,
+    gaps_to_pb,
+    resolution_to_pb,
+)
 from services.personalizer.domain import names
 from services.personalizer.domain.model import Content
-from services.personalizer.service_layer import drafting, gaps, review
+from services.personalizer.service_layer import customer_names, drafting, gaps, review
 from services.personalizer.service_layer.dependencies import Dependencies
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -27,17 +32,29 @@ class PersonalizerServicer(personalizer_pb2_grpc.PersonalizerServiceServicer):
     async def GetTrainingGaps(
         self, request: pb.GetTrainingGapsRequest, context: Context
     ) -> pb.TrainingGaps:
+        name = request.name
+        typed = await customer_names.customer_of_request(
+            self._deps, name, request.customer_query, current_principal(), "name"
+        )
+        if typed is not None:
+            name = names.gaps_name(typed)
         found = await gaps.get_training_gaps(
-            self._deps, request.name, request.window_days, current_principal()
+            self._deps, name, request.window_days, current_principal()
         )
         return gaps_to_pb(found)
 
     async def DraftInvitations(
         self, request: pb.DraftInvitationsRequest, context: Context
     ) -> pb.InvitationBatch:
+        parent = request.parent
+        typed = await customer_names.customer_of_request(
+            self._deps, parent, request.customer_query, current_principal(), "parent"
+        )
+        if typed is not None:
+            parent = names.customer_name(typed)
         batch = await drafting.draft_invitations(
             self._deps,
-            request.parent,
+            parent,
             request.training_session,
             request.topic,
             request.request_id,
@@ -124,3 +141,11 @@ class PersonalizerServicer(personalizer_pb2_grpc.PersonalizerServiceServicer):
             send_after,
         )
         return batch_to_pb(batch)
+
+    async def ResolveCustomer(
+        self, request: pb.ResolveCustomerRequest, context: Context
+    ) -> pb.ResolveCustomerResponse:
+        resolution = await customer_names.resolve_customer(
+            self._deps, request.query, current_principal()
+        )
+        return resolution_to_pb(resolution)

@@ -7,6 +7,7 @@ import datetime as dt
 import uuid
 from typing import Any, Protocol
 
+from services.personalizer.domain.customer_names import NamedCustomer
 from services.personalizer.domain.gaps import RoleBenchmark, Usage
 from services.personalizer.domain.model import (
     Angle,
@@ -123,6 +124,8 @@ class BatchRepository(Protocol):
 
 class PlatformRepository(Protocol):
     async def customer(self, customer_id: str) -> Customer | None: ...
+
+    async def customers_of(self, csm_email: str) -> list[NamedCustomer]: ...
 
     async def stakeholders(self, customer_id: str) -> list[Stakeholder]: ...
 
