@@ -172,6 +172,18 @@ def _outcome_canary(_: Stack) -> Message:
     )
 
 
+def _registration_canary(s: Stack) -> Message:
+    # Registered by other means (no invitation): processed, and nobody is written to.
+    return events_pb2.RegistrationChanged(
+        event_id=str(uuid.uuid4()),
+        occur_time=now_ts(),
+        training_session=_upcoming(s).name,
+        email=f"canary-{uuid.uuid4().hex[:8]}@northwind.example",
+        state=catalog_pb2.REGISTRATION_STATE_REGISTERED,
+        seats_left=5,
+    )
+
+
 CANARIES: dict[str, Callable[[Stack], Message]] = {
     "trainvite.events.v1.AttendanceRecorded": _attendance_canary,
     "trainvite.events.v1.InvitationApproved": _approval_canary,
@@ -181,6 +193,7 @@ CANARIES: dict[str, Callable[[Stack], Message]] = {
     "trainvite.events.v1.OnboardingScheduled": _onboarding_canary,
     "trainvite.events.v1.AddressSuppressed": _suppressed_canary,
     "trainvite.events.v1.DeliveryOutcome": _outcome_canary,
+    "trainvite.events.v1.RegistrationChanged": _registration_canary,
 }
 
 
@@ -203,6 +216,9 @@ def payloads(full_name: str, s: Stack) -> st.SearchStrategy[bytes]:
         "event_id": st.one_of(st.uuids().map(str), strings()),
         "email": st.one_of(st.sampled_from(emails), strings()),
         "trainvite.events.v1.AttendanceRecorded.training_session": st.one_of(
+            st.sampled_from(sessions), strings()
+        ),
+        "trainvite.events.v1.RegistrationChanged.training_session": st.one_of(
             st.sampled_from(sessions), strings()
         ),
     }

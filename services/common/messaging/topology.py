@@ -158,6 +158,7 @@ class Topology:
             self.dispatcher_invitations,
             self.catalog_registrations,
             self.personalizer_session_changes,
+            self.personalizer_registrations,
             self.personalizer_triggers,
             self.personalizer_attendance,
             self.personalizer_suppressions,
@@ -192,6 +193,16 @@ class Topology:
             durable="personalizer-session-changed",
             filter_subject=self.session_changed,
             events=(self._event(self.session_changed, "TrainingSessionChanged"),),
+        )
+
+    @property
+    def personalizer_registrations(self) -> ConsumerSpec:
+        """The personalizer confirms a registration made through an invitation."""
+        return ConsumerSpec(
+            stream=self.catalog_stream,
+            durable="personalizer-registrations",
+            filter_subject=self.registration_changed,
+            events=(self._event(self.registration_changed, "RegistrationChanged"),),
         )
 
     @property

@@ -24,6 +24,7 @@ from services.personalizer.adapters.template_sandbox import TemplateSandbox
 from services.personalizer.domain.logistics import local_logistics
 from services.personalizer.domain.model import (
     Angle,
+    ConfirmationKind,
     Content,
     Customer,
     Notice,
@@ -227,6 +228,46 @@ class InvitationRenderer:
             registration_url,
             now,
             cancelled=notice.purpose is Purpose.CANCELLED,
+        )
+        return Content(subject, text, html, ics)
+
+    def render_confirmation(
+        self,
+        kind: ConfirmationKind,
+        session: SessionInfo,
+        recipient: Recipient,
+        registration_url: str,
+        customer: Customer,
+        now: dt.datetime,
+        waitlist_position: int = 0,
+    ) -> Content:
+        """The answer to one person's registration; with the calendar entry (the invitation's
+        UID) when they hold a seat, none while they wait for one."""
+        first_name = recipient.display_name.split()[0] if recipient.display_name.split() else ""
+        context: dict[str, Any] = {
+            "recipient": {"first_name": first_name, "display_name": recipient.display_name},
+            "session": {
+                "title": session.title,
+                "presenter": session.presenter,
+                "join_url": session.join_url,
+            },
+            "when": local_logistics(session, recipient.time_zone),
+            "waitlist_position": waitlist_position,
+            "registration_url": registration_url,
+            "csm": {
+                "name": customer.csm_name,
+                "email": customer.csm_email,
+                "signature": customer.csm_signature,
+            },
+        }
+        folder = f"confirmations/{kind.value}"
+        subject = _one_line(self._env.get_template(f"{folder}/subject.txt").render(context))
+        text = self._env.get_template(f"{folder}/body.txt").render(context).strip() + "\n"
+        html = self._env.get_template(f"{folder}/body.html").render(context)
+        ics = (
+            ""
+            if kind is ConfirmationKind.WAITLISTED
+            else calendar_invitation(session, customer, recipient, registration_url, now)
         )
         return Content(subject, text, html, ics)
 

@@ -9,6 +9,7 @@ import functools
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from trainvite.catalog.v1 import catalog_pb2
 from trainvite.events.v1 import events_pb2
 
 from services.common.errors import InvalidArgument
@@ -26,9 +27,16 @@ from services.personalizer.domain.facts import (
     FeatureReleased,
     LowAdoptionDetected,
     OnboardingScheduled,
+    RegistrationMove,
 )
 from services.personalizer.domain.model import DeliveryState, Notice, Purpose
-from services.personalizer.service_layer import deliveries, gaps, notices, triggers
+from services.personalizer.service_layer import (
+    confirmations,
+    deliveries,
+    gaps,
+    notices,
+    triggers,
+)
 from services.personalizer.service_layer.dependencies import Dependencies
 
 T = TypeVar("T")
@@ -37,6 +45,16 @@ _PURPOSE = {
     events_pb2.SESSION_CHANGE_KIND_RESCHEDULED: Purpose.RESCHEDULED,
     events_pb2.SESSION_CHANGE_KIND_CANCELLED: Purpose.CANCELLED,
     events_pb2.SESSION_CHANGE_KIND_UPDATED: Purpose.UPDATED,
+}
+
+# The catalog's registration states in its own words ("" for none before).
+_REGISTRATION_STATE = {
+    catalog_pb2.REGISTRATION_STATE_UNSPECIFIED: "",
+    catalog_pb2.REGISTRATION_STATE_REGISTERED: "registered",
+    catalog_pb2.REGISTRATION_STATE_WAITLISTED: "waitlisted",
+    catalog_pb2.REGISTRATION_STATE_CANCELLED: "cancelled",
+    catalog_pb2.REGISTRATION_STATE_ATTENDED: "attended",
+    catalog_pb2.REGISTRATION_STATE_NO_SHOW: "no_show",
 }
 
 
@@ -83,6 +101,31 @@ def session_changed(data: bytes) -> Notice:
         previous_time_zone=event.previous_time_zone,
         reason=event.reason,
         changed_by=event.changed_by,
+    )
+
+
+def registration_changed(data: bytes) -> RegistrationMove:
+    event, event_id = decoding.parse_event(events_pb2.RegistrationChanged, data)
+    _name(names.session_name, event.training_session, "training_session")
+    email = decoding.require_email(event, "email")
+    state = _REGISTRATION_STATE.get(event.state)
+    if not state:
+        raise PoisonMessage(f"state: {event.state} is not a registration state")
+    previous_state = _REGISTRATION_STATE.get(event.previous_state)
+    if previous_state is None:
+        raise PoisonMessage(f"previous_state: {event.previous_state} is not a registration state")
+    if event.waitlist_position < 0:
+        raise PoisonMessage(f"waitlist_position: {event.waitlist_position} is below zero")
+    if event.invitation:
+        _name(names.draft_id, event.invitation, "invitation")
+    return RegistrationMove(
+        event_id=event_id,
+        training_session=event.training_session,
+        email=email,
+        state=state,
+        previous_state=previous_state,
+        waitlist_position=event.waitlist_position,
+        invitation=event.invitation,
     )
 
 
@@ -138,6 +181,16 @@ def subscriptions(
             topology.personalizer_session_changes,
             by_subject(
                 {topology.session_changed: route(session_changed, notices.notify_session_change)}
+            ),
+        ),
+        (
+            topology.personalizer_registrations,
+            by_subject(
+                {
+                    topology.registration_changed: route(
+                        registration_changed, confirmations.confirm_registration
+                    )
+                }
             ),
         ),
         (

@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from services.personalizer.domain.model import DeliveryState
+from services.personalizer.domain.model import ConfirmationKind, DeliveryState
 
 
 @dataclass(frozen=True)
@@ -49,3 +49,34 @@ class AddressSuppressed:
     event_id: uuid.UUID
     email: str
     reason: str
+
+
+@dataclass(frozen=True)
+class RegistrationMove:
+    """One person's registration for a session moved (from the catalog). `state` and
+    `previous_state` are the catalog's words ("registered", "waitlisted", ...; "" for none);
+    `invitation` is the draft the person came through, "" when they registered otherwise."""
+
+    event_id: uuid.UUID
+    training_session: str
+    email: str
+    state: str
+    previous_state: str
+    waitlist_position: int
+    invitation: str
+
+    @property
+    def confirmation(self) -> ConfirmationKind | None:
+        """What the person is told of this move, if anything. Only moves the person caused or
+        waits for are answered: a cancellation is their own and needs no reply, attended and
+        no-show come after the session, and someone registered without an invitation has no
+        CSM to write from."""
+        if not self.invitation:
+            return None
+        if self.state == "registered":
+            if self.previous_state == "waitlisted":
+                return ConfirmationKind.PROMOTED
+            return ConfirmationKind.REGISTERED
+        if self.state == "waitlisted":
+            return ConfirmationKind.WAITLISTED
+        return None

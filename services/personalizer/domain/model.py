@@ -51,12 +51,27 @@ class ExclusionReason(enum.StrEnum):
 
 
 class Purpose(enum.StrEnum):
-    """What a batch tells its recipients: an invitation, or news about the session."""
+    """What a batch tells its recipients: an invitation, news about the session, or the answer
+    to the person's own registration."""
 
     INVITATION = "invitation"
     RESCHEDULED = "rescheduled"
     CANCELLED = "cancelled"
     UPDATED = "updated"
+    CONFIRMATION = "confirmation"
+
+
+class ConfirmationKind(enum.StrEnum):
+    """What a confirmation tells the person: a seat taken, a place on the waitlist, or a seat
+    given to them from the waitlist."""
+
+    REGISTERED = "registered"
+    WAITLISTED = "waitlisted"
+    PROMOTED = "promoted"
+
+
+# Who approves a confirmation: it answers the person's own action, so no CSM reviews it.
+SYSTEM_REGISTRATION = "system:registration"
 
 
 class DraftState(enum.StrEnum):
@@ -261,6 +276,23 @@ class InvitationDraft:
             updated_by=by,
         )
 
+    @classmethod
+    def confirmation(
+        cls, draft_id: uuid.UUID, invited: InvitationDraft, content: Content
+    ) -> InvitationDraft:
+        """The draft of a confirmation to the person an approved invitation went to."""
+        return cls(
+            id=draft_id,
+            recipient=invited.recipient,
+            score=1.0,
+            reasons=[SelectionReason("registered", 1.0, "Answers the person's registration")],
+            angle=invited.angle,
+            talking_points=[],
+            content=content,
+            registration_url=invited.registration_url,
+            updated_by=SYSTEM_REGISTRATION,
+        )
+
     @property
     def etag(self) -> str:
         return f'"{self.version}"'
@@ -409,6 +441,37 @@ class InvitationBatch(Aggregate):
             source_event_id=notice.event_id,
         )
         batch._announce(f"session_{notice.purpose.value}")
+        return batch
+
+    @classmethod
+    def confirmation(
+        cls,
+        batch_id: uuid.UUID,
+        invitation: InvitationBatch,
+        kind: ConfirmationKind,
+        session: SessionInfo,
+        draft: InvitationDraft,
+        at: dt.datetime,
+        event_id: uuid.UUID,
+    ) -> InvitationBatch:
+        """A confirmation of one person's registration, from the CSM who invited them, approved
+        at once: it answers the person's own action, so it waits for no review and is announced
+        to the dispatcher like any approved invitation (sent once, within the sender's quota)."""
+        batch = cls(
+            id=batch_id,
+            customer_id=invitation.customer_id,
+            customer_name=invitation.customer_name,
+            session=session,
+            sender=invitation.sender,
+            created_by=SYSTEM_REGISTRATION,
+            created_at=at,
+            drafts=[draft],
+            excluded=[],
+            purpose=Purpose.CONFIRMATION,
+            notice_reason=kind.value,
+            source_event_id=event_id,
+        )
+        batch.approve(SYSTEM_REGISTRATION, at, "")
         return batch
 
     def _announce(self, trigger: str) -> None:

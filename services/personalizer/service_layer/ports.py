@@ -11,6 +11,7 @@ from services.personalizer.domain.customer_names import NamedCustomer
 from services.personalizer.domain.gaps import RoleBenchmark, Usage
 from services.personalizer.domain.model import (
     Angle,
+    ConfirmationKind,
     Content,
     Customer,
     DeliveryState,
@@ -68,6 +69,17 @@ class Renderer(Protocol):
         registration_url: str,
         customer: Customer,
         now: dt.datetime,
+    ) -> Content: ...
+
+    def render_confirmation(
+        self,
+        kind: ConfirmationKind,
+        session: SessionInfo,
+        recipient: Recipient,
+        registration_url: str,
+        customer: Customer,
+        now: dt.datetime,
+        waitlist_position: int = 0,
     ) -> Content: ...
 
 
