@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import sys
 
-from bench import catalog_bench, dispatcher_bench, gateway_load, personalizer_bench
+from bench import catalog_bench, dispatcher_bench, edge_bench, gateway_load, personalizer_bench
 
 BENCHMARKS = {
     "catalog": catalog_bench.main,
     "personalizer": personalizer_bench.main,
     "dispatcher": dispatcher_bench.main,
+    "edge": edge_bench.main,
 }
 
 
