@@ -261,6 +261,7 @@ OTHER = next(c for c in CUSTOMERS if c.id == "acme")
 assert OTHER.csm_email == OTHER_CSM_EMAIL
 OTHER_PEOPLE = [p for p in PEOPLE if p.customer_id == OTHER.id]
 NOBODY = "zz-no-such-customer"
+GHOST_NAME = "Zyxwv Holdings"
 
 
 @dataclass(frozen=True)
@@ -346,6 +347,25 @@ def _probes(review: pb.InvitationBatch, sent: pb.InvitationBatch) -> list[Probe]
             "DraftInvitations",
             pb.DraftInvitationsRequest(parent=f"customers/{OTHER.id}", topic="Analytics"),
             pb.DraftInvitationsRequest(parent=f"customers/{NOBODY}", topic="Analytics"),
+        ),
+        # By the name a CSM types: another CSM's customer is a name nobody has.
+        Probe(
+            "ResolveCustomer",
+            pb.ResolveCustomerRequest(query=OTHER.display_name),
+            pb.ResolveCustomerRequest(query=GHOST_NAME),
+            ((OTHER.display_name, GHOST_NAME),),
+        ),
+        Probe(
+            "DraftInvitations",
+            pb.DraftInvitationsRequest(customer_query=OTHER.display_name, topic="Analytics"),
+            pb.DraftInvitationsRequest(customer_query=GHOST_NAME, topic="Analytics"),
+            ((OTHER.display_name, GHOST_NAME),),
+        ),
+        Probe(
+            "GetTrainingGaps",
+            pb.GetTrainingGapsRequest(customer_query=OTHER.display_name),
+            pb.GetTrainingGapsRequest(customer_query=GHOST_NAME),
+            ((OTHER.display_name, GHOST_NAME),),
         ),
         probe(
             "ListInvitationBatches",
