@@ -97,8 +97,14 @@ def _spelling(query: str, name_words: list[str]) -> float:
     best = 0.0
     for start in range(len(name_words)):
         for end in range(start + 1, len(name_words) + 1):
-            ratio = difflib.SequenceMatcher(None, query, "".join(name_words[start:end])).ratio()
-            best = max(best, ratio)
+            matcher = difflib.SequenceMatcher(None, query, "".join(name_words[start:end]))
+            # The cheap upper bounds first: most runs are far too long or too short to be close.
+            if (
+                matcher.real_quick_ratio() < CLOSE_SPELLING
+                or matcher.quick_ratio() < CLOSE_SPELLING
+            ):
+                continue
+            best = max(best, matcher.ratio())
     return best
 
 
