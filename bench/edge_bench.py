@@ -9,9 +9,9 @@ concurrent task) drives the edge, and in the same run, with the same concurrency
 bare Starlette app with one empty POST handler under the same uvicorn settings. Afterwards the
 catalog must hold exactly as many registrations as the edge answered 2xx.
 
-BENCH_PROFILE_DIR=DIR runs the edge and the catalog under pyinstrument and writes their text
-profiles there (edge.txt, catalog.txt). The register path calls no dispatcher, so none runs;
-the edge's channel to it is never opened.
+BENCH_PROFILE_DIR=DIR runs the edge and the catalog under pyinstrument and writes their
+profiles there, each as a call tree and as a flat list (edge-tree.txt, edge-flat.txt, ...).
+The register path calls no dispatcher, so none runs; the edge's channel to it is never opened.
 """
 
 from __future__ import annotations
@@ -183,8 +183,33 @@ def _server(module: str, name: str) -> list[str]:
     """The arguments that run `module`, under pyinstrument when profiles are asked for."""
     if not PROFILE_DIR:
         return ["-m", module]
-    out = Path(PROFILE_DIR) / f"{name}.txt"
-    return ["-m", "pyinstrument", "--renderer", "text", "--outfile", str(out), "-m", module]
+    out = Path(PROFILE_DIR) / f"{name}.pyisession"
+    return ["-m", "pyinstrument", "--renderer", "session", "--outfile", str(out), "-m", module]
+
+
+def _render_profiles() -> None:
+    """Each profile as a call tree and as a flat list of where the time was spent."""
+    for name in ("edge", "catalog"):
+        session = Path(PROFILE_DIR) / f"{name}.pyisession"
+        for view, options in (("tree", []), ("flat", ["-p", "flat=true"])):
+            out = Path(PROFILE_DIR) / f"{name}-{view}.txt"
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "pyinstrument",
+                    "--load",
+                    str(session),
+                    "-r",
+                    "text",
+                    *options,
+                    "--outfile",
+                    str(out),
+                ],
+                check=True,
+            )
+            print(f"\n{name}, {view} (pyinstrument), {out}:")
+            print("\n".join(out.read_text().splitlines()[:40]))
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -292,9 +317,8 @@ def main() -> None:
     print("== edge: registration POSTs over HTTP ==")
     with bench_environment() as env:
         report(*run(env))
-    for name in ("edge", "catalog") if PROFILE_DIR else ():
-        print(f"\n{name} profile (pyinstrument), {Path(PROFILE_DIR) / name}.txt:")
-        print("\n".join((Path(PROFILE_DIR) / f"{name}.txt").read_text().splitlines()[:50]))
+    if PROFILE_DIR:
+        _render_profiles()
 
 
 if __name__ == "__main__":
