@@ -29,7 +29,12 @@ async def confirm_registration(deps: Dependencies, move: RegistrationMove) -> bo
     customer_id, batch_id, draft_id = names.draft_id(move.invitation, "invitation")
     # The session as it is now: the calendar entry must carry its current time and SEQUENCE,
     # or the person's calendar would go back to what the invitation said.
-    session = await deps.catalog.get(move.training_session, allow_cancelled=True)
+    try:
+        session = await deps.catalog.get(move.training_session)
+    except FailedPrecondition:
+        # Cancelled since the move: the cancellation notice tells the person, and a seat
+        # confirmed now would put the cancelled entry back in their calendar.
+        return False
     now = deps.clock()
     async with deps.uow() as uow:
         if not await uow.first_time(move.event_id):

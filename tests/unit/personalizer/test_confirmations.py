@@ -127,6 +127,14 @@ async def test_moves_that_need_no_answer_send_nothing(
     assert _confirmations(p) == [] and len(p.store.published) == published
 
 
+async def test_a_move_in_a_session_cancelled_since_is_not_confirmed() -> None:
+    p = world()
+    invitation = _ana_invitation(await _invited(p))
+    p.catalog.cancelled.add(DASHBOARDS.name)
+    assert not await confirmations.confirm_registration(p.deps, _move(invitation, "registered"))
+    assert _confirmations(p) == []
+
+
 async def test_an_unknown_invitation_or_another_registrant_is_refused() -> None:
     p = world()
     invited = await _invited(p)
