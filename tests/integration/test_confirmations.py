@@ -97,6 +97,18 @@ async def test_a_registration_through_an_invitation_is_confirmed_with_the_calend
     calendar = next(p for p in confirmation.walk() if p.get_content_type() == "text/calendar")
     assert uid and uid[0] in calendar.get_content()
     assert confirmation["List-Unsubscribe"]
+    # The CSM sees it among the customer's batches, approved by no one of theirs, and sent.
+    listed = await services.personalizer.ListInvitationBatches(
+        pb.ListInvitationBatchesRequest(parent="customers/cloudtech"), metadata=services.csm
+    )
+    [shown] = [b for b in listed.invitation_batches if b.purpose == pb.BATCH_PURPOSE_CONFIRMATION]
+    assert shown.approved_by == "system:registration"
+    await batch_when(
+        services,
+        shown.name,
+        lambda d: d.delivery_state == common_pb2.DELIVERY_STATE_SENT,
+        "the confirmation shown as sent",
+    )
     # Registering again answers the registration as it stands: no second confirmation.
     await _register(services, session.name, draft)
     assert len(_mail_to(outbox_dir, email)) == 2

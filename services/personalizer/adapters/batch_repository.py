@@ -173,8 +173,9 @@ class PostgresBatchRepository(Repository):
             INSERT INTO invitation_batches (
                 id, customer_id, customer_name, training_session, session_snapshot,
                 sender_email, sender_name, state, excluded, request_id, created_by, created_at,
-                version, purpose, notice_reason, source_event_id)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+                version, purpose, notice_reason, source_event_id, approved_by, approved_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+                    NULLIF($17, ''), $18)
             ON CONFLICT DO NOTHING
             RETURNING true
             """,
@@ -194,6 +195,9 @@ class PostgresBatchRepository(Repository):
             batch.purpose.value,
             batch.notice_reason,
             batch.source_event_id,
+            # A confirmation is stored approved: who approved it is kept like a CSM's approval.
+            batch.approved_by,
+            batch.approved_at,
         )
         if not inserted:
             return False
