@@ -22,10 +22,9 @@ from trainvite.catalog.v1 import catalog_pb2
 from trainvite.dispatcher.v1 import dispatcher_pb2
 from trainvite.personalizer.v1 import personalizer_pb2
 
-from services.common.auth import CallerKind, issue_token
-from services.platform.seed import CSM_EMAIL
+from services.common.auth import issue_token
 from tools import devdata
-from tools.token import signing_key
+from tools.token import add_caller_arguments, caller, signing_key
 
 # Each service's contract, by the name `make run` gives its address.
 _SERVICES = {
@@ -81,23 +80,12 @@ def main() -> None:
     parser.add_argument("rpc", nargs="?", help="GetTrainingGaps, PersonalizerService/...")
     parser.add_argument("data", nargs="?", default="{}", help="the request as JSON")
     parser.add_argument("--list", action="store_true", help="print every RPC and stop")
-    who = parser.add_mutually_exclusive_group()
-    who.add_argument("--csm", help=f"call as this CSM (default {CSM_EMAIL})")
-    who.add_argument("--editor", help="call as this catalog editor")
-    who.add_argument("--service", help="call as this service")
-    who.add_argument("--gateway", action="store_true", help="call as the gateway")
+    add_caller_arguments(parser)
     args = parser.parse_args()
     if args.list or not args.rpc:
         print("\n".join(every_rpc()))
         return
-    if args.editor:
-        subject, kind = args.editor, CallerKind.CATALOG_EDITOR
-    elif args.service:
-        subject, kind = args.service, CallerKind.SERVICE
-    elif args.gateway:
-        subject, kind = "gateway", CallerKind.GATEWAY
-    else:
-        subject, kind = args.csm or CSM_EMAIL, CallerKind.CSM
+    subject, kind = caller(args)
     token = issue_token(signing_key(), subject, kind)
     try:
         print(call(args.rpc, args.data, token, devdata.read_endpoints()))

@@ -25,10 +25,8 @@ def signing_key() -> str:
     return devdata.development_key().read_text().strip()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+def add_caller_arguments(parser: argparse.ArgumentParser) -> None:
+    """--csm / --editor / --service / --gateway: whom the token speaks for."""
     who = parser.add_mutually_exclusive_group()
     who.add_argument("--csm", help=f"the CSM's email (default {CSM_EMAIL})")
     who.add_argument("--editor", help="a catalog editor's email instead of a CSM")
@@ -36,18 +34,28 @@ def main() -> None:
     who.add_argument(
         "--gateway", action="store_true", help="the gateway, for one-click unsubscribe links"
     )
+
+
+def caller(args: argparse.Namespace) -> tuple[str, CallerKind]:
+    """The subject and kind `add_caller_arguments` asked for."""
+    if args.editor:
+        return args.editor, CallerKind.CATALOG_EDITOR
+    if args.service:
+        return args.service, CallerKind.SERVICE
+    if args.gateway:
+        return "gateway", CallerKind.GATEWAY
+    return args.csm or CSM_EMAIL, CallerKind.CSM
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    add_caller_arguments(parser)
     parser.add_argument("--hours", type=float, default=12.0, help="lifetime (default 12)")
     args = parser.parse_args()
-    ttl = dt.timedelta(hours=args.hours)
-    if args.editor:
-        subject, kind = args.editor, CallerKind.CATALOG_EDITOR
-    elif args.service:
-        subject, kind = args.service, CallerKind.SERVICE
-    elif args.gateway:
-        subject, kind = "gateway", CallerKind.GATEWAY
-    else:
-        subject, kind = args.csm or CSM_EMAIL, CallerKind.CSM
-    print(issue_token(signing_key(), subject, kind, ttl))
+    subject, kind = caller(args)
+    print(issue_token(signing_key(), subject, kind, dt.timedelta(hours=args.hours)))
 
 
 if __name__ == "__main__":

@@ -8,28 +8,19 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
-class CommonSettings(BaseSettings):
-    """Settings every service reads. Environment variable names are the field names upper-cased."""
+class TokenKeySettings(BaseSettings):
+    """The key that signs and checks the services' bearer tokens (HS256): every process that
+    serves or calls a service reads it. Environment variable names are the field names
+    upper-cased."""
 
     model_config = SettingsConfigDict(env_file=None, extra="ignore")
 
-    database_url: str = Field(description="PostgreSQL URL, for example postgresql://u@host/db")
-    nats_url: str = Field(description="NATS URL, for example nats://127.0.0.1:4222")
-    # Prefix of every stream and subject, so that several environments can share one NATS.
-    event_namespace: str = "trainvite"
-    grpc_host: str = "127.0.0.1"
-    grpc_port: int = 50051
-    # HS256 key that signs and checks bearer tokens; give it directly or as a file.
+    # Give it directly or as a file.
     jwt_secret: SecretStr | None = None
     jwt_secret_file: Path | None = None
-    log_level: str = "INFO"
-    # Seconds in-flight calls get to finish after SIGTERM.
-    shutdown_grace_seconds: float = 10.0
-    db_pool_min_size: int = 1
-    db_pool_max_size: int = 10
 
     @model_validator(mode="after")
-    def _needs_a_key(self) -> CommonSettings:
+    def _needs_a_key(self) -> TokenKeySettings:
         if self.jwt_secret is None and self.jwt_secret_file is None:
             raise ValueError("set JWT_SECRET or JWT_SECRET_FILE")
         return self
@@ -40,6 +31,22 @@ class CommonSettings(BaseSettings):
             return self.jwt_secret.get_secret_value()
         assert self.jwt_secret_file is not None
         return self.jwt_secret_file.read_text().strip()
+
+
+class CommonSettings(TokenKeySettings):
+    """Settings every gRPC service reads."""
+
+    database_url: str = Field(description="PostgreSQL URL, for example postgresql://u@host/db")
+    nats_url: str = Field(description="NATS URL, for example nats://127.0.0.1:4222")
+    # Prefix of every stream and subject, so that several environments can share one NATS.
+    event_namespace: str = "trainvite"
+    grpc_host: str = "127.0.0.1"
+    grpc_port: int = 50051
+    log_level: str = "INFO"
+    # Seconds in-flight calls get to finish after SIGTERM.
+    shutdown_grace_seconds: float = 10.0
+    db_pool_min_size: int = 1
+    db_pool_max_size: int = 10
 
     @property
     def listen_address(self) -> str:
