@@ -49,6 +49,7 @@ def load(
     concurrency: int = 32,
     seconds: float = 10.0,
     max_requests: int = 1_000_000,
+    call_timeout: float = 10.0,
 ) -> dict[str, float]:
     """Drive one method from the separate load process; its figures."""
     out = subprocess.run(
@@ -68,11 +69,15 @@ def load(
             requests,
             "--max-requests",
             str(max_requests),
+            "--call-timeout",
+            str(call_timeout),
         ],
-        check=True,
         capture_output=True,
         text=True,
-        timeout=seconds * 3 + 600,
+        timeout=seconds * 3 + call_timeout + 600,
     )
+    if out.returncode != 0:
+        # The load process's own traceback says why (a refused warm-up call, say).
+        raise RuntimeError(f"the load on {method} failed:\n{out.stderr[-3000:]}")
     figures: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
     return figures

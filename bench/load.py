@@ -30,7 +30,7 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
     errors = 0
     async with grpc.aio.insecure_channel(args.target) as channel:
         call: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(args.method)
-        await call(bodies[0], metadata=metadata, timeout=10)  # connect and warm up
+        await call(bodies[0], metadata=metadata, timeout=args.call_timeout)  # connect, warm up
         deadline = time.perf_counter() + args.seconds
 
         async def worker(offset: int) -> None:
@@ -41,7 +41,7 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
                 i += args.concurrency
                 started = time.perf_counter()
                 try:
-                    await call(body, metadata=metadata, timeout=10)
+                    await call(body, metadata=metadata, timeout=args.call_timeout)
                 except grpc.aio.AioRpcError:
                     errors += 1
                     continue
@@ -70,6 +70,8 @@ def main() -> None:
     parser.add_argument("--max-requests", type=int, default=1_000_000)
     parser.add_argument("--token", default="")
     parser.add_argument("--requests", default="")
+    # A call's deadline: seconds for a read, minutes for a 10,000-recipient draft.
+    parser.add_argument("--call-timeout", type=float, default=10)
     print(json.dumps(uvloop.run(run(parser.parse_args()))))
 
 

@@ -259,6 +259,7 @@ def run(env: BenchEnvironment) -> None:
             concurrency=1,
             max_requests=3,
             seconds=600,
+            call_timeout=300,
         )
         stored = asyncio.run(_stored_drafts(env.database_url))
     finally:
