@@ -211,16 +211,9 @@ class InvitationRenderer:
                 for a in notice.alternatives
             ],
             "registration_url": registration_url,
-            "csm": {
-                "name": customer.csm_name,
-                "email": customer.csm_email,
-                "signature": customer.csm_signature,
-            },
+            "csm": _csm(customer),
         }
-        folder = f"notices/{notice.purpose.value}"
-        subject = _one_line(self._env.get_template(f"{folder}/subject.txt").render(context))
-        text = self._env.get_template(f"{folder}/body.txt").render(context).strip() + "\n"
-        html = self._env.get_template(f"{folder}/body.html").render(context)
+        subject, text, html = self._render_folder(f"notices/{notice.purpose.value}", context)
         ics = calendar_invitation(
             session,
             customer,
@@ -230,6 +223,13 @@ class InvitationRenderer:
             cancelled=notice.purpose is Purpose.CANCELLED,
         )
         return Content(subject, text, html, ics)
+
+    def _render_folder(self, folder: str, context: dict[str, Any]) -> tuple[str, str, str]:
+        """Subject, text and HTML from a folder's three templates."""
+        subject = _one_line(self._env.get_template(f"{folder}/subject.txt").render(context))
+        text = self._env.get_template(f"{folder}/body.txt").render(context).strip() + "\n"
+        html = self._env.get_template(f"{folder}/body.html").render(context)
+        return subject, text, html
 
     def render_confirmation(
         self,
@@ -254,16 +254,9 @@ class InvitationRenderer:
             "when": local_logistics(session, recipient.time_zone),
             "waitlist_position": waitlist_position,
             "registration_url": registration_url,
-            "csm": {
-                "name": customer.csm_name,
-                "email": customer.csm_email,
-                "signature": customer.csm_signature,
-            },
+            "csm": _csm(customer),
         }
-        folder = f"confirmations/{kind.value}"
-        subject = _one_line(self._env.get_template(f"{folder}/subject.txt").render(context))
-        text = self._env.get_template(f"{folder}/body.txt").render(context).strip() + "\n"
-        html = self._env.get_template(f"{folder}/body.html").render(context)
+        subject, text, html = self._render_folder(f"confirmations/{kind.value}", context)
         ics = (
             ""
             if kind is ConfirmationKind.WAITLISTED
@@ -313,3 +306,12 @@ def calendar_invitation(
     event.add("attendee", attendee)
     cal.add_component(event)
     return str(cal.to_ical().decode())
+
+
+def _csm(customer: Customer) -> dict[str, str]:
+    """The CSM as the templates sign with."""
+    return {
+        "name": customer.csm_name,
+        "email": customer.csm_email,
+        "signature": customer.csm_signature,
+    }
