@@ -33,6 +33,8 @@ REGISTRARS = frozenset({CallerKind.SERVICE})
 REGISTRATION_READERS = frozenset({CallerKind.SERVICE, CallerKind.CSM})
 # By address for a CSM who invited it; by the link's signed token for the gateway (and a CSM).
 UNSUBSCRIBERS = frozenset({CallerKind.CSM, CallerKind.GATEWAY})
+# The webinar tool's report: whoever ran the session, its editor or the CSM who invited to it.
+ATTENDANCE_IMPORTERS = frozenset({CallerKind.CSM, CallerKind.CATALOG_EDITOR})
 
 POLICY: Mapping[str, frozenset[CallerKind]] = MappingProxyType(
     {
@@ -51,6 +53,7 @@ POLICY: Mapping[str, frozenset[CallerKind]] = MappingProxyType(
         _CATALOG + "RegisterForSession": REGISTRARS,
         _CATALOG + "CancelRegistration": REGISTRARS,
         _CATALOG + "GetRegistration": REGISTRATION_READERS,
+        _CATALOG + "ImportAttendanceReport": ATTENDANCE_IMPORTERS,
         _PERSONALIZER + "GetTrainingGaps": CSM_ONLY,
         _PERSONALIZER + "DraftInvitations": CSM_ONLY,
         _PERSONALIZER + "ResolveCustomer": CSM_ONLY,
@@ -62,6 +65,8 @@ POLICY: Mapping[str, frozenset[CallerKind]] = MappingProxyType(
         _PERSONALIZER + "RenderInvitationDraft": CSM_ONLY,
         _PERSONALIZER + "ApproveInvitationBatch": CSM_ONLY,
         _DISPATCHER + "GetBatchDeliveryStatus": CSM_ONLY,
+        _DISPATCHER + "GetBatchTracking": CSM_ONLY,
+        _DISPATCHER + "GetSessionTracking": CSM_ONLY,
         _DISPATCHER + "PauseBatchDelivery": CSM_ONLY,
         _DISPATCHER + "ResumeBatchDelivery": CSM_ONLY,
         _DISPATCHER + "CancelBatchDelivery": CSM_ONLY,

@@ -98,6 +98,11 @@ class Topology:
         return self._subject("attendance.recorded")
 
     @property
+    def webinar_activity(self) -> str:
+        """edge -> catalog: a webinar tool's verified webhook (registered, joined, left, ended)."""
+        return self._subject("attendance.webinar_activity")
+
+    @property
     def session_changed(self) -> str:
         """catalog -> personalizer: a session was rescheduled, cancelled or changed."""
         return self._subject("catalog.session_changed")
@@ -156,7 +161,11 @@ class Topology:
         """Every durable consumer of the system, with the events each one reads."""
         return [
             self.dispatcher_invitations,
+            self.dispatcher_attendance,
+            self.dispatcher_registrations,
+            self.dispatcher_calendar,
             self.catalog_registrations,
+            self.catalog_webinar_activity,
             self.personalizer_session_changes,
             self.personalizer_registrations,
             self.personalizer_triggers,
@@ -173,6 +182,46 @@ class Topology:
             durable="dispatcher-invitation-approved",
             filter_subject=self.invitation_approved,
             events=(self._event(self.invitation_approved, "InvitationApproved"),),
+        )
+
+    @property
+    def dispatcher_attendance(self) -> ConsumerSpec:
+        """The dispatcher tracks each invitation's attendance (applied in batches)."""
+        return ConsumerSpec(
+            stream=self.attendance_stream,
+            durable="dispatcher-attendance",
+            filter_subject=self.attendance_recorded,
+            events=(self._event(self.attendance_recorded, "AttendanceRecorded"),),
+        )
+
+    @property
+    def dispatcher_registrations(self) -> ConsumerSpec:
+        """The dispatcher tracks each invitation's registration and place on the waitlist."""
+        return ConsumerSpec(
+            stream=self.catalog_stream,
+            durable="dispatcher-registrations",
+            filter_subject=self.registration_changed,
+            events=(self._event(self.registration_changed, "RegistrationChanged"),),
+        )
+
+    @property
+    def dispatcher_calendar(self) -> ConsumerSpec:
+        """The dispatcher adds a registered person to the session's event in the CSM's calendar."""
+        return ConsumerSpec(
+            stream=self.catalog_stream,
+            durable="dispatcher-calendar",
+            filter_subject=self.registration_changed,
+            events=(self._event(self.registration_changed, "RegistrationChanged"),),
+        )
+
+    @property
+    def catalog_webinar_activity(self) -> ConsumerSpec:
+        """The catalog pieces a webinar's joins and leaves together into attendance."""
+        return ConsumerSpec(
+            stream=self.attendance_stream,
+            durable="catalog-webinar-activity",
+            filter_subject=self.webinar_activity,
+            events=(self._event(self.webinar_activity, "WebinarActivity"),),
         )
 
     @property
