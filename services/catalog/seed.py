@@ -126,7 +126,8 @@ def _session(
 
 
 def demo_sessions() -> list[tuple[str, TrainingSession]]:
-    """(request id, session) for every demo session."""
+    """(request id, session) for every demo session; the upcoming live webinars name their
+    Zoom webinar, whose webhooks bring their attendance in."""
     nina = {"presenter": "Nina Alvarez, Solutions Engineer"}
     theo = {"presenter": "Theo Martin, Product Specialist"}
     live = "https://training.trainvite.dev/live"
@@ -152,6 +153,7 @@ def demo_sessions() -> list[tuple[str, TrainingSession]]:
                 "advanced-analytics",
                 capacity=100,
                 join_url=f"{live}/advanced-analytics",
+                webinar_id="84512347701",
                 **nina,
             ),
         ),
@@ -164,6 +166,7 @@ def demo_sessions() -> list[tuple[str, TrainingSession]]:
                 "dashboards-fundamentals",
                 capacity=200,
                 join_url=f"{live}/dashboards-fundamentals",
+                webinar_id="84512347702",
                 **nina,
             ),
         ),
@@ -176,6 +179,7 @@ def demo_sessions() -> list[tuple[str, TrainingSession]]:
                 "workflow-automation",
                 capacity=150,
                 join_url=f"{live}/workflow-automation",
+                webinar_id="84512347703",
                 **theo,
             ),
         ),

@@ -29,6 +29,8 @@ class AttendanceFact:
     training_session: str
     email: str
     kind: str  # one of KINDS
+    # Minutes in the session (re-joins summed) for "attended"; 0 when the source does not say.
+    minutes_attended: int = 0
 
 
 def ensure_possible_now(kind: str, session_start: dt.datetime, now: dt.datetime) -> None:

@@ -120,6 +120,11 @@ class FakeSessionRepository(Repository):
             key=lambda s: (s.session.start_time, s.session.id),
         )
 
+    async def with_webinar(
+        self, webinar_id: str, for_update: bool = False
+    ) -> list[ScheduledSession]:
+        return [self.seen(s) for s in self._all() if s.session.webinar_id == webinar_id]
+
     async def list_page(
         self, f: SessionFilter, limit: int, after: tuple[dt.datetime, uuid.UUID] | None
     ) -> list[ScheduledSession]:

@@ -30,7 +30,8 @@ _COURSE_COLUMNS = """
 _SESSION_COLUMNS = """
     o.id AS o_id, o.course_id, o.start_time, o.time_zone, o.capacity, o.join_url,
     o.registration_url, o.presenter, o.state AS o_state, o.cancel_reason, o.seats_taken,
-    o.version AS o_version, o.created_at AS o_created_at, o.updated_at AS o_updated_at
+    o.version AS o_version, o.created_at AS o_created_at, o.updated_at AS o_updated_at,
+    o.webinar_id
 """
 _SCHEDULED = f"""
     SELECT {_SESSION_COLUMNS}, {_COURSE_COLUMNS}
@@ -70,6 +71,7 @@ def _session(row: asyncpg.Record) -> TrainingSession:
         state=SessionState(row["o_state"]),
         cancel_reason=row["cancel_reason"],
         seats_taken=row["seats_taken"],
+        webinar_id=row["webinar_id"],
         version=row["o_version"],
         created_at=row["o_created_at"],
         updated_at=row["o_updated_at"],
@@ -184,8 +186,8 @@ class PostgresSessionRepository(Repository):
         session_id = await self._conn.fetchval(
             """
             INSERT INTO occurrences (id, course_id, start_time, time_zone, capacity, join_url,
-                registration_url, presenter, request_id)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                registration_url, presenter, request_id, webinar_id)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
             ON CONFLICT (request_id) DO NOTHING
             RETURNING id
             """,
@@ -198,6 +200,7 @@ class PostgresSessionRepository(Repository):
             session.registration_url,
             session.presenter,
             request_id,
+            session.webinar_id,
         )
         if session_id is None:
             session_id = await self._conn.fetchval(
@@ -219,7 +222,7 @@ class PostgresSessionRepository(Repository):
             """
             UPDATE occurrences SET start_time = $2, time_zone = $3, capacity = $4, join_url = $5,
                 registration_url = $6, presenter = $7, state = $8, cancel_reason = $9,
-                version = $10, updated_at = $11
+                version = $10, updated_at = $11, webinar_id = $12
             WHERE id = $1
             """,
             session.id,
@@ -233,6 +236,7 @@ class PostgresSessionRepository(Repository):
             session.cancel_reason,
             session.version,
             session.updated_at,
+            session.webinar_id,
         )
 
     async def save_seats(self, scheduled: ScheduledSession) -> None:
@@ -242,6 +246,16 @@ class PostgresSessionRepository(Repository):
             scheduled.session.id,
             scheduled.session.seats_taken,
         )
+
+    async def with_webinar(
+        self, webinar_id: str, for_update: bool = False
+    ) -> list[ScheduledSession]:
+        lock = "FOR UPDATE OF o" if for_update else ""
+        rows = await self._conn.fetch(
+            f"{_SCHEDULED} WHERE o.webinar_id = $1 ORDER BY o.start_time, o.id {lock}",
+            webinar_id,
+        )
+        return [self.seen(_scheduled(r)) for r in rows]
 
     async def list_page(
         self, f: SessionFilter, limit: int, after: tuple[dt.datetime, uuid.UUID] | None

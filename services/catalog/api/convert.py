@@ -126,6 +126,7 @@ def scheduled_to_pb(view: ScheduledSession, now: dt.datetime) -> catalog_pb2.Tra
         seats_taken=s.seats_taken,
         full=s.full,
         cancel_reason=s.cancel_reason,
+        webinar_id=s.webinar_id,
     )
     if s.seats_left is not None:
         message.seats_left = s.seats_left
@@ -213,6 +214,7 @@ def session_fields(message: catalog_pb2.TrainingSession) -> dict[str, Any]:
         "join_url": message.join_url,
         "registration_url": message.registration_url,
         "presenter": message.presenter,
+        "webinar_id": message.webinar_id.strip(),
     }
 
 

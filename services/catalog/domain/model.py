@@ -145,6 +145,8 @@ class TrainingSession:
     state: SessionState = SessionState.SCHEDULED
     cancel_reason: str = ""
     seats_taken: int = 0
+    # The webinar tool's id of the webinar (Zoom's digits), matched against its webhooks.
+    webinar_id: str = ""
     version: int = 1
     created_at: dt.datetime | None = None
     updated_at: dt.datetime | None = None
@@ -530,6 +532,8 @@ _INVITATION = re.compile(r"customers/[^/\s]+/invitation-batches/[^/\s]+/drafts/[
 # Validation
 
 _FEATURE_KEY = re.compile(r"[a-z][a-z0-9_]*")
+# Zoom's webinar ids are digits; other tools use letters, digits and a few separators.
+_WEBINAR_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _MAX_TEXT = {"title": 200, "topic": 100, "description": 5000, "presenter": 200}
 
 
@@ -581,6 +585,11 @@ def validate_session(
             v.add(f"{p}{url_field}", "must be an http or https URL")
     if len(session.presenter) > _MAX_TEXT["presenter"]:
         v.add(f"{p}presenter", f"must be at most {_MAX_TEXT['presenter']} characters")
+    if session.webinar_id and not _WEBINAR_ID.fullmatch(session.webinar_id):
+        v.add(
+            f"{p}webinar_id",
+            "must be the webinar tool's id: up to 64 letters, digits or - _ . characters",
+        )
     v.raise_if_any()
 
 
@@ -601,7 +610,15 @@ COURSE_MUTABLE = frozenset(
     }
 )
 SESSION_MUTABLE = frozenset(
-    {"start_time", "time_zone", "capacity", "join_url", "registration_url", "presenter"}
+    {
+        "start_time",
+        "time_zone",
+        "capacity",
+        "join_url",
+        "registration_url",
+        "presenter",
+        "webinar_id",
+    }
 )
 
 

@@ -69,6 +69,11 @@ class SessionRepository(Protocol):
     ) -> list[ScheduledSession]:
         """Sessions by (start time, id) matching the filter, after a keyset position."""
 
+    async def with_webinar(
+        self, webinar_id: str, for_update: bool = False
+    ) -> list[ScheduledSession]:
+        """The sessions (any state) naming the webinar tool's `webinar_id`, by start time."""
+
     async def upcoming_of(
         self, course: Course, now: dt.datetime, for_update: bool = False
     ) -> list[ScheduledSession]:

@@ -25,4 +25,12 @@ def attendance_recorded(data: bytes) -> AttendanceFact:
         raise PoisonMessage(f"kind: is required, not {events_pb2.AttendanceKind.Name(event.kind)}")
     email = decoding.require_email(event, "email")
     decoding.require(event, "training_session")
-    return AttendanceFact(event_id, event.training_session, email.strip().lower(), kind)
+    if event.minutes_attended < 0:
+        raise PoisonMessage(f"minutes_attended: must not be negative, not {event.minutes_attended}")
+    return AttendanceFact(
+        event_id,
+        event.training_session,
+        email.strip().lower(),
+        kind,
+        minutes_attended=event.minutes_attended,
+    )
