@@ -13,6 +13,8 @@ from collections.abc import Awaitable, Callable
 from trainvite.dispatcher.v1 import dispatcher_pb2, dispatcher_pb2_grpc
 
 from services.common.clock import Clock, utc_now
+from services.common.messaging.batch_consumer import batch_consumer_task
+from services.common.grpc_client import create_channel
 from services.common.grpc_server import GrpcServer
 from services.common.outages import log_failure
 from services.common.runtime import (
@@ -21,8 +23,12 @@ from services.common.runtime import (
     consumer_task,
     outbox_relay_task,
 )
+from services.common.service_token import ServiceToken
+from services.dispatcher.adapters.calendar import GoogleCalendar
+from services.dispatcher.adapters.catalog_client import CatalogSessions
 from services.dispatcher.adapters.events import event_registry
 from services.dispatcher.adapters.gmail import GmailBounces, GmailHistory, GmailSender
+from services.dispatcher.adapters.inviters import PostgresInviters
 from services.dispatcher.adapters.mime import build_message
 from services.dispatcher.adapters.quota import MailboxQuota, NoQuota, PostgresBudgets
 from services.dispatcher.adapters.senders import LocalOutboxSender
@@ -30,10 +36,11 @@ from services.dispatcher.adapters.smtp import SmtpSender
 from services.dispatcher.adapters.unit_of_work import PostgresDispatcherUnitOfWork
 from services.dispatcher.api.servicer import DispatcherServicer
 from services.dispatcher.api.subscriptions import subscriptions
+from services.dispatcher.api.tracking_subscriptions import tracking_subscriptions
 from services.dispatcher.domain.quota import QuotaPolicy
 from services.dispatcher.service_layer import bounces as bounce_reports
 from services.dispatcher.service_layer import sending
-from services.dispatcher.service_layer.dependencies import Dependencies, Limits
+from services.dispatcher.service_layer.dependencies import CalendarSync, Dependencies, Limits
 from services.dispatcher.service_layer.ports import (
     BounceSource,
     MailboxHistory,
@@ -65,6 +72,7 @@ def bootstrap(
     bounces: BounceSource | None = None,
     history: MailboxHistory | None = None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    calendar_sync: CalendarSync | None = None,
 ) -> Dependencies:
     return Dependencies(
         uow=uow,
@@ -79,7 +87,39 @@ def bootstrap(
         bounces=bounces,
         history=history,
         sleep=sleep,
+        calendar_sync=calendar_sync,
     )
+
+
+def _calendar_sync(
+    settings: DispatcherSettings, infra: Infrastructure
+) -> tuple[CalendarSync | None, Callable[[], Awaitable[None]] | None]:
+    """Calendar sync as configured, and what closes it; (None, None) when it is off."""
+    if not settings.calendar_enabled:
+        _log.info("calendar sync is off: registrations are not put into the CSMs' calendars")
+        return None, None
+    service_account_file, token_file = settings.calendar_credentials()
+    if service_account_file is None and token_file is None:
+        raise ValueError(
+            "CALENDAR_ENABLED needs a service account or token file (CALENDAR_* or GMAIL_*)"
+        )
+    channel = create_channel(
+        settings.catalog_address,
+        ServiceToken(settings.signing_key(), SERVICE_NAME),
+        settings.catalog_deadline_seconds,
+    )
+    sync = CalendarSync(
+        calendar=GoogleCalendar(
+            service_account_file=service_account_file,
+            token_file=None if service_account_file else token_file,
+            api_endpoint=settings.calendar_api_endpoint,
+            timeout_seconds=settings.calendar_timeout_seconds,
+        ),
+        sessions=CatalogSessions(channel),
+        inviters=PostgresInviters(infra.pool),
+    )
+    _log.info("calendar sync is on", extra={"catalog": settings.catalog_address})
+    return sync, channel.close
 
 
 async def build(infra: Infrastructure) -> ServiceParts:
@@ -124,6 +164,7 @@ async def build(infra: Infrastructure) -> ServiceParts:
         sender = LocalOutboxSender(settings.outbox_dir)
         quota = NoQuota()
     registry = event_registry(infra.topology, utc_now)
+    calendar_sync, close_calendar_sync = _calendar_sync(settings, infra)
     deps = bootstrap(
         uow=lambda: PostgresDispatcherUnitOfWork(infra.pool, registry),
         sender=sender,
@@ -148,6 +189,7 @@ async def build(infra: Infrastructure) -> ServiceParts:
         quota_key=(lambda _: "token-file mailbox") if settings.gmail_token_file else str,
         bounces=bounces,
         history=history,
+        calendar_sync=calendar_sync,
     )
     servicer = DispatcherServicer(deps)
 
@@ -185,7 +227,12 @@ async def build(infra: Infrastructure) -> ServiceParts:
                 consumer_task(infra, spec, handler)
                 for spec, handler in subscriptions(deps, infra.topology)
             ),
+            *(
+                batch_consumer_task(infra.js, infra.topology, spec, handler)
+                for spec, handler in tracking_subscriptions(deps, infra.topology)
+            ),
             *[send_worker] * settings.send_workers,
             *([bounce_reader] if bounces is not None else []),
         ],
+        close=close_calendar_sync,
     )

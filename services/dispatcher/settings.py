@@ -55,6 +55,19 @@ class DispatcherSettings(CommonSettings):
     send_batch_size: int = 20
     send_workers: int = 4
     send_poll_seconds: float = 0.5
+    # Calendar sync, off unless enabled: a registration through an invitation puts the person
+    # on the session's event in the inviting CSM's Google Calendar, a cancellation takes them
+    # off. Credentials are the Gmail ones unless set here (a service account needs
+    # https://www.googleapis.com/auth/calendar.events in its domain-wide delegation); the
+    # endpoint replaces the API's base URL, https://www.googleapis.com/calendar/v3/.
+    calendar_enabled: bool = False
+    calendar_service_account_file: Path | None = None
+    calendar_token_file: Path | None = None
+    calendar_api_endpoint: str | None = None
+    calendar_timeout_seconds: float = 10.0
+    # host:port of the catalog (calendar sync reads the session there), and each call's deadline.
+    catalog_address: str = "127.0.0.1:50051"
+    catalog_deadline_seconds: float = 5.0
 
     def sender_kind(self) -> Literal["local", "gmail", "smtp"]:
         """As set, else gmail or smtp when configured for one, else local."""
@@ -65,3 +78,10 @@ class DispatcherSettings(CommonSettings):
         if self.smtp_host:
             return "smtp"
         return "local"
+
+    def calendar_credentials(self) -> tuple[Path | None, Path | None]:
+        """(service account file, token file) calendar sync acts with: its own when set, else
+        Gmail's."""
+        if self.calendar_service_account_file or self.calendar_token_file:
+            return self.calendar_service_account_file, self.calendar_token_file
+        return self.gmail_service_account_file, self.gmail_token_file

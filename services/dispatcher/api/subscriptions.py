@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from nats.aio.msg import Msg
+from trainvite.catalog.v1 import catalog_pb2
 from trainvite.events.v1 import events_pb2
 
 from services.common.fingerprint import content_sha256
@@ -12,10 +14,12 @@ from services.common.messaging.consumer import MessageHandler, PoisonMessage
 from services.common.messaging.inbound import Route, by_subject
 from services.common.messaging.topology import ConsumerSpec, Topology
 from services.dispatcher.domain import names
+from services.dispatcher.domain.calendar import RegistrationMoved, is_session_name
 from services.dispatcher.domain.facts import InvitationApproved
 from services.dispatcher.domain.model import ApprovedInvitation
-from services.dispatcher.service_layer import invitations
+from services.dispatcher.service_layer import calendar, invitations
 from services.dispatcher.service_layer.dependencies import Dependencies
+from services.dispatcher.service_layer.ports import CalendarRefusedError
 
 
 def invitation_approved(data: bytes) -> InvitationApproved:
@@ -76,6 +80,64 @@ def invitation_approved(data: bytes) -> InvitationApproved:
     return InvitationApproved(event_id, approved)
 
 
+_CALENDAR_STATES = {
+    catalog_pb2.REGISTRATION_STATE_UNSPECIFIED: "",
+    catalog_pb2.REGISTRATION_STATE_REGISTERED: "registered",
+    catalog_pb2.REGISTRATION_STATE_WAITLISTED: "waitlisted",
+    catalog_pb2.REGISTRATION_STATE_CANCELLED: "cancelled",
+    catalog_pb2.REGISTRATION_STATE_ATTENDED: "attended",
+    catalog_pb2.REGISTRATION_STATE_NO_SHOW: "no_show",
+}
+
+
+def registration_moved(data: bytes) -> RegistrationMoved:
+    """A registration's move as calendar sync takes it, or PoisonMessage saying what is wrong."""
+    event, event_id = decoding.parse_event(events_pb2.RegistrationChanged, data)
+    if not is_session_name(event.training_session):
+        raise PoisonMessage(
+            f"training_session: {event.training_session[:120]!r} is not a session's name"
+        )
+    email = decoding.require_email(event, "email")
+    state = _CALENDAR_STATES.get(event.state)
+    if not state:
+        raise PoisonMessage(f"state: {event.state} is not a registration state")
+    previous_state = _CALENDAR_STATES.get(event.previous_state)
+    if previous_state is None:
+        raise PoisonMessage(f"previous_state: {event.previous_state} is not a registration state")
+    invitation = event.invitation
+    if invitation and not names.is_draft_of(invitation, invitation.rpartition("/drafts/")[0]):
+        raise PoisonMessage(f"invitation: {invitation[:160]!r} is not an invitation's name")
+    return RegistrationMoved(
+        event_id=event_id,
+        training_session=event.training_session,
+        email=email,
+        state=state,
+        previous_state=previous_state,
+        invitation=invitation,
+    )
+
+
+def calendar_handler(deps: Dependencies, topology: Topology) -> MessageHandler:
+    """Registrations into the CSMs' calendars; with calendar sync off, every event is
+    acknowledged as it comes, and nothing is called."""
+    if deps.calendar_sync is None:
+
+        async def ignore(_: Msg) -> None:
+            return None
+
+        return ignore
+
+    async def sync(move: RegistrationMoved) -> bool:
+        try:
+            return await calendar.sync_registration(deps, move)
+        except CalendarRefusedError as exc:
+            # Delegation not granted, or the request refused as such: every delivery would
+            # meet the same answer, so it goes to the dead letters with Google's reason.
+            raise PoisonMessage(str(exc)) from exc
+
+    return by_subject({topology.registration_changed: Route(registration_moved, sync)})
+
+
 def subscriptions(
     deps: Dependencies, topology: Topology
 ) -> list[tuple[ConsumerSpec, MessageHandler]]:
@@ -85,4 +147,7 @@ def subscriptions(
         return await invitations.accept_invitation(deps, approval)
 
     approvals = by_subject({topology.invitation_approved: Route(invitation_approved, accept)})
-    return [(topology.dispatcher_invitations, approvals)]
+    return [
+        (topology.dispatcher_invitations, approvals),
+        (topology.dispatcher_calendar, calendar_handler(deps, topology)),
+    ]

@@ -11,10 +11,13 @@ from dataclasses import dataclass
 from services.common.clock import Clock, utc_now
 from services.dispatcher.service_layer.ports import (
     BounceSource,
+    Calendar,
+    Inviters,
     MailboxHistory,
     MailSender,
     MessageBuilder,
     Quota,
+    SessionSource,
 )
 from services.dispatcher.service_layer.unit_of_work import DispatcherUnitOfWork
 
@@ -39,6 +42,16 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class CalendarSync:
+    """What calendar sync needs: the CSMs' calendars, the catalog's sessions, and who sent
+    each invitation."""
+
+    calendar: Calendar
+    sessions: SessionSource
+    inviters: Inviters
+
+
+@dataclass(frozen=True)
 class Dependencies:
     uow: Callable[[], DispatcherUnitOfWork]
     sender: MailSender
@@ -57,3 +70,5 @@ class Dependencies:
     # (then the sender's own lookup settles them).
     history: MailboxHistory | None = None
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    # Registrations put into the inviting CSM's calendar; None when calendar sync is off.
+    calendar_sync: CalendarSync | None = None

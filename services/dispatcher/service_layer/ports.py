@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Protocol
 
+from services.dispatcher.domain.calendar import Inviter, SessionEvent
 from services.dispatcher.domain.model import Address, Delivery
 
 
@@ -209,4 +210,42 @@ class Quota(Protocol):
 class MessageBuilder(Protocol):
     def __call__(self, delivery: Delivery) -> EmailMessage:
         """The RFC 5322 message of a delivery, as it is sent."""
+        ...
+
+
+class CalendarRefusedError(Exception):
+    """The calendar refused for good (401/403: domain-wide delegation not granted for the
+    calendar scope, or no right to the event; a 4xx for the request itself): the same call
+    fails the same way every time, so the event is dead-lettered with this reason."""
+
+
+class CalendarUnavailableError(Exception):
+    """The calendar could not be reached or asked us to slow down (429, 5xx, a timeout, edits
+    that kept racing ours): try again later."""
+
+
+class Calendar(Protocol):
+    """The session's event in a CSM's own calendar, written as that CSM."""
+
+    async def add_attendee(self, organizer: str, event: SessionEvent, email: str) -> bool:
+        """Put `email` on the event, creating the event as `event` says when it does not exist
+        yet; False when the person was there already (nothing written). CalendarRefusedError or
+        CalendarUnavailableError on failure."""
+        ...
+
+    async def remove_attendee(self, organizer: str, event_id: str, email: str) -> bool:
+        """Take `email` off the event; False when the person (or the event) was not there."""
+        ...
+
+
+class SessionSource(Protocol):
+    async def session_event(self, training_session: str) -> SessionEvent:
+        """The session's calendar event as the catalog has the session now; NotFound when the
+        catalog does not know it."""
+        ...
+
+
+class Inviters(Protocol):
+    async def of(self, invitation: str) -> Inviter | None:
+        """Who sent the invitation, from its delivery; None when this dispatcher never had it."""
         ...

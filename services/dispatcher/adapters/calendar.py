@@ -1,0 +1,253 @@
+"""The session's event in the CSM's Google Calendar (Calendar API v3, google-api-python-client),
+written as the CSM: a service account with domain-wide delegation impersonates the organizer,
+or one OAuth token file authorizes a single calendar.
+
+Concurrent writers: a registration reads the event's attendees, adds one and writes them back,
+so two writers could each drop the other's attendee. The write carries the etag of the read in
+If-Match, and a 412 (someone wrote in between) reads again and reapplies the change. We chose
+this over a PostgreSQL advisory lock around get+patch because the other writers are not all
+ours: the CSM edits the event in Google Calendar and attendees' answers change it too, which
+no lock of ours holds back, while the etag check covers every writer; and it holds no database
+connection across calls to Google. Creation needs no check: the event id is fixed per session
+and Google refuses a second insert of an id (409), which then falls back to read and patch.
+
+sendUpdates is "none" on every write: the person already has trainvite's confirmation, sent
+from the CSM's mailbox with the calendar entry (.ics) after the CSM's approval; an invitation
+from Google on top would be a second, unapproved email, mailed even to a suppressed address.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import ssl
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import google_auth_httplib2
+import httplib2
+from google.auth.credentials import Credentials
+from google.auth.exceptions import RefreshError, TransportError
+from google.oauth2 import credentials as user_credentials
+from google.oauth2 import service_account
+from googleapiclient import discovery
+from googleapiclient.errors import HttpError
+
+from services.dispatcher.domain.calendar import SessionEvent, same_address
+from services.dispatcher.service_layer.ports import (
+    CalendarRefusedError,
+    CalendarUnavailableError,
+)
+
+SCOPES = ["https://www.googleapis.com/auth/calendar.events"]
+# The organizer's own calendar: the one the delegated (or token) credentials act as.
+CALENDAR_ID = "primary"
+SEND_UPDATES = "none"
+# Reads and writes again after this many 412s in a row, then leaves it to a redelivery.
+CONFLICT_ATTEMPTS = 5
+# Google answers "slow down" with 429, or with 403 and one of these reasons.
+_RATE_LIMIT_REASONS = {"rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded"}
+_NETWORK_ERRORS = (httplib2.HttpLib2Error, ssl.SSLError, OSError, TransportError)
+
+Attendees = list[dict[str, Any]]
+
+
+class _Conflict(Exception):
+    """The event changed since we read it (412), or already exists (409)."""
+
+
+def _reason(error: HttpError) -> tuple[str, str]:
+    """(reason, message) from Google's error body."""
+    try:
+        inner = json.loads(error.content.decode())["error"]
+        first = (inner.get("errors") or [{}])[0]
+        return str(first.get("reason", "")), str(inner.get("message", ""))
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError):
+        return "", ""
+
+
+def _classify(error: HttpError, organizer: str) -> Exception:
+    status = error.resp.status
+    reason, message = _reason(error)
+    said = f"{status} {reason} {message}".strip()
+    if status == 429 or status >= 500 or (status == 403 and reason in _RATE_LIMIT_REASONS):
+        return CalendarUnavailableError(f"Google Calendar answered {said}")
+    if status in (401, 403):
+        return CalendarRefusedError(
+            f"Google Calendar refused to act as {organizer}: {said} (is domain-wide delegation"
+            f" granted for {' '.join(SCOPES)}?)"
+        )
+    return CalendarRefusedError(f"Google Calendar refused the request for {organizer}: {said}")
+
+
+class GoogleCalendar:
+    """Adds and removes attendees of a session's event in the organizer's primary calendar."""
+
+    def __init__(
+        self,
+        service_account_file: Path | None = None,
+        token_file: Path | None = None,
+        api_endpoint: str | None = None,
+        timeout_seconds: float = 10.0,
+    ) -> None:
+        if (service_account_file is None) == (token_file is None):
+            raise ValueError("give exactly one of a service account file or a token file")
+        self._service_account_file = service_account_file
+        self._token_file = token_file
+        self._api_endpoint = api_endpoint
+        self._timeout = timeout_seconds
+        # httplib2.Http is not thread-safe: each worker thread has its own clients.
+        self._local = threading.local()
+
+    def _credentials(self, organizer: str) -> Credentials:
+        if self._service_account_file is not None:
+            base = service_account.Credentials.from_service_account_file(  # type: ignore[no-untyped-call]
+                str(self._service_account_file), scopes=SCOPES
+            )
+            delegated: Credentials = base.with_subject(organizer)
+            return delegated
+        assert self._token_file is not None
+        token: Credentials = user_credentials.Credentials.from_authorized_user_file(  # type: ignore[no-untyped-call]
+            str(self._token_file), scopes=SCOPES
+        )
+        return token
+
+    def _events(self, organizer: str) -> Any:
+        """This thread's events resource for the organizer, built from the discovery document
+        bundled with google-api-python-client (calendar.v3.json: no network to build it)."""
+        clients: dict[str, Any] = self._local.__dict__.setdefault("clients", {})
+        if organizer not in clients:
+            http = google_auth_httplib2.AuthorizedHttp(
+                self._credentials(organizer), http=httplib2.Http(timeout=self._timeout)
+            )
+            options = {"api_endpoint": self._api_endpoint} if self._api_endpoint else None
+            clients[organizer] = discovery.build(
+                "calendar",
+                "v3",
+                http=http,
+                static_discovery=True,
+                cache_discovery=False,
+                client_options=options,
+            )
+        return clients[organizer].events()
+
+    async def add_attendee(self, organizer: str, event: SessionEvent, email: str) -> bool:
+        return await asyncio.to_thread(self._add, organizer, event, email)
+
+    async def remove_attendee(self, organizer: str, event_id: str, email: str) -> bool:
+        return await asyncio.to_thread(self._remove, organizer, event_id, email)
+
+    def _add(self, organizer: str, event: SessionEvent, email: str) -> bool:
+        events = self._events(organizer)
+        request = events.insert(
+            calendarId=CALENDAR_ID, body=_new_event(event, email), sendUpdates=SEND_UPDATES
+        )
+        try:
+            _execute(request, organizer)
+            return True
+        except _Conflict:
+            pass  # the session's event exists: add to it
+
+        def added(attendees: Attendees) -> Attendees | None:
+            if any(same_address(str(a.get("email", "")), email) for a in attendees):
+                return None
+            return [*attendees, _attendee(email)]
+
+        return self._edit(events, organizer, event.event_id, added, restore=True)
+
+    def _remove(self, organizer: str, event_id: str, email: str) -> bool:
+        def removed(attendees: Attendees) -> Attendees | None:
+            kept = [a for a in attendees if not same_address(str(a.get("email", "")), email)]
+            return None if len(kept) == len(attendees) else kept
+
+        return self._edit(self._events(organizer), organizer, event_id, removed, restore=False)
+
+    def _edit(
+        self,
+        events: Any,
+        organizer: str,
+        event_id: str,
+        change: Callable[[Attendees], Attendees | None],
+        restore: bool,
+    ) -> bool:
+        """Read the event, change its attendees, write them back if it has not changed since
+        (If-Match); again on a 412. False when the change changes nothing."""
+        for _ in range(CONFLICT_ATTEMPTS):
+            current = _execute(
+                events.get(calendarId=CALENDAR_ID, eventId=event_id), organizer, missing_ok=True
+            )
+            if current is None:
+                if restore:  # it existed a moment ago (409): deleted since, try again later
+                    raise CalendarUnavailableError(f"event {event_id} vanished after a 409")
+                return False  # nobody to take off an event that is not there
+            deleted = current.get("status") == "cancelled"
+            if deleted and not restore:
+                return False
+            attendees = change(list(current.get("attendees") or []))
+            if attendees is None and not deleted:
+                return False
+            body: dict[str, Any] = {"attendees": attendees or current.get("attendees") or []}
+            if deleted:
+                # The CSM deleted the event (Google keeps its id); a new registration brings it
+                # back, as the session is on.
+                body["status"] = "confirmed"
+            request = events.patch(
+                calendarId=CALENDAR_ID, eventId=event_id, body=body, sendUpdates=SEND_UPDATES
+            )
+            request.headers["If-Match"] = current["etag"]
+            try:
+                _execute(request, organizer)
+                return True
+            except _Conflict:
+                continue  # written in between: read again, apply again
+        raise CalendarUnavailableError(
+            f"event {event_id} kept changing: {CONFLICT_ATTEMPTS} writes refused with 412"
+        )
+
+
+def _attendee(email: str) -> dict[str, Any]:
+    # Registering is accepting: the CSM sees the person as coming.
+    return {"email": email, "responseStatus": "accepted"}
+
+
+def _new_event(event: SessionEvent, email: str) -> dict[str, Any]:
+    return {
+        "id": event.event_id,
+        "summary": event.title,
+        "description": event.description,
+        "location": event.location,
+        "start": {"dateTime": event.start.isoformat(), "timeZone": event.time_zone},
+        "end": {"dateTime": event.end.isoformat(), "timeZone": event.time_zone},
+        "attendees": [_attendee(email)],
+        # The attendees are people of different customers: none may see the others.
+        "guestsCanSeeOtherGuests": False,
+        "guestsCanInviteOthers": False,
+        "extendedProperties": {"private": {"trainviteSession": event.training_session}},
+    }
+
+
+def _execute(request: Any, organizer: str, missing_ok: bool = False) -> Any:
+    """Run a call once (no blind retries below us: the consumer decides); Google's answers as
+    the calendar port's errors. None for a 404 when `missing_ok`; _Conflict on 409 and 412."""
+    try:
+        return request.execute(num_retries=0)
+    except HttpError as error:
+        status = error.resp.status
+        if status in (409, 412):
+            raise _Conflict(str(status)) from error
+        if status in (404, 410) and missing_ok:
+            return None
+        raise _classify(error, organizer) from error
+    except RefreshError as error:
+        # The token endpoint refused the grant: for a service account, domain-wide delegation
+        # is not granted (unauthorized_client), which no retry changes.
+        if getattr(error, "retryable", False):
+            raise CalendarUnavailableError(f"token for {organizer}: {error}") from error
+        raise CalendarRefusedError(
+            f"no calendar token for {organizer}: {error} (is domain-wide delegation granted"
+            f" for {' '.join(SCOPES)}?)"
+        ) from error
+    except _NETWORK_ERRORS as error:
+        raise CalendarUnavailableError(f"{type(error).__name__}: {error}") from error
