@@ -4,6 +4,7 @@ CSM: Invite CloudTech team to Advanced Analytics training
 ... training details, stakeholders with reasons, every draft in full ...
 CSM: Send All
 System: 3 personalized training invitations sent to CloudTech team!
+... two invitees register from their links, the webinar takes place, the CSM tracks it ...
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import time
 from zoneinfo import ZoneInfo
 
 import grpc
-from trainvite.catalog.v1 import catalog_pb2
+from trainvite.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from trainvite.common.v1 import common_pb2
 from trainvite.dispatcher.v1 import dispatcher_pb2, dispatcher_pb2_grpc
 from trainvite.personalizer.v1 import personalizer_pb2 as pb
@@ -25,7 +26,7 @@ from trainvite.personalizer.v1 import personalizer_pb2_grpc
 
 from services.common.auth import CallerKind, issue_token
 from services.platform.seed import CSM_EMAIL
-from tools import devdata
+from tools import demo_after_send, devdata
 from tools.token import signing_key
 
 DEFAULT_REQUEST = "Invite CloudTech team to Advanced Analytics training"
@@ -201,7 +202,7 @@ async def play(request: str, csm: str, endpoints: dict[str, str], wait_seconds: 
         if status.sent_count == n:
             team = batch.customer_display_name
             say("System", f"{n} personalized training invitations sent to {team} team!")
-            return 0
+            return await after_send(batch, approved.name, metadata, endpoints, wait_seconds)
         say(
             "System",
             textwrap.shorten(
@@ -211,6 +212,61 @@ async def play(request: str, csm: str, endpoints: dict[str, str], wait_seconds: 
             ),
         )
         return 1
+
+
+async def after_send(
+    batch: pb.InvitationBatch,
+    batch_name: str,
+    csm: demo_after_send.Metadata,
+    endpoints: dict[str, str],
+    wait_seconds: float,
+) -> int:
+    """Two invitees register from their links, the webinar takes place, the CSM tracks it."""
+    people = demo_after_send.invitees(batch, 2)
+    if len(people) < 2:
+        say("System", "(fewer than two invitations carry a registration link: nothing to track)")
+        return 0
+    edge = endpoints["edge"]
+    print("\n--- Later, in the invitees' mailboxes ---")
+    for person in people:
+        shown = await demo_after_send.http(person.link)
+        print(f"{person.name} opens the link: HTTP {shown.status}, {shown.heading!r}")
+        answer = await demo_after_send.http(f"{person.link}/register", data=b"")
+        print(f"{person.name} presses Register: HTTP {answer.status}, {answer.heading!r}")
+
+    editor_token = issue_token(
+        signing_key(), demo_after_send.EDITOR_EMAIL, CallerKind.CATALOG_EDITOR
+    )
+    editor = (("authorization", f"Bearer {editor_token}"),)
+    async with (
+        grpc.aio.insecure_channel(endpoints["catalog"]) as c_channel,
+        grpc.aio.insecure_channel(endpoints["dispatcher"]) as d_channel,
+    ):
+        catalog = catalog_pb2_grpc.CatalogServiceStub(c_channel)
+        dispatcher = dispatcher_pb2_grpc.DispatcherServiceStub(d_channel)
+        print("\n--- Fast-forward: the editor moves the session to start in a minute ---")
+        session = await demo_after_send.start_now(catalog, batch.training_session.name, editor)
+        attendee, absentee = people
+        hooks = demo_after_send.webinar_webhooks(session, attendee, absentee)
+        accepted = await demo_after_send.play_webinar(edge, devdata.zoom_webhook_secret(), hooks)
+        print(
+            f"Zoom webinar {session.webinar_id}: {accepted} of {len(hooks)} webhooks accepted"
+            f" ({attendee.name} attends 70 of 90 minutes, {absentee.name} never joins)"
+        )
+
+        say("\nCSM", "How did it go?")
+        tracking = await demo_after_send.wait_for_tracking(
+            dispatcher, f"{batch_name}/tracking", csm, 1, 1, wait_seconds
+        )
+        print("\n".join(demo_after_send.tracking_lines(batch, tracking)))
+        say("System", tracking.summary)
+        by_session = await dispatcher.GetSessionTracking(
+            dispatcher_pb2.GetSessionTrackingRequest(name=f"{session.name}/tracking"),
+            metadata=csm,
+            timeout=10,
+        )
+        say("System", f"{session.title}, all your customers: {by_session.summary}")
+        return 0 if tracking.counts.attended and tracking.counts.no_show else 1
 
 
 def main() -> None:
