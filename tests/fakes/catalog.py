@@ -10,6 +10,11 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass, field, replace
 
+from services.catalog.domain.attendance import (
+    RecordedResult,
+    SessionAttendance,
+    WebinarActivity,
+)
 from services.catalog.domain.model import (
     Course,
     CourseState,
@@ -19,6 +24,7 @@ from services.catalog.domain.model import (
     TopicQuery,
     TrainingSession,
 )
+from services.catalog.domain.names import session_name
 from services.catalog.service_layer.ports import SessionFilter
 from services.catalog.service_layer.unit_of_work import CatalogUnitOfWork
 from services.common.clock import Clock, utc_now
@@ -36,6 +42,12 @@ class CatalogStore(FakeStore):
     registrations: dict[tuple[uuid.UUID, str], Registration] = field(default_factory=dict)
     course_requests: dict[str, uuid.UUID] = field(default_factory=dict)
     session_requests: dict[str, uuid.UUID] = field(default_factory=dict)
+    webinar_activity: dict[uuid.UUID, tuple[uuid.UUID, WebinarActivity]] = field(
+        default_factory=dict
+    )
+    attendance_results: dict[uuid.UUID, tuple[uuid.UUID, RecordedResult]] = field(
+        default_factory=dict
+    )
 
     def scheduled(self, session_id: uuid.UUID) -> ScheduledSession:
         """A fresh copy of what a read would return."""
@@ -217,6 +229,10 @@ class FakeRegistrationRepository(Repository):
     async def waitlist(self, session_id: uuid.UUID) -> list[Registration]:
         return [self.seen(r) for r in self._waiting(session_id)]
 
+    async def of_session(self, session_id: uuid.UUID) -> list[Registration]:
+        found = [r for (sid, _), r in self._store.registrations.items() if sid == session_id]
+        return [self.seen(replace(r)) for r in sorted(found, key=lambda r: r.email)]
+
     async def save(self, registration: Registration) -> None:
         self.seen(registration)
         assert registration.state is not None, "a registration is saved with its state"
@@ -235,13 +251,42 @@ class FakeRegistrationRepository(Repository):
         )
 
 
+class FakeAttendanceRepository(Repository):
+    def __init__(self, store: CatalogStore) -> None:
+        super().__init__()
+        self._store = store
+
+    async def add_activity(self, session_id: uuid.UUID, activity: WebinarActivity) -> None:
+        self._store.webinar_activity.setdefault(activity.event_id, (session_id, activity))
+
+    async def activities(self, session_id: uuid.UUID) -> list[WebinarActivity]:
+        found = [a for sid, a in self._store.webinar_activity.values() if sid == session_id]
+        return sorted(found, key=lambda a: (a.occur_time, a.event_id))
+
+    async def sheet(self, session_id: uuid.UUID) -> SessionAttendance:
+        published = {
+            event_id
+            for event_id, (sid, _) in self._store.attendance_results.items()
+            if sid == session_id
+        }
+        return self.seen(SessionAttendance(session_id, session_name(session_id), published))
+
+    async def save(self, sheet: SessionAttendance) -> None:
+        self.seen(sheet)
+        for recorded in sheet.new:
+            assert recorded.event_id not in self._store.attendance_results, "as the primary key"
+            self._store.attendance_results[recorded.event_id] = (sheet.occurrence_id, recorded)
+        sheet.new.clear()
+
+
 class FakeCatalogUnitOfWork(FakeUnitOfWork, CatalogUnitOfWork):
     def __init__(self, store: CatalogStore) -> None:
         super().__init__(store)
         self.courses = courses = FakeCourseRepository(store)
         self.sessions = sessions = FakeSessionRepository(store)
         self.registrations = registrations = FakeRegistrationRepository(store)
-        self._repositories: list[Repository] = [courses, sessions, registrations]
+        self.attendance = attendance = FakeAttendanceRepository(store)
+        self._repositories: list[Repository] = [courses, sessions, registrations, attendance]
 
     def repositories(self) -> list[Repository]:
         return self._repositories

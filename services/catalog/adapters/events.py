@@ -5,7 +5,12 @@ from __future__ import annotations
 from trainvite.events.v1 import events_pb2
 
 from services.catalog.api.convert import REGISTRATION_STATE_TO_PB, scheduled_to_pb, timestamp
-from services.catalog.domain.events import ChangeKind, RegistrationChanged, SessionChanged
+from services.catalog.domain.events import (
+    AttendanceRecorded,
+    ChangeKind,
+    RegistrationChanged,
+    SessionChanged,
+)
 from services.catalog.domain.model import ScheduledSession
 from services.common.clock import Clock
 from services.common.messaging.registry import EventRegistry
@@ -15,6 +20,13 @@ _KIND = {
     ChangeKind.RESCHEDULED: events_pb2.SESSION_CHANGE_KIND_RESCHEDULED,
     ChangeKind.CANCELLED: events_pb2.SESSION_CHANGE_KIND_CANCELLED,
     ChangeKind.UPDATED: events_pb2.SESSION_CHANGE_KIND_UPDATED,
+}
+
+_ATTENDANCE_KIND = {
+    "registered": events_pb2.ATTENDANCE_KIND_REGISTERED,
+    "attended": events_pb2.ATTENDANCE_KIND_ATTENDED,
+    "no_show": events_pb2.ATTENDANCE_KIND_NO_SHOW,
+    "cancelled": events_pb2.ATTENDANCE_KIND_CANCELLED,
 }
 
 
@@ -47,6 +59,20 @@ def event_registry(topology: Topology, clock: Clock) -> EventRegistry:
             invitation=event.invitation,
         )
 
+    def attendance_recorded(event: AttendanceRecorded) -> events_pb2.AttendanceRecorded:
+        message = events_pb2.AttendanceRecorded(
+            training_session=event.training_session,
+            invitation=event.invitation,
+            email=event.email,
+            kind=_ATTENDANCE_KIND[event.kind],
+            source=event.source,
+            minutes_attended=event.minutes_attended,
+        )
+        if event.occur_time is not None:
+            message.occur_time.CopyFrom(timestamp(event.occur_time))
+        return message
+
     registry.register(SessionChanged, topology.session_changed, session_changed)
+    registry.register(AttendanceRecorded, topology.attendance_recorded, attendance_recorded)
     registry.register(RegistrationChanged, topology.registration_changed, registration_changed)
     return registry

@@ -60,6 +60,17 @@ class PostgresRegistrationRepository(Repository):
         )
         return [self.seen(_registration(row)) for row in rows]
 
+    async def of_session(self, session_id: uuid.UUID) -> list[Registration]:
+        rows = await self._conn.fetch(
+            """
+            SELECT occurrence_id, email, state, waitlist_seq, invitation, updated_at,
+                   0 AS waitlist_position
+            FROM registrations WHERE occurrence_id = $1 ORDER BY email
+            """,
+            session_id,
+        )
+        return [self.seen(_registration(row)) for row in rows]
+
     async def save(self, registration: Registration) -> None:
         self.seen(registration)
         await self._conn.execute(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from services.catalog.adapters.attendance_repository import PostgresAttendanceRepository
 from services.catalog.adapters.registration_repository import PostgresRegistrationRepository
 from services.catalog.adapters.repository import (
     PostgresCourseRepository,
@@ -19,7 +20,8 @@ class PostgresCatalogUnitOfWork(PostgresUnitOfWork, CatalogUnitOfWork):
         self.courses = courses = PostgresCourseRepository(conn)
         self.sessions = sessions = PostgresSessionRepository(conn)
         self.registrations = registrations = PostgresRegistrationRepository(conn)
-        self._repositories = [courses, sessions, registrations]
+        self.attendance = attendance = PostgresAttendanceRepository(conn)
+        self._repositories = [courses, sessions, registrations, attendance]
 
     def repositories(self) -> list[Repository]:
         return self._repositories

@@ -20,7 +20,7 @@ from services.catalog.api.convert import (
     session_from_pb,
 )
 from services.catalog.domain.model import ScheduledSession
-from services.catalog.service_layer import courses, registrations, search, sessions
+from services.catalog.service_layer import attendance, courses, registrations, search, sessions
 from services.catalog.service_layer.dependencies import Dependencies
 from services.catalog.service_layer.sessions import SessionQuery
 from services.common.auth import current_principal
@@ -185,3 +185,17 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
     ) -> pb.Registration:
         registration = await registrations.get(self._deps, request.training_session, request.email)
         return registration_to_pb(registration)
+
+    async def ImportAttendanceReport(
+        self, request: pb.ImportAttendanceReportRequest, context: Context
+    ) -> pb.ImportAttendanceReportResponse:
+        imported = await attendance.import_report(
+            self._deps, request.training_session, request.report, request.source
+        )
+        return pb.ImportAttendanceReportResponse(
+            attended_count=imported.attended,
+            no_show_count=imported.no_show,
+            skipped_rows=[
+                pb.SkippedReportRow(line=row.line, reason=row.reason) for row in imported.skipped
+            ],
+        )

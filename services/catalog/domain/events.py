@@ -47,3 +47,18 @@ class RegistrationChanged(Event):
     seats_left: int | None
     waitlist_position: int = 0
     invitation: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class AttendanceRecorded(Event):
+    """What one person did with a session, as the catalog pieced it from a webinar tool's
+    activity or read it from an attendance report: registered, attended (with the minutes,
+    re-joins summed) or no-show. Its id is deterministic over (session, email, kind, minutes)."""
+
+    training_session: str
+    email: str
+    kind: str
+    source: str
+    minutes_attended: int = 0
+    invitation: str = ""
+    occur_time: dt.datetime | None = None

@@ -11,6 +11,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Protocol
 
+from services.catalog.domain.attendance import SessionAttendance, WebinarActivity
 from services.catalog.domain.model import (
     Course,
     Level,
@@ -103,4 +104,23 @@ class RegistrationRepository(Protocol):
     async def waitlist(self, session_id: uuid.UUID) -> list[Registration]:
         """The people waiting for a seat, first come first, with their places."""
 
+    async def of_session(self, session_id: uuid.UUID) -> list[Registration]:
+        """Everyone heard of for the session, in any state, by email (places not counted)."""
+
     async def save(self, registration: Registration) -> None: ...
+
+
+class AttendanceRepository(Protocol):
+    """A session's webinar activity, and the attendance results published for it."""
+
+    async def add_activity(self, session_id: uuid.UUID, activity: WebinarActivity) -> None:
+        """Keep one webinar activity of the session (once per event id)."""
+
+    async def activities(self, session_id: uuid.UUID) -> list[WebinarActivity]:
+        """Every activity kept for the session, in time order."""
+
+    async def sheet(self, session_id: uuid.UUID) -> SessionAttendance:
+        """The results published for the session so far."""
+
+    async def save(self, sheet: SessionAttendance) -> None:
+        """Keep the results the sheet recorded as new."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from services.catalog.service_layer.ports import (
+    AttendanceRepository,
     CourseRepository,
     RegistrationRepository,
     SessionRepository,
@@ -11,9 +12,10 @@ from services.common.unit_of_work import UnitOfWork
 
 
 class CatalogUnitOfWork(UnitOfWork):
-    """Courses, sessions and registrations in one transaction; bound by each implementation
-    on entering it."""
+    """Courses, sessions, registrations and attendance in one transaction; bound by each
+    implementation on entering it."""
 
     courses: CourseRepository
     sessions: SessionRepository
     registrations: RegistrationRepository
+    attendance: AttendanceRepository

@@ -1,0 +1,93 @@
+"""A session's webinar activity and published attendance results in PostgreSQL (schema
+`catalog`): tables `webinar_activity` and `attendance_results`."""
+
+from __future__ import annotations
+
+import uuid
+
+from services.catalog.domain.attendance import SessionAttendance, WebinarActivity
+from services.catalog.domain.names import session_name
+from services.common.db import Connection
+from services.common.unit_of_work import Repository
+
+
+class PostgresAttendanceRepository(Repository):
+    def __init__(self, conn: Connection) -> None:
+        super().__init__()
+        self._conn = conn
+
+    async def add_activity(self, session_id: uuid.UUID, activity: WebinarActivity) -> None:
+        await self._conn.execute(
+            """
+            INSERT INTO webinar_activity (event_id, occurrence_id, source, webinar_id,
+                webinar_instance, kind, email, participant_id, occur_time)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+            ON CONFLICT (event_id) DO NOTHING
+            """,
+            activity.event_id,
+            session_id,
+            activity.source,
+            activity.webinar_id,
+            activity.webinar_instance,
+            activity.kind,
+            activity.email,
+            activity.participant_id,
+            activity.occur_time,
+        )
+
+    async def activities(self, session_id: uuid.UUID) -> list[WebinarActivity]:
+        rows = await self._conn.fetch(
+            """
+            SELECT event_id, occur_time, source, webinar_id, kind, email, participant_id,
+                   webinar_instance
+            FROM webinar_activity WHERE occurrence_id = $1
+            ORDER BY occur_time, event_id
+            """,
+            session_id,
+        )
+        return [
+            WebinarActivity(
+                event_id=r["event_id"],
+                occur_time=r["occur_time"],
+                source=r["source"],
+                webinar_id=r["webinar_id"],
+                kind=r["kind"],
+                email=r["email"],
+                participant_id=r["participant_id"],
+                webinar_instance=r["webinar_instance"],
+            )
+            for r in rows
+        ]
+
+    async def sheet(self, session_id: uuid.UUID) -> SessionAttendance:
+        ids = await self._conn.fetch(
+            "SELECT event_id FROM attendance_results WHERE occurrence_id = $1", session_id
+        )
+        return self.seen(
+            SessionAttendance(
+                session_id, session_name(session_id), published={r["event_id"] for r in ids}
+            )
+        )
+
+    async def save(self, sheet: SessionAttendance) -> None:
+        self.seen(sheet)
+        await self._conn.executemany(
+            """
+            INSERT INTO attendance_results (event_id, occurrence_id, email, kind,
+                minutes_attended, source)
+            VALUES ($1, $2, $3, $4, $5, $6)
+            ON CONFLICT (event_id) DO NOTHING
+            """,
+            [
+                (
+                    r.event_id,
+                    sheet.occurrence_id,
+                    r.result.email,
+                    r.result.kind,
+                    r.result.minutes,
+                    r.source,
+                )
+                for r in sheet.new
+            ],
+        )
+        sheet.new.clear()
