@@ -16,10 +16,17 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 
+from services.common.errors import NotFound
 from services.common.unit_of_work import Repository
 from services.dispatcher.bootstrap import bootstrap
+from services.dispatcher.domain.calendar import (
+    Inviter,
+    SessionEvent,
+    with_attendee,
+    without_attendee,
+)
 from services.dispatcher.domain.model import Address, ApprovedInvitation, Delivery, DeliveryState
-from services.dispatcher.service_layer.dependencies import Dependencies, Limits
+from services.dispatcher.service_layer.dependencies import CalendarSync, Dependencies, Limits
 from services.dispatcher.service_layer.ports import SendControls, SendResult, SentPage
 from services.dispatcher.service_layer.unit_of_work import DispatcherUnitOfWork
 from tests.fakes.unit_of_work import FakeStore, FakeUnitOfWork
@@ -496,6 +503,88 @@ def approved(
 
 
 @dataclass
+class CalendarEntry:
+    """A session's event in one organizer's calendar."""
+
+    event: SessionEvent
+    attendees: list[str]
+
+
+class FakeCalendar:
+    """Each organizer's calendar in memory; the errors in `failures` are raised, one per
+    call, before anything else happens."""
+
+    def __init__(self) -> None:
+        self.entries: dict[tuple[str, str], CalendarEntry] = {}
+        self.failures: list[Exception] = []
+        # (add or remove, organizer, event id, email) of every call that got through.
+        self.calls: list[tuple[str, str, str, str]] = []
+        self.writes = 0
+
+    def attendees(self, organizer: str, event_id: str) -> list[str] | None:
+        entry = self.entries.get((organizer, event_id))
+        return None if entry is None else list(entry.attendees)
+
+    def _fail(self) -> None:
+        if self.failures:
+            raise self.failures.pop(0)
+
+    async def add_attendee(self, organizer: str, event: SessionEvent, email: str) -> bool:
+        self._fail()
+        self.calls.append(("add", organizer, event.event_id, email))
+        entry = self.entries.get((organizer, event.event_id))
+        if entry is None:
+            self.entries[(organizer, event.event_id)] = CalendarEntry(event, [email])
+            self.writes += 1
+            return True
+        changed = with_attendee(entry.attendees, email)
+        if changed is None:
+            return False
+        entry.attendees = changed
+        self.writes += 1
+        return True
+
+    async def remove_attendee(self, organizer: str, event_id: str, email: str) -> bool:
+        self._fail()
+        self.calls.append(("remove", organizer, event_id, email))
+        entry = self.entries.get((organizer, event_id))
+        changed = None if entry is None else without_attendee(entry.attendees, email)
+        if entry is None or changed is None:
+            return False
+        entry.attendees = changed
+        self.writes += 1
+        return True
+
+
+class FakeSessions:
+    """The catalog's sessions, as their calendar events."""
+
+    def __init__(self) -> None:
+        self.sessions: dict[str, SessionEvent] = {}
+        self.reads = 0
+
+    async def session_event(self, training_session: str) -> SessionEvent:
+        self.reads += 1
+        if training_session not in self.sessions:
+            raise NotFound(f"{training_session} not found")
+        return self.sessions[training_session]
+
+
+class FakeInviters:
+    """Who sent each invitation, read from the stored deliveries as the SQL does."""
+
+    def __init__(self, store: DispatcherStore) -> None:
+        self._store = store
+
+    async def of(self, invitation: str) -> Inviter | None:
+        for row in self._store.rows.values():
+            a = row.delivery.approved
+            if a.invitation == invitation:
+                return Inviter(a.sender_email, a.training_session)
+        return None
+
+
+@dataclass
 class FakeDispatcher:
     """The dispatcher's use cases wired through `bootstrap` to the fakes above."""
 
@@ -507,6 +596,8 @@ class FakeDispatcher:
     history: FakeMailboxHistory | None
     quota: FakeQuota
     bounces: FakeBounces
+    calendar: FakeCalendar | None = None
+    sessions: FakeSessions | None = None
 
     def uow(self) -> FakeDispatcherUnitOfWork:
         return FakeDispatcherUnitOfWork(self.store)
@@ -525,6 +616,7 @@ def fake_dispatcher(
     quota_waits: list[dt.timedelta] | None = None,
     with_history: bool = False,
     limits: Limits | None = None,
+    with_calendar: bool = False,
 ) -> FakeDispatcher:
     clock = FixedClock()
     store = DispatcherStore(clock=clock)
@@ -533,6 +625,13 @@ def fake_dispatcher(
     history = FakeMailboxHistory(provider) if with_history else None
     quota = FakeQuota(clock, quota_waits)
     bounces = FakeBounces()
+    calendar = FakeCalendar() if with_calendar else None
+    sessions = FakeSessions() if with_calendar else None
+    calendar_sync = (
+        CalendarSync(calendar, sessions, FakeInviters(store))
+        if calendar is not None and sessions is not None
+        else None
+    )
     deps = bootstrap(
         uow=lambda: FakeDispatcherUnitOfWork(store),
         sender=sender,
@@ -544,5 +643,8 @@ def fake_dispatcher(
         bounces=bounces,
         history=history,
         sleep=clock.sleep,
+        calendar_sync=calendar_sync,
     )
-    return FakeDispatcher(deps, store, clock, provider, sender, history, quota, bounces)
+    return FakeDispatcher(
+        deps, store, clock, provider, sender, history, quota, bounces, calendar, sessions
+    )
