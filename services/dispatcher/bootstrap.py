@@ -13,9 +13,9 @@ from collections.abc import Awaitable, Callable
 from trainvite.dispatcher.v1 import dispatcher_pb2, dispatcher_pb2_grpc
 
 from services.common.clock import Clock, utc_now
-from services.common.messaging.batch_consumer import batch_consumer_task
 from services.common.grpc_client import create_channel
 from services.common.grpc_server import GrpcServer
+from services.common.messaging.batch_consumer import batch_consumer_task
 from services.common.outages import log_failure
 from services.common.runtime import (
     Infrastructure,

@@ -26,8 +26,9 @@ from services.dispatcher.domain.calendar import (
     without_attendee,
 )
 from services.dispatcher.domain.model import Address, ApprovedInvitation, Delivery, DeliveryState
+from services.dispatcher.domain.tracking import InvitationStatus, Tracking, is_unsubscribe, stage_of
 from services.dispatcher.service_layer.dependencies import CalendarSync, Dependencies, Limits
-from services.dispatcher.service_layer.ports import SendControls, SendResult, SentPage
+from services.dispatcher.service_layer.ports import Invited, SendControls, SendResult, SentPage
 from services.dispatcher.service_layer.unit_of_work import DispatcherUnitOfWork
 from tests.fakes.unit_of_work import FakeStore, FakeUnitOfWork
 
@@ -73,6 +74,7 @@ class DispatcherStore(FakeStore):
     paused_batches: set[str] = field(default_factory=set)
     senders: dict[str, SenderControl] = field(default_factory=dict)
     bounces_read: set[str] = field(default_factory=set)
+    tracking: dict[str, Tracking] = field(default_factory=dict)
 
     def delivery(self, invitation: str) -> Delivery:
         return next(
@@ -288,17 +290,86 @@ class FakeAddressRepository(Repository):
             self._store.suppressions.setdefault(address.email, address.suppressed_reason)
 
 
+class FakeTrackingRepository(Repository):
+    """Tracking kept as copies in the store; the views read the deliveries beside it."""
+
+    def __init__(self, store: DispatcherStore) -> None:
+        super().__init__()
+        self._store = store
+
+    def _deliveries(self) -> list[Delivery]:
+        return [r.delivery for r in self._store.rows.values()]
+
+    async def invited(self, invitations: list[str], people: list[tuple[str, str]]) -> list[Invited]:
+        wanted = set(people)
+        found = [
+            Invited(
+                d.approved.invitation,
+                d.approved.training_session,
+                d.approved.recipient_email.lower(),
+            )
+            for d in self._deliveries()
+            if d.approved.invitation in invitations
+            or (d.approved.training_session, d.approved.recipient_email.lower()) in wanted
+        ]
+        return sorted(found, key=lambda i: i.invitation)
+
+    async def get_many(self, invitations: list[str]) -> dict[str, Tracking]:
+        return {
+            i: dataclasses.replace(self._store.tracking[i])
+            for i in invitations
+            if i in self._store.tracking
+        }
+
+    async def save_many(self, trackings: list[Tracking]) -> None:
+        for t in trackings:
+            self._store.tracking[t.invitation] = dataclasses.replace(t)
+
+    def _status(self, d: Delivery) -> InvitationStatus:
+        a = d.approved
+        t = self._store.tracking.get(a.invitation)
+        return InvitationStatus(
+            invitation=a.invitation,
+            recipient_email=a.recipient_email,
+            training_session=a.training_session,
+            customer_id=a.customer_id,
+            delivery_state=d.state.value,
+            stage=stage_of(d.state is DeliveryState.SENT, t),
+            waitlist_position=t.waitlist_position if t else 0,
+            minutes_attended=t.minutes_attended if t else 0,
+            unsubscribed=is_unsubscribe(self._store.suppressions.get(a.recipient_email.lower())),
+            updated_at=t.updated_at if t else d.sent_at,
+        )
+
+    async def of_batch(self, batch: str) -> list[tuple[str, InvitationStatus]]:
+        return [
+            (d.approved.sender_email, self._status(d))
+            for d in self._deliveries()
+            if d.approved.batch == batch
+        ]
+
+    async def of_session(self, training_session: str, sender_email: str) -> list[InvitationStatus]:
+        return [
+            self._status(d)
+            for d in self._deliveries()
+            if d.approved.training_session == training_session
+            and d.approved.sender_email.lower() == sender_email.lower()
+        ]
+
+
 class FakeDispatcherUnitOfWork(FakeUnitOfWork, DispatcherUnitOfWork):
     deliveries: FakeDeliveryRepository
     addresses: FakeAddressRepository
+    tracking: FakeTrackingRepository
 
     def __init__(self, store: DispatcherStore) -> None:
         super().__init__(store)
         self.deliveries = FakeDeliveryRepository(store)
         self.addresses = FakeAddressRepository(store)
+        self.tracking = FakeTrackingRepository(store)
 
     def repositories(self) -> list[Repository]:
-        return [self.deliveries, self.addresses]
+        return [self.deliveries, self.addresses, self.tracking]
 
 
 @dataclass(frozen=True)

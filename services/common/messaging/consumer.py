@@ -96,6 +96,29 @@ async def dead_letter(
     )
 
 
+def consumer_config(spec: ConsumerSpec) -> ConsumerConfig:
+    """The durable's delivery settings, as chosen in the topology."""
+    return ConsumerConfig(
+        durable_name=spec.durable,
+        ack_policy=AckPolicy.EXPLICIT,
+        ack_wait=spec.ack_wait,
+        max_deliver=spec.max_deliver,
+        backoff=spec.backoff,
+        max_ack_pending=spec.max_ack_pending,
+        filter_subject=spec.filter_subject,
+    )
+
+
+async def subscribe(js: JetStreamContext, spec: ConsumerSpec) -> JetStreamContext.PullSubscription:
+    """Create the durable, or bring one made by an earlier release up to these settings
+    (pull_subscribe alone would keep an existing durable's old ones), and pull from it."""
+    config = consumer_config(spec)
+    await js.add_consumer(spec.stream, config)
+    return await js.pull_subscribe(
+        spec.filter_subject, durable=spec.durable, stream=spec.stream, config=config
+    )
+
+
 async def run_pull_consumer(
     js: JetStreamContext,
     topology: Topology,
@@ -106,21 +129,7 @@ async def run_pull_consumer(
     fetch_timeout: float = 1.0,
 ) -> None:
     """Consume until `stop` is set, processing one message at a time in stream order."""
-    config = ConsumerConfig(
-        durable_name=spec.durable,
-        ack_policy=AckPolicy.EXPLICIT,
-        ack_wait=spec.ack_wait,
-        max_deliver=spec.max_deliver,
-        backoff=spec.backoff,
-        max_ack_pending=spec.max_ack_pending,
-        filter_subject=spec.filter_subject,
-    )
-    # Create the durable, or bring one made by an earlier release up to these settings
-    # (pull_subscribe alone would keep an existing durable's old ones).
-    await js.add_consumer(spec.stream, config)
-    sub = await js.pull_subscribe(
-        spec.filter_subject, durable=spec.durable, stream=spec.stream, config=config
-    )
+    sub = await subscribe(js, spec)
     _log.info("consumer started", extra={"durable": spec.durable})
     try:
         while not stop.is_set():
@@ -129,7 +138,7 @@ async def run_pull_consumer(
             except TimeoutError:  # nats-py raises its own or asyncio's: both mean
                 continue  # that nothing was there
             for msg in msgs:
-                await _process(js, topology, spec, handler, msg, stop)
+                await process_one(js, topology, spec, handler, msg, stop)
     finally:
         await sub.unsubscribe()
 
@@ -140,7 +149,53 @@ OUTAGE_RETRY_SECONDS = 0.5
 OUTAGE_RETRY_CAP_SECONDS = 10.0
 
 
-async def _process(
+def refusal(exc: BaseException) -> str | None:
+    """The dead letter's reason when `exc` says the message fails the same way on every
+    delivery (poison, a value the database refuses, a refusal of the owning service); None for
+    anything that may pass."""
+    if isinstance(exc, PoisonMessage):
+        return str(exc)
+    if isinstance(exc, _REFUSED_INPUT):
+        return f"the database refused a value: {type(exc).__name__}: {exc}"
+    if isinstance(exc, _REFUSED_BY_OWNER):
+        # What the event names does not exist or is refused by the service that owns it
+        # (events leave only after their facts are committed): it will not change.
+        return f"refused by the service that owns it: {exc}"
+    return None
+
+
+class OutageWait:
+    """Backoff while a dependency is away: the messages in hand are held (in_progress) and
+    tried again after a wait that doubles up to a cap, or until `stop` is set."""
+
+    def __init__(self, spec: ConsumerSpec, stop: asyncio.Event) -> None:
+        self._spec = spec
+        self._stop = stop
+        self._wait = OUTAGE_RETRY_SECONDS
+
+    async def hold(self, msgs: list[Msg], exc: BaseException) -> bool:
+        """Hold the messages and wait; False when stopping (they were nak'ed: the next process
+        takes them up, never the dead letters)."""
+        if self._stop.is_set():
+            for msg in msgs:
+                with contextlib.suppress(Exception):
+                    await msg.nak(delay=_retry_delay(_delivered(msg)))
+            return False
+        log_failure(_log, "event waits for a dependency", exc, durable=self._spec.durable)
+        for msg in msgs:
+            with contextlib.suppress(Exception):  # NATS may be the one away
+                await msg.in_progress()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), self._wait)
+        self._wait = min(self._wait * 2, OUTAGE_RETRY_CAP_SECONDS)
+        return True
+
+
+def _delivered(msg: Msg) -> int:
+    return msg.metadata.num_delivered if msg.metadata else 1
+
+
+async def process_one(
     js: JetStreamContext,
     topology: Topology,
     spec: ConsumerSpec,
@@ -148,35 +203,20 @@ async def _process(
     msg: Msg,
     stop: asyncio.Event,
 ) -> None:
-    delivered = msg.metadata.num_delivered if msg.metadata else 1
-    wait = OUTAGE_RETRY_SECONDS
+    """Handle one message: ack it, dead-letter it, retry it later, or hold it through an
+    outage."""
+    delivered = _delivered(msg)
+    outage = OutageWait(spec, stop)
     while True:
         try:
             await handler(msg)
-        except PoisonMessage as exc:
-            await _give_up_at_once(js, topology, spec, msg, str(exc), delivered)
-        except _REFUSED_INPUT as exc:
-            reason = f"the database refused a value: {type(exc).__name__}: {exc}"
-            await _give_up_at_once(js, topology, spec, msg, reason, delivered)
-        except _REFUSED_BY_OWNER as exc:
-            # What the event names does not exist or is refused by the service that owns it
-            # (events leave only after their facts are committed): it will not change.
-            reason = f"refused by the service that owns it: {exc}"
-            await _give_up_at_once(js, topology, spec, msg, reason, delivered)
         except Exception as exc:
-            if not is_dependency_unavailable(exc):
+            reason = refusal(exc)
+            if reason is not None:
+                await give_up_at_once(js, topology, spec, msg, reason)
+            elif not is_dependency_unavailable(exc):
                 await _retry_later(js, topology, spec, msg, exc, delivered)
-            elif stop.is_set():
-                # Stopping during an outage: the next process takes it up, never the dead letters.
-                with contextlib.suppress(Exception):
-                    await msg.nak(delay=_retry_delay(delivered))
-            else:
-                log_failure(_log, "event waits for a dependency", exc, durable=spec.durable)
-                with contextlib.suppress(Exception):  # NATS may be the one away
-                    await msg.in_progress()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), wait)
-                wait = min(wait * 2, OUTAGE_RETRY_CAP_SECONDS)
+            elif await outage.hold([msg], exc):
                 continue
         else:
             await msg.ack()
@@ -201,15 +241,15 @@ async def _retry_later(
         await msg.nak(delay=_retry_delay(delivered))
 
 
-async def _give_up_at_once(
+async def give_up_at_once(
     js: JetStreamContext,
     topology: Topology,
     spec: ConsumerSpec,
     msg: Msg,
     reason: str,
-    delivered: int,
 ) -> None:
     """Dead-letter a message that can never succeed and go on with the next one."""
+    delivered = _delivered(msg)
     _log.warning(
         "dead-lettering a bad event",
         extra={"durable": spec.durable, "reason": reason, "num_delivered": delivered},

@@ -9,8 +9,12 @@ from trainvite.dispatcher.v1 import dispatcher_pb2 as pb
 from trainvite.dispatcher.v1 import dispatcher_pb2_grpc
 
 from services.common.auth import current_principal
-from services.dispatcher.api.convert import status_to_pb
-from services.dispatcher.service_layer import controls, unsubscribe
+from services.dispatcher.api.convert import (
+    batch_tracking_to_pb,
+    session_tracking_to_pb,
+    status_to_pb,
+)
+from services.dispatcher.service_layer import controls, tracking, unsubscribe
 from services.dispatcher.service_layer.dependencies import Dependencies
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -19,6 +23,18 @@ Context = grpc.aio.ServicerContext[Any, Any]
 class DispatcherServicer(dispatcher_pb2_grpc.DispatcherServiceServicer):
     def __init__(self, deps: Dependencies) -> None:
         self._deps = deps
+
+    async def GetBatchTracking(
+        self, request: pb.GetBatchTrackingRequest, context: Context
+    ) -> pb.BatchTracking:
+        found = await tracking.batch_tracking(self._deps, request.name, current_principal())
+        return batch_tracking_to_pb(request.name, found)
+
+    async def GetSessionTracking(
+        self, request: pb.GetSessionTrackingRequest, context: Context
+    ) -> pb.SessionTracking:
+        found = await tracking.session_tracking(self._deps, request.name, current_principal())
+        return session_tracking_to_pb(request.name, found)
 
     async def GetBatchDeliveryStatus(
         self, request: pb.GetBatchDeliveryStatusRequest, context: Context

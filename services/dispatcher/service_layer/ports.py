@@ -10,6 +10,7 @@ from typing import Protocol
 
 from services.dispatcher.domain.calendar import Inviter, SessionEvent
 from services.dispatcher.domain.model import Address, Delivery
+from services.dispatcher.domain.tracking import InvitationStatus, Tracking
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,39 @@ class AddressRepository(Protocol):
         ...
 
     async def save(self, address: Address) -> None: ...
+
+
+@dataclass(frozen=True)
+class Invited:
+    """One delivery as tracking matches facts to it."""
+
+    invitation: str
+    training_session: str
+    recipient_email: str  # lower case
+
+
+class TrackingRepository(Protocol):
+    async def invited(
+        self, invitations: list[str], people: list[tuple[str, str]]
+    ) -> list[Invited]:
+        """The deliveries of these invitations, and those of these (session, lower-case
+        address) pairs, locked until the end of the unit of work, always in the same order (two
+        units of work tracking the same invitations wait for each other, never deadlock)."""
+        ...
+
+    async def get_many(self, invitations: list[str]) -> dict[str, Tracking]:
+        """What was heard of these invitations so far (those with nothing heard are absent)."""
+        ...
+
+    async def save_many(self, trackings: list[Tracking]) -> None: ...
+
+    async def of_batch(self, batch: str) -> list[tuple[str, InvitationStatus]]:
+        """(sender, status) of every invitation of the batch, in the order they arrived."""
+        ...
+
+    async def of_session(self, training_session: str, sender_email: str) -> list[InvitationStatus]:
+        """The session's invitations from this mailbox."""
+        ...
 
 
 @dataclass(frozen=True)
