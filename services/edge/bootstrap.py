@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import logging
 from collections.abc import AsyncIterator
 
@@ -12,12 +13,17 @@ from starlette.middleware import Middleware
 from services.common.auth import CallerKind
 from services.common.clock import Clock, utc_now
 from services.common.grpc_client import create_channel
+from services.common.messaging.jetstream import connect, declare_streams
+from services.common.messaging.topology import Topology
 from services.common.registration_links import LinkKeys
 from services.common.service_token import ServiceToken
+from services.edge.adapters.activity_publisher import JetStreamActivityPublisher
 from services.edge.adapters.clients import CatalogClient, DispatcherClient
+from services.edge.api import zoom
 from services.edge.api.routes import EXCEPTION_HANDLERS, SecurityHeaders, routes
 from services.edge.service_layer.links import Dependencies
 from services.edge.service_layer.ports import Catalog, Unsubscriber
+from services.edge.service_layer.zoom import Webhooks
 from services.edge.settings import EdgeSettings
 
 SERVICE_NAME = "edge"
@@ -36,8 +42,10 @@ def bootstrap(
 def web_app(
     deps: Dependencies | None = None,
     lifespan: contextlib.AbstractAsyncContextManager[None] | None = None,
+    webhooks: Webhooks | None = None,
 ) -> Starlette:
-    """The ASGI app over `deps`, or over what `lifespan` puts in `app.state.deps` at start."""
+    """The ASGI app over `deps` (and `webhooks`), or over what `lifespan` puts in
+    `app.state.deps` (and `app.state.webhooks`) at start."""
     app: Starlette
 
     @contextlib.asynccontextmanager
@@ -49,13 +57,14 @@ def web_app(
             yield
 
     app = Starlette(
-        routes=routes(),
+        routes=[*routes(), *zoom.routes()],
         exception_handlers=dict(EXCEPTION_HANDLERS),
         middleware=[Middleware(SecurityHeaders)],
         lifespan=life,
     )
     if deps is not None:
         app.state.deps = deps
+    app.state.webhooks = webhooks
     return app
 
 
@@ -64,6 +73,8 @@ def build(settings: EdgeSettings) -> Starlette:
 
     The catalog is called as a service (registering is what the edge's service token may do);
     the dispatcher as the gateway kind, which may only carry an invitee's one-click token.
+    With a Zoom secret token, NATS is connected and the streams declared at start, as the
+    services do, for the webhooks' events.
     """
     key = settings.signing_key()
     link_keys = settings.link_keys()
@@ -82,11 +93,27 @@ def build(settings: EdgeSettings) -> Starlette:
             settings.call_deadline_seconds,
         )
         app.state.deps = bootstrap(CatalogClient(catalog), DispatcherClient(dispatcher), link_keys)
+        nc = None
+        secrets = settings.zoom_secrets()
         try:
+            if secrets:
+                assert settings.nats_url is not None  # EdgeSettings requires it with a secret
+                nc = await connect(settings.nats_url, SERVICE_NAME)
+                topology = Topology(settings.event_namespace)
+                await declare_streams(nc.jetstream(), topology)
+                app.state.webhooks = Webhooks(
+                    secrets,
+                    JetStreamActivityPublisher(
+                        nc.jetstream(), topology, settings.publish_timeout_seconds
+                    ),
+                    max_skew=dt.timedelta(seconds=settings.zoom_webhook_max_skew_seconds),
+                )
             yield
         finally:
             await catalog.close()
             await dispatcher.close()
+            if nc is not None:
+                await nc.drain()
             _log.info("stopped", extra={"service": SERVICE_NAME})
 
     app = web_app(lifespan=channels())

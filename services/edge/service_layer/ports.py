@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import uuid
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -82,3 +83,31 @@ class Unsubscriber(Protocol):
 
 class ServiceUnavailable(Exception):
     """A service behind the edge did not answer in time: try again later."""
+
+
+class ActivityKind(enum.StrEnum):
+    REGISTERED = "registered"
+    JOINED = "joined"
+    LEFT = "left"
+    ENDED = "ended"
+
+
+@dataclass(frozen=True)
+class WebinarActivity:
+    """One webinar tool webhook, verified: what happened, to whom, when by the tool's clock."""
+
+    event_id: uuid.UUID
+    occur_time: dt.datetime
+    source: str
+    webinar_id: str
+    kind: ActivityKind
+    email: str = ""
+    participant_id: str = ""
+    webinar_instance: str = ""
+
+
+class ActivityPublisher(Protocol):
+    async def publish(self, activity: WebinarActivity) -> None:
+        """Return once the stream has stored it (a repeat is dropped there by its event id);
+        `ServiceUnavailable` when it cannot say so in time."""
+        ...
