@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from services.common.errors import FailedPrecondition, InvalidArgument, NotFound
@@ -10,6 +12,7 @@ from services.edge.service_layer.ports import (
     RegistrationState,
     ServiceUnavailable,
     Session,
+    SessionState,
 )
 
 
@@ -22,6 +25,8 @@ class FakeCatalog:
     calls: list[str] = field(default_factory=list)
     away: bool = False
     refuse: str = ""
+    # The catalog's own clock: like the real one it refuses sessions that have begun.
+    clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
 
     def _check(self, what: str) -> None:
         self.calls.append(what)
@@ -42,6 +47,11 @@ class FakeCatalog:
         self._check("register")
         if self.refuse:
             raise FailedPrecondition(self.refuse)
+        if training_session not in self.sessions:
+            raise NotFound(f"{training_session} does not exist")
+        session = self.sessions[training_session]
+        if session.state is not SessionState.SCHEDULED or session.start <= self.clock():
+            raise FailedPrecondition(f"{training_session} is cancelled or has already started")
         key = (training_session, email.lower())
         if key in self.registrations and self.registrations[key].active:
             return self.registrations[key]

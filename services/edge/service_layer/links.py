@@ -4,11 +4,14 @@ link's token says who and what, the unsubscribe token which address."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from services.common.clock import Clock
+from services.common.errors import FailedPrecondition
 from services.common.registration_links import LinkClaims, LinkKeys, verify
 from services.common.time_zones import is_time_zone
 from services.edge.service_layer.ports import (
@@ -93,6 +96,17 @@ def _open_for_registration(deps: Dependencies, session: Session) -> None:
         raise SessionClosed(session, "started")
 
 
+@contextlib.asynccontextmanager
+async def _closed_session_explained(deps: Dependencies, claims: LinkClaims) -> AsyncIterator[None]:
+    """The catalog decides whether a session still takes changes (one call, not a read before
+    each write); when it refuses, the session is read to tell the person why in their words."""
+    try:
+        yield
+    except FailedPrecondition:
+        _open_for_registration(deps, await deps.catalog.session(claims.training_session))
+        raise
+
+
 async def open_link(deps: Dependencies, token: str) -> LinkPage:
     """The session as it is now and the person's registration, if any. Nothing is recorded:
     mail scanners fetch links, so only a POST registers."""
@@ -106,12 +120,11 @@ async def open_link(deps: Dependencies, token: str) -> LinkPage:
 async def register(deps: Dependencies, token: str) -> LinkPage:
     """A seat, or a place on the waitlist; registering again answers what stands."""
     claims = claims_of(deps, token)
-    session = await deps.catalog.session(claims.training_session)
-    _open_for_registration(deps, session)
-    registration = await deps.catalog.register(
-        claims.training_session, claims.email, claims.invitation
-    )
-    # Read again: the seats left are those after this registration.
+    async with _closed_session_explained(deps, claims):
+        registration = await deps.catalog.register(
+            claims.training_session, claims.email, claims.invitation
+        )
+    # Read after: the seats left are those after this registration.
     session = await deps.catalog.session(claims.training_session)
     return LinkPage(claims, session, registration, local_time(session, claims.tz))
 
@@ -119,9 +132,8 @@ async def register(deps: Dependencies, token: str) -> LinkPage:
 async def cancel(deps: Dependencies, token: str) -> LinkPage:
     """Give up the seat or the place in line."""
     claims = claims_of(deps, token)
-    session = await deps.catalog.session(claims.training_session)
-    _open_for_registration(deps, session)
-    registration = await deps.catalog.cancel(claims.training_session, claims.email)
+    async with _closed_session_explained(deps, claims):
+        registration = await deps.catalog.cancel(claims.training_session, claims.email)
     session = await deps.catalog.session(claims.training_session)
     return LinkPage(claims, session, registration, local_time(session, claims.tz))
 

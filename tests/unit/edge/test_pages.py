@@ -45,7 +45,7 @@ def token(email: str = "ana@acme.example", tz: str = "Asia/Tokyo", **kw: object)
 
 @pytest.fixture
 def catalog() -> FakeCatalog:
-    return FakeCatalog(sessions={NAME: SESSION})
+    return FakeCatalog(sessions={NAME: SESSION}, clock=lambda: NOW)
 
 
 @pytest.fixture
@@ -160,7 +160,8 @@ async def test_refused_links_say_why_and_touch_nothing(
         assert answer.status_code == status, (method, answer.text)
         assert words in text(answer)
     assert not catalog.registrations
-    assert "register" not in catalog.calls and "cancel" not in catalog.calls
+    if status != 404:  # a bad token never reaches the catalog; an unknown session it refuses
+        assert "register" not in catalog.calls and "cancel" not in catalog.calls
 
 
 @pytest.mark.parametrize(
