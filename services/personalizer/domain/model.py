@@ -264,16 +264,15 @@ class InvitationDraft:
         cls, draft_id: uuid.UUID, invitee: Invitee, content: Content, by: str
     ) -> InvitationDraft:
         """The draft of a notice to someone holding an approved invitation."""
-        return cls(
-            id=draft_id,
-            recipient=invitee.recipient,
-            score=1.0,
-            reasons=[SelectionReason("invited", 1.0, "Invited to this session")],
-            angle=invitee.angle,
-            talking_points=[],
-            content=content,
-            registration_url=invitee.registration_url,
-            updated_by=by,
+        reason = SelectionReason("invited", 1.0, "Invited to this session")
+        return cls._to_the_invited(
+            draft_id,
+            invitee.recipient,
+            invitee.angle,
+            invitee.registration_url,
+            content,
+            reason,
+            by,
         )
 
     @classmethod
@@ -281,16 +280,40 @@ class InvitationDraft:
         cls, draft_id: uuid.UUID, invited: InvitationDraft, content: Content
     ) -> InvitationDraft:
         """The draft of a confirmation to the person an approved invitation went to."""
+        reason = SelectionReason("registered", 1.0, "Answers the person's registration")
+        return cls._to_the_invited(
+            draft_id,
+            invited.recipient,
+            invited.angle,
+            invited.registration_url,
+            content,
+            reason,
+            SYSTEM_REGISTRATION,
+        )
+
+    @classmethod
+    def _to_the_invited(
+        cls,
+        draft_id: uuid.UUID,
+        recipient: Recipient,
+        angle: Angle,
+        registration_url: str,
+        content: Content,
+        reason: SelectionReason,
+        by: str,
+    ) -> InvitationDraft:
+        """A message to someone already invited: nobody is selected, so the one reason says
+        why it goes to them, and the invitation's angle and link carry over."""
         return cls(
             id=draft_id,
-            recipient=invited.recipient,
+            recipient=recipient,
             score=1.0,
-            reasons=[SelectionReason("registered", 1.0, "Answers the person's registration")],
-            angle=invited.angle,
+            reasons=[reason],
+            angle=angle,
             talking_points=[],
             content=content,
-            registration_url=invited.registration_url,
-            updated_by=SYSTEM_REGISTRATION,
+            registration_url=registration_url,
+            updated_by=by,
         )
 
     @property
