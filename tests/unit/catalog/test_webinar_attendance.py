@@ -1,0 +1,262 @@
+"""Joins and leaves pieced into minutes (no fakes), and the webinar activity use case over the
+in-memory unit of work: what it publishes, once, and what it refuses."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import random
+import uuid
+from dataclasses import replace
+
+import pytest
+
+from services.catalog.bootstrap import bootstrap
+from services.catalog.domain.attendance import (
+    ATTENDED,
+    ENDED,
+    JOINED,
+    LEFT,
+    NO_SHOW,
+    REGISTERED,
+    AttendanceResult,
+    WebinarActivity,
+    closest_session,
+    union_seconds,
+    webinar_results,
+    whole_minutes,
+)
+from services.catalog.domain.events import AttendanceRecorded
+from services.catalog.domain.model import Registration
+from services.catalog.service_layer.attendance import record_webinar_activity
+from services.catalog.service_layer.dependencies import Dependencies
+from services.common.errors import FailedPrecondition, NotFound
+from tests.fakes.catalog import CatalogStore, FakeCatalogUnitOfWork
+from tests.unit.catalog.examples import COURSE, NOW, scheduled
+
+START = NOW - dt.timedelta(hours=3)  # COURSE lasts 60 minutes
+WEBINAR = "84512347702"
+
+
+def at(minutes: float) -> dt.datetime:
+    return START + dt.timedelta(minutes=minutes)
+
+
+def act(kind: str, minute: float, email: str = "", participant: str = "") -> WebinarActivity:
+    return WebinarActivity(
+        event_id=uuid.uuid5(uuid.NAMESPACE_OID, f"{kind}{minute}{email}{participant}"),
+        occur_time=at(minute),
+        source="zoom",
+        webinar_id=WEBINAR,
+        kind=kind,
+        email=email,
+        participant_id=participant,
+    )
+
+
+ANA = "ana@cloudtech.example"
+BO = "bo@cloudtech.example"
+
+
+# --- Minutes, no fakes ------------------------------------------------------------------------
+
+
+def test_re_joins_are_summed_and_nothing_is_known_before_the_end() -> None:
+    played = [
+        act(JOINED, 0, ANA, "a1"),
+        act(LEFT, 30, ANA, "a1"),
+        act(JOINED, 50, ANA, "a2"),
+        act(LEFT, 90, ANA, "a2"),
+    ]
+    assert webinar_results(played, [ANA, BO]) == []  # not ended: nobody is a no-show yet
+    results = webinar_results([*played, act(ENDED, 90)], [ANA, BO])
+    assert results == [AttendanceResult(ANA, ATTENDED, 70), AttendanceResult(BO, NO_SHOW)]
+
+
+def test_two_devices_at_once_count_once_and_a_join_without_leave_lasts_until_the_end() -> None:
+    played = [
+        act(JOINED, 0, ANA, "laptop"),
+        act(JOINED, 10, ANA, "phone"),
+        act(LEFT, 40, ANA, "laptop"),
+        act(LEFT, 45, ANA, "phone"),
+        act(JOINED, 20, BO, "b"),  # never left: until the end
+        act(ENDED, 60),
+    ]
+    assert webinar_results(played, []) == [
+        AttendanceResult(ANA, ATTENDED, 45),
+        AttendanceResult(BO, ATTENDED, 40),
+    ]
+
+
+def test_the_result_does_not_depend_on_the_order_activity_arrives_in() -> None:
+    played = [
+        act(JOINED, 0, ANA, "a1"),
+        act(LEFT, 30, ANA, "a1"),
+        act(JOINED, 50, ANA, "a2"),
+        act(LEFT, 90, ANA, "a2"),
+        act(REGISTERED, -600, BO),
+        act(ENDED, 90),
+    ]
+    expected = webinar_results(played, [])
+    shuffled = random.Random(7)
+    for _ in range(20):
+        order = played[:]
+        shuffled.shuffle(order)
+        assert webinar_results(order, []) == expected
+    assert expected == [AttendanceResult(ANA, ATTENDED, 70), AttendanceResult(BO, NO_SHOW)]
+
+
+def test_pairing_and_rounding_edges() -> None:
+    # A leave with no join says nothing; a second join while present changes nothing.
+    played = [
+        act(LEFT, 5, ANA, "a"),
+        act(JOINED, 10, ANA, "a"),
+        act(JOINED, 12, ANA, "a"),
+        act(LEFT, 20, ANA, "a"),
+        act(LEFT, 25, ANA, "a"),
+        act(JOINED, 59.9, BO, "b"),  # a few seconds before the end: one minute, not zero
+        act(ENDED, 60),
+    ]
+    assert webinar_results(played, []) == [
+        AttendanceResult(ANA, ATTENDED, 10),
+        AttendanceResult(BO, ATTENDED, 1),
+    ]
+    assert whole_minutes(0) == 0 and whole_minutes(89) == 1 and whole_minutes(90) == 2
+    assert union_seconds([(at(0), at(10)), (at(5), at(20)), (at(30), at(31))]) == 21 * 60
+
+
+def test_a_recurring_webinar_belongs_to_the_session_closest_in_time() -> None:
+    monday, tuesday = (
+        scheduled(start_time=START),
+        scheduled(start_time=START + dt.timedelta(days=1)),
+    )
+    assert closest_session([monday, tuesday], at(30)) is monday
+    assert closest_session([monday, tuesday], at(24 * 60 - 20)) is tuesday
+    assert closest_session([monday, tuesday], at(60 + 600)) is monday
+
+
+# --- The use case over fakes ------------------------------------------------------------------
+
+
+@pytest.fixture
+def store() -> CatalogStore:
+    store = CatalogStore(clock=lambda: NOW)
+    store.courses[COURSE.id] = COURSE
+    return store
+
+
+def _deps(store: CatalogStore, now: dt.datetime = NOW) -> Dependencies:
+    return bootstrap(uow=lambda: FakeCatalogUnitOfWork(store), clock=lambda: now)
+
+
+def _session(store: CatalogStore, start: dt.datetime = START) -> uuid.UUID:
+    s = scheduled(start_time=start, webinar_id=WEBINAR).session
+    store.sessions[s.id] = s
+    return s.id
+
+
+def _published(store: CatalogStore) -> list[tuple[str, str, int, str]]:
+    return [
+        (e.email, e.kind, e.minutes_attended, e.invitation)
+        for e in store.published_of(AttendanceRecorded)
+        if isinstance(e, AttendanceRecorded)
+    ]
+
+
+DRAFT = "customers/cloudtech/invitation-batches/b1/drafts/d1"
+
+
+async def test_a_webinar_played_as_activity_publishes_attended_and_no_show_once(
+    store: CatalogStore,
+) -> None:
+    session_id = _session(store)
+    store.registrations[(session_id, ANA)] = Registration(
+        session_id, ANA, "registered", invitation=DRAFT
+    )
+    store.registrations[(session_id, BO)] = Registration(session_id, BO, "registered")
+    deps = _deps(store)
+    played = [
+        act(JOINED, 0, ANA, "a1"),
+        act(LEFT, 30, ANA, "a1"),
+        act(JOINED, 50, ANA, "a2"),
+        act(LEFT, 90, ANA, "a2"),
+        act(ENDED, 90),
+    ]
+    for activity in played:
+        assert await record_webinar_activity(deps, activity)
+    assert _published(store) == [(ANA, ATTENDED, 70, DRAFT), (BO, NO_SHOW, 0, "")]
+
+    # Replayed in any order: the same events, nothing new.
+    for activity in reversed(played):
+        assert not await record_webinar_activity(deps, activity)
+    assert len(_published(store)) == 2
+    assert len(store.webinar_activity) == 5
+
+
+async def test_late_activity_recomputes_and_publishes_only_a_changed_result(
+    store: CatalogStore,
+) -> None:
+    _session(store)
+    deps = _deps(store)
+    for activity in (act(JOINED, 0, ANA, "a1"), act(ENDED, 60), act(REGISTERED, -5, BO)):
+        await record_webinar_activity(deps, activity)
+    # Ana's leave arrives after the end: her minutes change, Bo's no-show stands (not repeated).
+    await record_webinar_activity(deps, act(LEFT, 40, ANA, "a1"))
+    assert _published(store) == [
+        (ANA, ATTENDED, 60, ""),
+        (BO, REGISTERED, 0, ""),
+        (BO, NO_SHOW, 0, ""),
+        (ANA, ATTENDED, 40, ""),
+    ]
+    ids = [e.event_id for e in store.published]
+    assert len(set(ids)) == len(ids)
+
+
+async def test_a_registration_is_published_at_once_even_before_the_session(
+    store: CatalogStore,
+) -> None:
+    _session(store, start=NOW + dt.timedelta(days=3))
+    deps = _deps(store)
+    assert await record_webinar_activity(deps, act(REGISTERED, -60, BO))
+    assert _published(store) == [(BO, REGISTERED, 0, "")]
+
+
+async def test_unknown_webinar_and_impossible_activity_are_refused_and_change_nothing(
+    store: CatalogStore,
+) -> None:
+    _session(store, start=NOW + dt.timedelta(days=3))
+    deps = _deps(store)
+    with pytest.raises(NotFound, match="webinar id '999'"):
+        await record_webinar_activity(deps, replace(act(JOINED, 0, ANA), webinar_id="999"))
+    # The session has not started by the catalog's clock: an end cannot be its end.
+    ended = replace(act(ENDED, 0), occur_time=NOW + dt.timedelta(days=3, minutes=60))
+    with pytest.raises(FailedPrecondition, match="has not started yet"):
+        await record_webinar_activity(deps, ended)
+    early = replace(act(JOINED, 0, ANA), occur_time=NOW + dt.timedelta(days=3, minutes=-61))
+    with pytest.raises(FailedPrecondition, match="more than an hour before"):
+        await record_webinar_activity(deps, early)
+    assert store.published == [] and store.webinar_activity == {}
+    # An hour before is a host opening the webinar early: kept.
+    lobby = replace(act(JOINED, 0, ANA), occur_time=NOW + dt.timedelta(days=3, minutes=-59))
+    assert await record_webinar_activity(deps, lobby)
+
+
+async def test_results_are_the_same_events_whatever_the_order_of_a_whole_replay(
+    store: CatalogStore,
+) -> None:
+    session_id = _session(store)
+    store.registrations[(session_id, BO)] = Registration(session_id, BO, "registered")
+    played = [act(JOINED, 0, ANA, "a1"), act(LEFT, 45, ANA, "a1"), act(ENDED, 60)]
+    finals = set()
+    for order in itertools.permutations(played):
+        fresh = CatalogStore(clock=lambda: NOW)
+        fresh.courses, fresh.sessions = store.courses, store.sessions
+        fresh.registrations = dict(store.registrations)
+        deps = _deps(fresh)
+        for activity in order:
+            await record_webinar_activity(deps, activity)
+        last = {e.email: e for e in fresh.published if isinstance(e, AttendanceRecorded)}
+        finals.add(
+            tuple(sorted((e.email, e.kind, e.minutes_attended, e.event_id) for e in last.values()))
+        )
+    assert len(finals) == 1
