@@ -184,6 +184,21 @@ def _registration_canary(s: Stack) -> Message:
     )
 
 
+def _webinar_activity_canary(s: Stack) -> Message:
+    # A registration in Zoom for an upcoming session that names its webinar: published at once.
+    session = next(
+        x for x in s.sessions if x.webinar_id and x.start_time.seconds > now_ts().seconds
+    )
+    return events_pb2.WebinarActivity(
+        event_id=str(uuid.uuid4()),
+        occur_time=now_ts(),
+        source="zoom",
+        webinar_id=session.webinar_id,
+        kind=events_pb2.WEBINAR_ACTIVITY_KIND_REGISTERED,
+        email=f"canary-{uuid.uuid4().hex[:8]}@northwind.example",
+    )
+
+
 CANARIES: dict[str, Callable[[Stack], Message]] = {
     "trainvite.events.v1.AttendanceRecorded": _attendance_canary,
     "trainvite.events.v1.InvitationApproved": _approval_canary,
@@ -194,6 +209,7 @@ CANARIES: dict[str, Callable[[Stack], Message]] = {
     "trainvite.events.v1.AddressSuppressed": _suppressed_canary,
     "trainvite.events.v1.DeliveryOutcome": _outcome_canary,
     "trainvite.events.v1.RegistrationChanged": _registration_canary,
+    "trainvite.events.v1.WebinarActivity": _webinar_activity_canary,
 }
 
 
