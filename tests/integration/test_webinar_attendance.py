@@ -181,7 +181,7 @@ async def _webinar_session(
 
 async def _states(c: Clients, session: str, want: dict[str, int]) -> dict[str, int]:
     async def now() -> dict[str, int] | NotYet:
-        found = {}
+        found: dict[str, int] = {}
         for email in want:
             r = await c.catalog.GetRegistration(
                 pb.GetRegistrationRequest(training_session=session, email=email),

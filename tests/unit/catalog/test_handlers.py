@@ -525,7 +525,7 @@ async def test_the_attendance_subject_counts_seats(catalog: Catalog) -> None:
     """The entry point decodes the wire event (the address lower-cased) and applies it."""
     s = await catalog.session(await catalog.course())
     topology = Topology("unit")
-    ((spec, handle),) = subscriptions(catalog.deps, topology)
+    (spec, handle), *_ = subscriptions(catalog.deps, topology)
     assert spec == topology.catalog_registrations
     event = events_pb2.AttendanceRecorded(
         event_id=str(uuid.uuid4()),

@@ -189,14 +189,14 @@ def test_each_event_maps_to_its_kind_time_and_person() -> None:
     participant = left["payload"]["object"]["participant"]
     del participant["join_time"], participant["participant_uuid"]
     participant["leave_time"] = "2027-01-14T17:15:00Z"
-    registered = {
+    registered: dict[str, Any] = {
         "event": "webinar.registration_created",
         "event_ts": 1_799_000_000_000,
         "payload": {
             "object": {"id": 84512347702, "registrant": {"id": "r1", "email": "Bo@x.example"}}
         },
     }
-    ended = {
+    ended: dict[str, Any] = {
         "event": "webinar.ended",
         "event_ts": 1_800_000_000_000,
         "payload": {
