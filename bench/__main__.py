@@ -8,12 +8,20 @@ from __future__ import annotations
 
 import sys
 
-from bench import catalog_bench, dispatcher_bench, edge_bench, gateway_load, personalizer_bench
+from bench import (
+    catalog_bench,
+    dispatcher_bench,
+    edge_bench,
+    gateway_load,
+    personalizer_bench,
+    tracking_bench,
+)
 
 BENCHMARKS = {
     "catalog": catalog_bench.main,
     "personalizer": personalizer_bench.main,
     "dispatcher": dispatcher_bench.main,
+    "tracking": tracking_bench.main,
     "edge": edge_bench.main,
 }
 

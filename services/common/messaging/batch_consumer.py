@@ -19,6 +19,7 @@ one-at-a-time consumer holds its message.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -80,15 +81,45 @@ async def run_batch_consumer(
     """Consume until `stop` is set, a fetched batch at a time in stream order."""
     sub = await subscribe(js, spec)
     _log.info("batch consumer started", extra={"durable": spec.durable})
+    # Three things overlap: the next batch is fetched and decoded while the one before is
+    # written. Batches are still applied one after the other, in stream order.
+    ahead = asyncio.create_task(sub.fetch(batch, timeout=fetch_timeout))
+    applying: asyncio.Task[None] | None = None
     try:
         while not stop.is_set():
             try:
-                msgs = await sub.fetch(batch, timeout=fetch_timeout)
+                msgs = await ahead
             except TimeoutError:  # nothing was there
-                continue
-            await process_batch(js, topology, spec, handler, msgs, stop)
+                msgs = []
+            ahead = asyncio.create_task(sub.fetch(batch, timeout=fetch_timeout))
+            decoded = await decode_batch(js, topology, spec, handler, msgs)
+            if applying is not None:
+                await applying
+                applying = None
+            if decoded:
+                applying = asyncio.create_task(
+                    apply_batch(js, topology, spec, handler, decoded, stop)
+                )
+        if applying is not None:
+            await applying
     finally:
+        if applying is not None and not applying.done():
+            # The consumer itself was cancelled: so is the batch in hand, never acknowledged,
+            # redelivered to whoever consumes next.
+            applying.cancel()
+            with contextlib.suppress(BaseException):
+                await applying
+        await _let_go(ahead)
         await sub.unsubscribe()
+
+
+async def _let_go(ahead: asyncio.Task[list[Msg]]) -> None:
+    """Stop fetching; what was fetched ahead and not begun goes back to the stream at once."""
+    if not ahead.done():
+        ahead.cancel()
+    with contextlib.suppress(BaseException):
+        for msg in await ahead:
+            await msg.nak()
 
 
 async def process_batch(
@@ -100,14 +131,38 @@ async def process_batch(
     stop: asyncio.Event,
 ) -> None:
     """Decode, apply in one transaction, ack; or fall back to one message at a time."""
+    decoded = await decode_batch(js, topology, spec, handler, msgs)
+    if decoded:
+        await apply_batch(js, topology, spec, handler, decoded, stop)
+
+
+async def decode_batch(
+    js: JetStreamContext,
+    topology: Topology,
+    spec: ConsumerSpec,
+    handler: BatchHandler[T],
+    msgs: Sequence[Msg],
+) -> list[tuple[Msg, T]]:
+    """Each message with what it decodes to; one that never will is dead-lettered."""
     decoded: list[tuple[Msg, T]] = []
     for msg in msgs:
         try:
             decoded.append((msg, handler.decode(msg)))
         except PoisonMessage as exc:
             await give_up_at_once(js, topology, spec, msg, str(exc))
-    if not decoded:
-        return
+    return decoded
+
+
+async def apply_batch(
+    js: JetStreamContext,
+    topology: Topology,
+    spec: ConsumerSpec,
+    handler: BatchHandler[T],
+    decoded: list[tuple[Msg, T]],
+    stop: asyncio.Event,
+) -> None:
+    """Apply in one transaction and ack all; through an outage, hold them; on any other
+    failure, apply them one at a time."""
     outage = OutageWait(spec, stop)
     while True:
         try:

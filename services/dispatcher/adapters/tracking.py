@@ -1,8 +1,8 @@
 """What was heard of each invitation after it was sent, in PostgreSQL (table `tracking`).
 
-Written a batch of facts at a time: the deliveries a batch names are found and locked in one
-statement, their tracking read in another (after the locks, so that it is the latest committed),
-and every change written in a third.
+Written a batch of facts at a time: the deliveries a batch names are found and their
+invitations locked in one statement, their tracking read in another (after the locks, so that it
+is the latest committed), and every change written in a third.
 """
 
 from __future__ import annotations
@@ -14,18 +14,22 @@ from services.common.unit_of_work import Repository
 from services.dispatcher.domain.tracking import InvitationStatus, Stage, Tracking, is_unsubscribe
 from services.dispatcher.service_layer.ports import Invited
 
-# Ordered by invitation so that two batches lock the deliveries they share in the same order.
+# Each invitation a batch is about is locked for the rest of the transaction with an advisory
+# lock (a row lock would write every delivery's tuple, and the WAL, on every batch), taken in
+# the order of the invitations' names so that two batches sharing invitations never deadlock.
 _INVITED = """
-SELECT invitation, training_session, lower(recipient_email) AS email FROM deliveries
-WHERE id IN (
-    SELECT id FROM deliveries WHERE invitation = ANY($1::text[])
-    UNION ALL
-    SELECT d.id FROM deliveries d
+SELECT invitation, training_session, email,
+       pg_advisory_xact_lock(hashtextextended('dispatcher.tracking:' || invitation, 0))
+FROM (
+    SELECT invitation, training_session, lower(recipient_email) AS email FROM deliveries
+    WHERE invitation = ANY($1::text[])
+    UNION
+    SELECT d.invitation, d.training_session, lower(d.recipient_email) FROM deliveries d
     JOIN unnest($2::text[], $3::text[]) AS p (training_session, email)
       ON d.training_session = p.training_session AND lower(d.recipient_email) = p.email
-)
-ORDER BY invitation
-FOR UPDATE
+    ORDER BY invitation
+    OFFSET 0
+) AS found
 """
 
 _SAVE = """

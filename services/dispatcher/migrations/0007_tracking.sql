@@ -5,7 +5,9 @@
 -- depends: 0006_mailbox_budgets
 
 CREATE TABLE tracking (
-    invitation        text PRIMARY KEY REFERENCES deliveries (invitation),
+    -- A delivery's invitation (deliveries are never deleted; no foreign key: its check would lock
+    -- the delivery row of every fact written).
+    invitation        text PRIMARY KEY,
     stage             text NOT NULL
                       CHECK (stage IN ('waitlisted', 'registered', 'cancelled', 'attended', 'no_show')),
     waitlist_position integer NOT NULL DEFAULT 0 CHECK (waitlist_position >= 0),
