@@ -226,6 +226,9 @@ class RequestValidationInterceptor(grpc.aio.ServerInterceptor):
 
 Registration = Callable[[grpc.aio.Server], None]
 
+# The largest request a service takes: a 5 MiB report and the rest of its message.
+MAX_RECEIVE_BYTES = 6 * 1024 * 1024
+
 
 class GrpcServer:
     """A grpc.aio server with our interceptors, standard health and reflection."""
@@ -237,7 +240,9 @@ class GrpcServer:
                 ErrorMappingInterceptor(),
                 AuthInterceptor(signing_key),
                 RequestValidationInterceptor(),
-            ]
+            ],
+            # An attendance report may be 5 MiB (ImportAttendanceReport); gRPC's default is 4.
+            options=[("grpc.max_receive_message_length", MAX_RECEIVE_BYTES)],
         )
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self._server)
         self.port = self._server.add_insecure_port(listen_address)

@@ -337,8 +337,20 @@ async def test_an_attendance_report_over_grpc_gives_the_same_outcome_once(
 
     again = await services.catalog.ImportAttendanceReport(request, metadata=services.editor)
     assert (again.attended_count, again.no_show_count) == (1, 1)
+    # The same report as a 4.6 MiB file (a long preamble): gRPC carries it, nothing new.
+    padded = ("Report notes," + "x" * 1000 + "\n") * 4600 + REPORT.removeprefix("\ufeff")
+    request.report = padded.encode()
+    assert 4 * 1024 * 1024 < len(request.report) < 5 * 1024 * 1024
+    big = await services.catalog.ImportAttendanceReport(request, metadata=services.editor)
+    assert (big.attended_count, big.no_show_count) == (1, 1)
     subject = Topology(namespace).attendance_recorded
     assert await _outbox_count(database_url, subject) == 2
+
+    request.report = b"Email\n" + b"a@x.example\n" * (500 * 1024)  # over 5 MiB
+    with pytest.raises(grpc.aio.AioRpcError) as too_big:
+        await services.catalog.ImportAttendanceReport(request, metadata=services.editor)
+    assert too_big.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert bad_fields(too_big.value) == {"report"}
 
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await services.catalog.ImportAttendanceReport(
