@@ -30,7 +30,7 @@ from services.catalog.domain.events import AttendanceRecorded
 from services.catalog.domain.model import Registration
 from services.catalog.service_layer.attendance import record_webinar_activity
 from services.catalog.service_layer.dependencies import Dependencies
-from services.common.errors import FailedPrecondition, NotFound
+from services.common.errors import FailedPrecondition, InvalidArgument, NotFound
 from tests.fakes.catalog import CatalogStore, FakeCatalogUnitOfWork
 from tests.unit.catalog.examples import COURSE, NOW, scheduled
 
@@ -260,3 +260,24 @@ async def test_results_are_the_same_events_whatever_the_order_of_a_whole_replay(
             tuple(sorted((e.email, e.kind, e.minutes_attended, e.event_id) for e in last.values()))
         )
     assert len(finals) == 1
+
+
+async def test_a_session_names_its_webinar_through_the_update_mask(store: CatalogStore) -> None:
+    from services.catalog.domain.events import SessionChanged
+    from services.catalog.service_layer import sessions
+
+    upcoming = scheduled(start_time=NOW + dt.timedelta(days=3)).session
+    store.sessions[upcoming.id] = upcoming
+    deps = _deps(store)
+    changed = await sessions.change_session(
+        deps, upcoming.name, {"webinar_id": WEBINAR}, ["webinar_id"], "", "editor@x.example"
+    )
+    assert changed.session.webinar_id == WEBINAR
+    assert store.sessions[upcoming.id].webinar_id == WEBINAR
+    # Invitees see nothing of it: no change is announced.
+    assert store.published_of(SessionChanged) == []
+    with pytest.raises(InvalidArgument) as caught:
+        await sessions.change_session(
+            deps, upcoming.name, {"webinar_id": "12 34; drop"}, ["webinar_id"], "", "e@x.example"
+        )
+    assert [v.field for v in caught.value.violations] == ["training_session.webinar_id"]

@@ -299,3 +299,19 @@ async def test_nats_away_answers_503_so_that_zoom_delivers_again(
     publisher.away = False
     assert (await _post(http, joined())).status_code == 200
     assert len(publisher.published) == 1
+
+
+def test_a_secret_token_needs_nats_and_rotated_tokens_are_listed_newest_first() -> None:
+    from pydantic import ValidationError
+
+    from services.edge.settings import EdgeSettings
+
+    with pytest.raises(ValidationError, match="needs NATS_URL"):
+        EdgeSettings(jwt_secret="k", zoom_webhook_secret_token="s")  # type: ignore[arg-type]
+    settings = EdgeSettings(
+        jwt_secret="k",  # type: ignore[arg-type]
+        zoom_webhook_secret_token=" new , old ",  # type: ignore[arg-type]
+        nats_url="nats://127.0.0.1:4222",
+    )
+    assert settings.zoom_secrets() == ("new", "old")
+    assert EdgeSettings(jwt_secret="k").zoom_secrets() == ()  # type: ignore[arg-type]
