@@ -68,10 +68,13 @@ def _reason(error: HttpError) -> tuple[str, str]:
         return "", ""
 
 
-def _classify(error: HttpError, organizer: str) -> Exception:
+def classify(error: HttpError, organizer: str) -> Exception:
+    """What an HTTP error from Google Calendar means for the registration's event."""
     status = error.resp.status
     reason, message = _reason(error)
-    said = f"{status} {reason} {message}".strip()
+    said = " ".join(
+        part for part in (str(status), reason, message if message != reason else "") if part
+    )
     if status == 429 or status >= 500 or (status == 403 and reason in _RATE_LIMIT_REASONS):
         return CalendarUnavailableError(f"Google Calendar answered {said}")
     if status in (401, 403):
@@ -239,7 +242,7 @@ def _execute(request: Any, organizer: str, missing_ok: bool = False) -> Any:
             raise _Conflict(str(status)) from error
         if status in (404, 410) and missing_ok:
             return None
-        raise _classify(error, organizer) from error
+        raise classify(error, organizer) from error
     except RefreshError as error:
         # The token endpoint refused the grant: for a service account, domain-wide delegation
         # is not granted (unauthorized_client), which no retry changes.

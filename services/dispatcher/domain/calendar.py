@@ -69,6 +69,13 @@ class RegistrationMoved:
     invitation: str
 
     @property
+    def applied_key(self) -> uuid.UUID:
+        """The id calendar sync marks the event applied under. Tracking consumes the same
+        events in the same schema and marks them under their own id: under one shared id,
+        whichever consumer came second would take the event for a replay and skip it."""
+        return uuid.uuid5(self.event_id, "calendar")
+
+    @property
     def change(self) -> CalendarChange | None:
         """What the move does to the CSM's event; None when nothing (no invitation: no CSM
         invited them, so there is no calendar to write to)."""

@@ -27,7 +27,7 @@ async def sync_registration(deps: Dependencies, move: RegistrationMoved) -> bool
     # while the first is still being handled waits on the mark and then finds it. Holding one
     # connection over a few HTTP calls is the price; the consumer handles one event at a time.
     async with deps.uow() as uow:
-        if not await uow.first_time(move.event_id):
+        if not await uow.first_time(move.applied_key):
             return False
         inviter = await sync.inviters.of(move.invitation)
         if inviter is None:

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import re
 import uuid
 from typing import Any, cast
 
+import httplib2
 import pytest
+from googleapiclient.errors import HttpError
 from nats.aio.msg import Msg
 from trainvite.catalog.v1 import catalog_pb2
 from trainvite.events.v1 import events_pb2
@@ -18,6 +21,7 @@ from trainvite.events.v1 import events_pb2
 from services.common.errors import FailedPrecondition, NotFound
 from services.common.messaging.consumer import PoisonMessage
 from services.common.messaging.topology import Topology
+from services.dispatcher.adapters.calendar import classify
 from services.dispatcher.api.subscriptions import calendar_handler, registration_moved
 from services.dispatcher.domain.calendar import (
     RegistrationMoved,
@@ -115,7 +119,7 @@ async def test_a_registration_creates_the_event_in_the_csms_calendar_with_the_pe
     assert entry.event.title == "Advanced Analytics"
     assert entry.event.location == "https://zoom.example/j/123"
     assert entry.event.end - entry.event.start == dt.timedelta(minutes=45)
-    assert first.event_id in f.store.processed
+    assert first.applied_key in f.store.processed
 
 
 async def test_a_second_person_joins_the_same_event_keeping_the_first() -> None:
@@ -136,6 +140,15 @@ async def test_a_replayed_event_calls_nothing() -> None:
     calls = list(calendar_of(f).calls)
     assert not await sync_registration(f.deps, first)
     assert calendar_of(f).calls == calls
+
+
+async def test_an_event_tracking_applied_already_is_still_applied_to_the_calendar() -> None:
+    """Tracking marks the same event applied in the same schema: that is not a replay here."""
+    f = await with_calendar(1)
+    first = move(1)
+    f.store.processed.add(first.event_id)
+    assert await sync_registration(f.deps, first)
+    assert calendar_of(f).attendees(SENDER, EVENT_ID) == ["person1@northwind.example"]
 
 
 async def test_someone_already_on_the_event_changes_nothing() -> None:
@@ -200,7 +213,7 @@ async def test_a_registration_in_a_session_cancelled_since_creates_no_event() ->
     first = move(1)
     assert not await sync_registration(f.deps, first)
     assert calendar_of(f).calls == []
-    assert first.event_id in f.store.processed
+    assert first.applied_key in f.store.processed
 
 
 async def test_the_event_is_in_the_calendar_of_the_csm_who_sent_the_invitation() -> None:
@@ -236,7 +249,7 @@ async def test_a_calendar_away_leaves_the_event_for_the_redelivery() -> None:
     calendar_of(f).failures.append(CalendarUnavailableError("503 backendError"))
     with pytest.raises(CalendarUnavailableError):
         await sync_registration(f.deps, first)
-    assert first.event_id not in f.store.processed
+    assert first.applied_key not in f.store.processed
     assert await sync_registration(f.deps, first)  # the redelivery
     assert calendar_of(f).attendees(SENDER, EVENT_ID) == ["person1@northwind.example"]
 
@@ -312,3 +325,32 @@ async def test_a_passing_failure_reaches_the_consumer_as_one_to_retry() -> None:
         await handle(msg(registration_changed()))
     await handle(msg(registration_changed()))
     assert calendar_of(f).attendees(SENDER, EVENT_ID) == ["person1@northwind.example"]
+
+
+# --------------------------------------------------------------------------------------------
+# Google's answers
+
+
+@pytest.mark.parametrize(
+    ("status", "reason", "kind"),
+    [
+        (429, "rateLimitExceeded", CalendarUnavailableError),
+        (403, "rateLimitExceeded", CalendarUnavailableError),
+        (403, "userRateLimitExceeded", CalendarUnavailableError),
+        (403, "quotaExceeded", CalendarUnavailableError),
+        (500, "backendError", CalendarUnavailableError),
+        (503, "backendError", CalendarUnavailableError),
+        (403, "forbidden", CalendarRefusedError),
+        (403, "insufficientPermissions", CalendarRefusedError),
+        (401, "authError", CalendarRefusedError),
+        (400, "invalid", CalendarRefusedError),
+    ],
+)
+def test_googles_answers_are_refusals_or_passing_failures(
+    status: int, reason: str, kind: type[Exception]
+) -> None:
+    body = {"error": {"code": status, "message": "said so", "errors": [{"reason": reason}]}}
+    error = HttpError(httplib2.Response({"status": status}), json.dumps(body).encode())
+    classified = classify(error, SENDER)
+    assert type(classified) is kind
+    assert f"{status} {reason} said so" in str(classified)

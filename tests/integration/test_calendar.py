@@ -1,0 +1,279 @@
+"""Calendar sync through the real google-api-python-client to a fake Google Calendar on loopback,
+with the catalog and the dispatcher serving on real PostgreSQL and NATS: registrations published
+on the catalog stream put people on the session's event in the inviting CSM's calendar."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import nats
+import pytest
+from nats.js import JetStreamContext
+from trainvite.catalog.v1 import catalog_pb2
+from trainvite.events.v1 import events_pb2
+
+from services.catalog import bootstrap as catalog
+from services.catalog.settings import CatalogSettings
+from services.common.messaging.topology import Topology
+from services.common.runtime import serve
+from services.dispatcher import bootstrap as dispatcher
+from services.dispatcher.domain.calendar import calendar_event_id
+from services.dispatcher.settings import DispatcherSettings
+from tests.fakes.calendar import Behaviour, FakeCalendar
+from tests.fakes.gmail import service_account_file
+from tests.helpers import Clients, clients, free_port, wait_until_serving
+from tests.integration.catalog_data import analytics_session
+from tests.integration.event_checks import DeadLetters, approval, now_ts, publish, settled
+from tests.waiting import NotYet, wait_for
+
+pytestmark = pytest.mark.integration
+
+CSM = "alex.rivera@trainvite.dev"
+SCOPE = "https://www.googleapis.com/auth/calendar.events"
+
+
+@dataclass
+class Stack:
+    clients: Clients
+    topology: Topology
+    js: JetStreamContext
+    database_url: str
+    session: catalog_pb2.TrainingSession
+    event_id: str
+
+    async def invite(self, email: str) -> str:
+        """An approved invitation from Alex to the session, stored as a delivery; its name."""
+        event = approval(email)
+        event.training_session = self.session.name
+        await publish(self.js, self.topology.invitation_approved, event.SerializeToString())
+
+        async def stored() -> bool:
+            conn = await asyncpg.connect(self.database_url)
+            try:
+                found = await conn.fetchval(
+                    "SELECT count(*) FROM dispatcher.deliveries WHERE invitation = $1",
+                    event.invitation,
+                )
+            finally:
+                await conn.close()
+            return bool(found)
+
+        await wait_for(stored, f"a delivery of {event.invitation}", timeout=20)
+        return event.invitation
+
+    async def registration(
+        self,
+        email: str,
+        invitation: str,
+        state: int = catalog_pb2.REGISTRATION_STATE_REGISTERED,
+        previous: int = catalog_pb2.REGISTRATION_STATE_UNSPECIFIED,
+    ) -> bytes:
+        """A RegistrationChanged as the catalog publishes it; published, and returned."""
+        payload = events_pb2.RegistrationChanged(
+            event_id=str(uuid.uuid4()),
+            occur_time=now_ts(),
+            training_session=self.session.name,
+            email=email,
+            state=state,  # type: ignore[arg-type]
+            previous_state=previous,  # type: ignore[arg-type]
+            invitation=invitation,
+        ).SerializeToString()
+        await publish(self.js, self.topology.registration_changed, payload)
+        return payload
+
+
+@contextlib.asynccontextmanager
+async def running(
+    database_url: str,
+    nats_url: str,
+    namespace: str,
+    signing_key: str,
+    tmp_path: Path,
+    **dispatcher_settings: Any,
+) -> AsyncIterator[Stack]:
+    """The catalog and a dispatcher with these settings, serving until the block ends (no
+    personalizer: the approvals and registrations are published by the test)."""
+    common: dict[str, Any] = {
+        "database_url": database_url,
+        "nats_url": nats_url,
+        "event_namespace": namespace,
+        "jwt_secret": signing_key,
+        "shutdown_grace_seconds": 0.5,
+    }
+    ports = {"catalog": free_port(), "dispatcher": free_port()}
+    stop = asyncio.Event()
+    runs = [
+        serve(
+            "catalog",
+            catalog.SCHEMA,
+            CatalogSettings(grpc_port=ports["catalog"], **common),
+            catalog.build,
+            stop,
+        ),
+        serve(
+            "dispatcher",
+            dispatcher.SCHEMA,
+            DispatcherSettings(
+                grpc_port=ports["dispatcher"],
+                catalog_address=f"127.0.0.1:{ports['catalog']}",
+                outbox_dir=tmp_path / "outbox",
+                send_poll_seconds=0.1,
+                **dispatcher_settings,
+                **common,
+            ),
+            dispatcher.build,
+            stop,
+        ),
+    ]
+    tasks = [asyncio.create_task(r) for r in runs]
+    endpoints = {name: f"127.0.0.1:{port}" for name, port in ports.items()}
+    c = clients({**endpoints, "personalizer": endpoints["catalog"]}, signing_key)
+    nc = await nats.connect(nats_url)
+    try:
+        await wait_until_serving(c, tasks)
+        session = await analytics_session(c)
+        yield Stack(
+            c,
+            Topology(namespace),
+            nc.jetstream(),
+            database_url,
+            session,
+            calendar_event_id(session.name),
+        )
+    finally:
+        stop.set()
+        await nc.drain()
+        await c.close()
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        errors = [r for r in results if isinstance(r, BaseException)]
+        assert not errors, errors
+
+
+@pytest.fixture
+async def stack_with(
+    database_url: str, nats_url: str, namespace: str, signing_key: str, tmp_path: Path
+) -> AsyncIterator[Any]:
+    """Start the stack with calendar sync on against a fake calendar behaving so (or off)."""
+    async with contextlib.AsyncExitStack() as exits:
+
+        async def start(
+            behaviour: Behaviour | None = None, enabled: bool = True
+        ) -> tuple[Stack, FakeCalendar]:
+            fake = exits.enter_context(FakeCalendar(behaviour or Behaviour()))
+            key = service_account_file(tmp_path / "sa.json", fake.url + "token")
+            settings: dict[str, Any] = {
+                "calendar_enabled": enabled,
+                "calendar_service_account_file": key,
+                "calendar_api_endpoint": fake.api_endpoint,
+            }
+            stack = await exits.enter_async_context(
+                running(database_url, nats_url, namespace, signing_key, tmp_path, **settings)
+            )
+            return stack, fake
+
+        yield start
+
+
+async def attendees_become(
+    fake: FakeCalendar, s: Stack, expected: list[str], description: str
+) -> None:
+    def current() -> bool | NotYet:
+        now = fake.attendees(CSM, s.event_id)
+        return True if now == expected else NotYet(now)
+
+    await wait_for(current, description, timeout=20)
+
+
+async def test_registrations_put_people_on_the_sessions_event_in_the_csms_calendar(
+    stack_with: Any,
+) -> None:
+    s, fake = await stack_with()
+    ada, bob = "ada@northwind.example", "bob@northwind.example"
+    ada_invitation = await s.invite(ada)
+    bob_invitation = await s.invite(bob)
+
+    # The first registration creates the event, as the CSM, with the person on it.
+    await s.registration(ada, ada_invitation)
+    await attendees_become(fake, s, [ada], "Ada on the session's event")
+    [insert] = fake.requests_of("POST")
+    assert insert.user == CSM  # the token was minted for the CSM by delegation
+    assert SCOPE in fake.scopes[CSM]
+    assert insert.event_id == s.event_id
+    assert insert.query["sendUpdates"] == ["none"]
+    assert insert.body["summary"] == s.session.title
+    assert insert.body["start"]["timeZone"] == s.session.time_zone
+    assert insert.body["location"] == s.session.join_url
+    assert insert.body["guestsCanSeeOtherGuests"] is False
+
+    # A second person: the insert meets the event, which is read and patched with both.
+    bob_registered = await s.registration(bob, bob_invitation)
+    await attendees_become(fake, s, [ada, bob], "Bob beside Ada on the event")
+    [patch] = fake.requests_of("PATCH")
+    assert patch.if_match is not None
+    assert patch.query["sendUpdates"] == ["none"]
+
+    # The same event again (a redelivery through the stream): no call at all.
+    before = len(fake.requests)
+    await publish(s.js, s.topology.registration_changed, bob_registered)
+    await settled(s.js, s.topology.dispatcher_calendar, published=3)
+    assert len(fake.requests) == before
+
+    # A cancellation takes the person off.
+    await s.registration(
+        ada,
+        ada_invitation,
+        state=catalog_pb2.REGISTRATION_STATE_CANCELLED,
+        previous=catalog_pb2.REGISTRATION_STATE_REGISTERED,
+    )
+    await attendees_become(fake, s, [bob], "Ada taken off the event")
+    assert all(r.user == CSM for r in fake.requests)
+    letters = DeadLetters(s.js, s.topology, s.topology.dispatcher_calendar.durable)
+    assert await letters.within(0.5) == []
+    await letters.close()
+
+
+async def test_an_edit_between_our_read_and_write_loses_nobody(stack_with: Any) -> None:
+    """Another writer changes the event after we read it: the write (If-Match) is refused
+    with 412, and the attendees are read and applied again."""
+    s, fake = await stack_with(Behaviour(interfere_after_gets=1))
+    ada, bob = "ada@northwind.example", "bob@northwind.example"
+    ada_invitation = await s.invite(ada)
+    bob_invitation = await s.invite(bob)
+    await s.registration(ada, ada_invitation)
+    await attendees_become(fake, s, [ada], "Ada on the session's event")
+    await s.registration(bob, bob_invitation)
+    guest = fake.behaviour.interfering_guest
+    await attendees_become(fake, s, [ada, guest, bob], "Bob added, the CSM's guest kept")
+    assert fake.conflicts == 1
+
+
+async def test_a_calendar_refusing_the_csm_dead_letters_the_event_with_the_reason(
+    stack_with: Any,
+) -> None:
+    s, fake = await stack_with(Behaviour(refuse_status=403, refuse_reason="forbidden"))
+    ada = "ada@northwind.example"
+    await s.registration(ada, await s.invite(ada))
+    letters = DeadLetters(s.js, s.topology, s.topology.dispatcher_calendar.durable)
+    [letter] = await letters.wait_for(1, seconds=20)
+    await letters.close()
+    assert "403 forbidden" in letter.reason
+    assert "delegation" in letter.reason
+    assert letters.on_delivery == [1]  # on its first delivery: not retried
+    assert [r.method for r in fake.requests] == ["POST"]
+
+
+async def test_with_calendar_sync_off_registrations_call_nothing(stack_with: Any) -> None:
+    s, fake = await stack_with(enabled=False)
+    ada = "ada@northwind.example"
+    await s.registration(ada, await s.invite(ada))
+    info = await settled(s.js, s.topology.dispatcher_calendar, published=1)
+    assert info.redelivered == 0
+    assert fake.requests == []
+    assert fake.scopes == {}
