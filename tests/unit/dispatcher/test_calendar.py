@@ -14,6 +14,8 @@ from typing import Any, cast
 import httplib2
 import pytest
 from googleapiclient.errors import HttpError
+from hypothesis import given
+from hypothesis import strategies as st
 from nats.aio.msg import Msg
 from trainvite.catalog.v1 import catalog_pb2
 from trainvite.events.v1 import events_pb2
@@ -40,6 +42,7 @@ from tests.fakes.dispatcher import (
     approved,
     fake_dispatcher,
 )
+from tests.fuzz.strategies import messages
 
 SESSION = f"training-sessions/{uuid.UUID(int=7)}"
 EVENT_ID = calendar_event_id(SESSION)
@@ -298,6 +301,24 @@ def test_the_decoder_takes_a_registration_through_an_invitation() -> None:
 def test_the_decoder_names_what_is_wrong(fields: dict[str, Any], reason: str) -> None:
     with pytest.raises(PoisonMessage, match=f"^{reason}"):
         registration_moved(registration_changed(**fields))
+
+
+@given(
+    st.one_of(
+        messages(
+            events_pb2.RegistrationChanged,
+            known_ids=[SESSION, approved(1).invitation, "person1@northwind.example"],
+        ).map(lambda m: m.SerializeToString()),
+        st.binary(max_size=256),
+    )
+)
+def test_the_decoder_decodes_or_says_why_not(payload: bytes) -> None:
+    try:
+        moved = registration_moved(payload)
+    except PoisonMessage as exc:
+        assert str(exc).strip()
+        return
+    assert calendar_event_id(moved.training_session)
 
 
 async def test_with_calendar_sync_off_the_consumer_acknowledges_anything() -> None:
