@@ -47,6 +47,9 @@ class Behaviour:
     # delegation lacks the scope (403) or a token is refused (401).
     refuse_status: int | None = None
     refuse_reason: str = "forbidden"
+    # Refuse every token as Google does when the service account's client id has no domain-wide
+    # delegation for the scopes asked (401 unauthorized_client).
+    refuse_tokens: bool = False
     # How many times, right after answering a get, another writer (the CSM in Google Calendar)
     # adds this guest to the event, so that a write based on that read meets a 412.
     interfere_after_gets: int = 0
@@ -245,6 +248,17 @@ class FakeCalendar:
                 grant = form.get("grant_type", [""])[0]
                 if grant != "urn:ietf:params:oauth:grant-type:jwt-bearer" or "sub" not in claims:
                     self._reply(400, {"error": "invalid_grant"})
+                    return
+                if fake.behaviour.refuse_tokens:
+                    self._reply(
+                        401,
+                        {
+                            "error": "unauthorized_client",
+                            "error_description": "Client is unauthorized to retrieve access"
+                            " tokens using this method, or client not authorized for any of the"
+                            " scopes requested.",
+                        },
+                    )
                     return
                 with fake._lock:
                     fake.scopes[str(claims["sub"])] = str(claims.get("scope", "")).split()

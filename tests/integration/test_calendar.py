@@ -269,6 +269,22 @@ async def test_a_calendar_refusing_the_csm_dead_letters_the_event_with_the_reaso
     assert [r.method for r in fake.requests] == ["POST"]
 
 
+async def test_delegation_not_granted_dead_letters_the_event_with_the_reason(
+    stack_with: Any,
+) -> None:
+    """The token endpoint refuses to impersonate the CSM (no delegation for the scope)."""
+    s, fake = await stack_with(Behaviour(refuse_tokens=True))
+    ada = "ada@northwind.example"
+    await s.registration(ada, await s.invite(ada))
+    letters = DeadLetters(s.js, s.topology, s.topology.dispatcher_calendar.durable)
+    [letter] = await letters.wait_for(1, seconds=20)
+    await letters.close()
+    assert "unauthorized_client" in letter.reason
+    assert CSM in letter.reason
+    assert letters.on_delivery == [1]
+    assert fake.requests == []  # no call without a token
+
+
 async def test_with_calendar_sync_off_registrations_call_nothing(stack_with: Any) -> None:
     s, fake = await stack_with(enabled=False)
     ada = "ada@northwind.example"
