@@ -56,6 +56,9 @@ class BatchHandler(Generic[T]):
     decode: Callable[[Msg], T]
     # Apply every item in one transaction (each applied once, by its event id), then commit.
     apply: Callable[[Sequence[T]], Awaitable[object]]
+    # Batches written at once. More than one only where the outcome does not depend on the
+    # order in which batches commit (each batch still commits whole, and is acked after).
+    in_flight: int = 1
 
 
 def by_subject(subject: str, decode: Callable[[bytes], T]) -> Callable[[Msg], T]:
@@ -81,10 +84,10 @@ async def run_batch_consumer(
     """Consume until `stop` is set, a fetched batch at a time in stream order."""
     sub = await subscribe(js, spec)
     _log.info("batch consumer started", extra={"durable": spec.durable})
-    # Three things overlap: the next batch is fetched and decoded while the one before is
-    # written. Batches are still applied one after the other, in stream order.
+    # The next batch is fetched and decoded while the ones before are written; up to
+    # `handler.in_flight` batches are written at once, each in its own transaction.
     ahead = asyncio.create_task(sub.fetch(batch, timeout=fetch_timeout))
-    applying: asyncio.Task[None] | None = None
+    applying: list[asyncio.Task[None]] = []
     try:
         while not stop.is_set():
             try:
@@ -93,24 +96,32 @@ async def run_batch_consumer(
                 msgs = []
             ahead = asyncio.create_task(sub.fetch(batch, timeout=fetch_timeout))
             decoded = await decode_batch(js, topology, spec, handler, msgs)
-            if applying is not None:
-                await applying
-                applying = None
+            applying = await _settled(applying, max(handler.in_flight, 1) - 1)
             if decoded:
-                applying = asyncio.create_task(
-                    apply_batch(js, topology, spec, handler, decoded, stop)
+                applying.append(
+                    asyncio.create_task(apply_batch(js, topology, spec, handler, decoded, stop))
                 )
-        if applying is not None:
-            await applying
+            elif not msgs:
+                applying = await _settled(applying, 0)  # idle: finish what is in hand
+        await _settled(applying, 0)
     finally:
-        if applying is not None and not applying.done():
-            # The consumer itself was cancelled: so is the batch in hand, never acknowledged,
-            # redelivered to whoever consumes next.
-            applying.cancel()
+        for task in applying:
+            if not task.done():
+                # The consumer itself was cancelled: so are the batches in hand, never
+                # acknowledged, redelivered to whoever consumes next.
+                task.cancel()
             with contextlib.suppress(BaseException):
-                await applying
+                await task
         await _let_go(ahead)
         await sub.unsubscribe()
+
+
+async def _settled(tasks: list[asyncio.Task[None]], keep: int) -> list[asyncio.Task[None]]:
+    """Wait for the oldest batches until at most `keep` are still being written."""
+    while len(tasks) > keep:
+        await tasks[0]
+        tasks = tasks[1:]
+    return tasks
 
 
 async def _let_go(ahead: asyncio.Task[list[Msg]]) -> None:

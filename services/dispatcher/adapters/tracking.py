@@ -72,9 +72,7 @@ class PostgresTrackingRepository(Repository):
         super().__init__()
         self._conn = conn
 
-    async def invited(
-        self, invitations: list[str], people: list[tuple[str, str]]
-    ) -> list[Invited]:
+    async def invited(self, invitations: list[str], people: list[tuple[str, str]]) -> list[Invited]:
         rows = await self._conn.fetch(
             _INVITED, invitations, [p[0] for p in people], [p[1] for p in people]
         )

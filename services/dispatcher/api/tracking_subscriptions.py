@@ -103,13 +103,20 @@ def tracking_subscriptions(
     async def apply(facts: Sequence[TrackingFact]) -> None:
         await tracking.apply_facts(deps, facts)
 
+    # Two batches are written at once: the same facts end in the same state whatever order
+    # they are applied in (domain/tracking.py), and batches sharing an invitation take its
+    # lock in turn.
     return [
         (
             topology.dispatcher_attendance,
-            BatchHandler(by_subject(topology.attendance_recorded, attendance_fact), apply),
+            BatchHandler(
+                by_subject(topology.attendance_recorded, attendance_fact), apply, in_flight=2
+            ),
         ),
         (
             topology.dispatcher_registrations,
-            BatchHandler(by_subject(topology.registration_changed, registration_fact), apply),
+            BatchHandler(
+                by_subject(topology.registration_changed, registration_fact), apply, in_flight=2
+            ),
         ),
     ]

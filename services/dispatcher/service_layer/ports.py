@@ -127,9 +127,7 @@ class Invited:
 
 
 class TrackingRepository(Protocol):
-    async def invited(
-        self, invitations: list[str], people: list[tuple[str, str]]
-    ) -> list[Invited]:
+    async def invited(self, invitations: list[str], people: list[tuple[str, str]]) -> list[Invited]:
         """The deliveries of these invitations, and those of these (session, lower-case
         address) pairs, locked until the end of the unit of work, always in the same order (two
         units of work tracking the same invitations wait for each other, never deadlock)."""

@@ -61,8 +61,7 @@ def _targets(
     if invited.training_session != fact.training_session:
         raise InvalidArgument.single(
             "training_session",
-            f"{fact.invitation} invited to {invited.training_session},"
-            f" not {fact.training_session}",
+            f"{fact.invitation} invited to {invited.training_session}, not {fact.training_session}",
         )
     return [invited] if invited.recipient_email == fact.email else []
 
