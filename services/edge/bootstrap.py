@@ -13,12 +13,12 @@ from starlette.middleware import Middleware
 from services.common.auth import CallerKind
 from services.common.clock import Clock, utc_now
 from services.common.grpc_client import create_channel
-from services.common.messaging.jetstream import connect, declare_streams
 from services.common.messaging.topology import Topology
 from services.common.registration_links import LinkKeys
 from services.common.service_token import ServiceToken
 from services.edge.adapters.activity_publisher import JetStreamActivityPublisher
 from services.edge.adapters.clients import CatalogClient, DispatcherClient
+from services.edge.adapters.nats_link import nats_for_webhooks
 from services.edge.api import zoom
 from services.edge.api.routes import EXCEPTION_HANDLERS, SecurityHeaders, routes
 from services.edge.service_layer.links import Dependencies
@@ -74,7 +74,8 @@ def build(settings: EdgeSettings) -> Starlette:
     The catalog is called as a service (registering is what the edge's service token may do);
     the dispatcher as the gateway kind, which may only carry an invitee's one-click token.
     With a Zoom secret token, NATS is connected and the streams declared at start, as the
-    services do, for the webhooks' events.
+    services do, for the webhooks' events; NATS away does not keep the pages from serving
+    (see `adapters/nats_link.py`).
     """
     key = settings.signing_key()
     link_keys = settings.link_keys()
@@ -93,27 +94,27 @@ def build(settings: EdgeSettings) -> Starlette:
             settings.call_deadline_seconds,
         )
         app.state.deps = bootstrap(CatalogClient(catalog), DispatcherClient(dispatcher), link_keys)
-        nc = None
         secrets = settings.zoom_secrets()
         try:
-            if secrets:
-                assert settings.nats_url is not None  # EdgeSettings requires it with a secret
-                nc = await connect(settings.nats_url, SERVICE_NAME)
-                topology = Topology(settings.event_namespace)
-                await declare_streams(nc.jetstream(), topology)
-                app.state.webhooks = Webhooks(
-                    secrets,
-                    JetStreamActivityPublisher(
-                        nc.jetstream(), topology, settings.publish_timeout_seconds
-                    ),
-                    max_skew=dt.timedelta(seconds=settings.zoom_webhook_max_skew_seconds),
-                )
-            yield
+            async with contextlib.AsyncExitStack() as stack:
+                if secrets:
+                    assert settings.nats_url is not None  # EdgeSettings requires it then
+                    topology = Topology(settings.event_namespace)
+                    publisher = JetStreamActivityPublisher(
+                        topology, settings.publish_timeout_seconds
+                    )
+                    await stack.enter_async_context(
+                        nats_for_webhooks(settings.nats_url, SERVICE_NAME, topology, publisher)
+                    )
+                    app.state.webhooks = Webhooks(
+                        secrets,
+                        publisher,
+                        max_skew=dt.timedelta(seconds=settings.zoom_webhook_max_skew_seconds),
+                    )
+                yield
         finally:
             await catalog.close()
             await dispatcher.close()
-            if nc is not None:
-                await nc.drain()
             _log.info("stopped", extra={"service": SERVICE_NAME})
 
     app = web_app(lifespan=channels())

@@ -25,7 +25,7 @@ from trainvite.events.v1 import events_pb2
 
 from services.common.messaging.topology import Topology
 from tests.edge_server import edge_settings, running_edge
-from tests.helpers import Clients
+from tests.helpers import Clients, free_port
 from tests.integration.catalog_data import in_days, move_into_past, ts
 from tests.integration.event_checks import DeadLetters, settled
 from tests.integration.test_api_errors import bad_fields
@@ -362,3 +362,21 @@ async def test_an_attendance_report_over_grpc_gives_the_same_outcome_once(
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert bad_fields(caught.value) == {"report"}
     assert "email column" in (caught.value.details() or "")
+
+
+async def test_with_nats_away_the_pages_serve_and_webhooks_get_503(
+    services: Clients, signing_key: str, namespace: str
+) -> None:
+    nowhere = f"nats://127.0.0.1:{free_port()}"
+    settings = edge_settings(
+        services,
+        signing_key,
+        zoom_webhook_secret_token=SECRET,
+        nats_url=nowhere,
+        event_namespace=namespace,
+    )
+    async with running_edge(settings) as url, httpx.AsyncClient(base_url=url, timeout=20) as http:
+        assert (await http.get("/healthz")).text == "ok"
+        answer = await _post(http, _ended("84512347702", dt.datetime.now(dt.UTC)))
+        assert answer.status_code == 503  # Zoom delivers it again later
+        assert answer.headers["retry-after"] == "30"

@@ -37,13 +37,22 @@ def to_pb(activity: WebinarActivity) -> events_pb2.WebinarActivity:
 
 
 class JetStreamActivityPublisher:
-    def __init__(self, js: JetStreamContext, topology: Topology, timeout: float) -> None:
+    """Publishes once JetStream is attached (see `nats_link`); until then ServiceUnavailable."""
+
+    def __init__(
+        self, topology: Topology, timeout: float, js: JetStreamContext | None = None
+    ) -> None:
         self._js = js
         self._subject = topology.webinar_activity
         self._timeout = timeout
 
+    def attach(self, js: JetStreamContext) -> None:
+        self._js = js
+
     async def publish(self, activity: WebinarActivity) -> None:
         event_id = str(activity.event_id)
+        if self._js is None:
+            raise ServiceUnavailable(f"not connected to NATS yet: {event_id} not published")
         try:
             ack = await self._js.publish(
                 self._subject,
