@@ -29,11 +29,13 @@ class PostgresDispatcherUnitOfWork(PostgresUnitOfWork, DispatcherUnitOfWork):
         return [self.deliveries, self.addresses, self.tracking]
 
     async def first_times(self, event_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
-        """`first_time` for a batch of events in one statement (same table, same meaning)."""
+        """`first_time` for a batch of events in one statement (same table, same meaning), in
+        the order of the ids, so that two batches holding the same event never deadlock."""
         rows = await self.connection.fetch(
             """
             INSERT INTO processed_events (event_id)
-            SELECT DISTINCT unnest($1::uuid[]) ON CONFLICT DO NOTHING RETURNING event_id
+            SELECT DISTINCT e FROM unnest($1::uuid[]) AS e ORDER BY e
+            ON CONFLICT DO NOTHING RETURNING event_id
             """,
             list(event_ids),
         )
