@@ -47,6 +47,8 @@ class Behaviour:
     # delegation lacks the scope (403) or a token is refused (401).
     refuse_status: int | None = None
     refuse_reason: str = "forbidden"
+    # Answer the first calendar calls with 503 backendError (Google busy for a moment).
+    unavailable_first: int = 0
     # Refuse every token as Google does when the service account's client id has no domain-wide
     # delegation for the scopes asked (401 unauthorized_client).
     refuse_tokens: bool = False
@@ -167,7 +169,12 @@ class FakeCalendar:
                 with fake._lock:
                     fake.requests.append(request)
                 b = fake.behaviour
-                if b.refuse_status is not None:
+                with fake._lock:
+                    busy = b.unavailable_first > 0
+                    b.unavailable_first -= 1 if busy else 0
+                if busy:
+                    self._error(503, "backendError")
+                elif b.refuse_status is not None:
                     self._error(b.refuse_status, b.refuse_reason)
                 elif method == "POST" and not event_id:
                     self._insert(user, body)

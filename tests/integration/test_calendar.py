@@ -269,6 +269,20 @@ async def test_a_calendar_refusing_the_csm_dead_letters_the_event_with_the_reaso
     assert [r.method for r in fake.requests] == ["POST"]
 
 
+async def test_a_busy_calendar_is_tried_again_until_the_person_is_on_the_event(
+    stack_with: Any,
+) -> None:
+    s, fake = await stack_with(Behaviour(unavailable_first=1))
+    ada = "ada@northwind.example"
+    await s.registration(ada, await s.invite(ada))
+    await attendees_become(fake, s, [ada], "Ada on the event after a 503")
+    info = await settled(s.js, s.topology.dispatcher_calendar, published=1, seconds=20)
+    assert info.delivered == 2  # the first delivery met the 503, the second went through
+    letters = DeadLetters(s.js, s.topology, s.topology.dispatcher_calendar.durable)
+    assert await letters.within(0.5) == []
+    await letters.close()
+
+
 async def test_delegation_not_granted_dead_letters_the_event_with_the_reason(
     stack_with: Any,
 ) -> None:
