@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -24,7 +25,8 @@ from services.catalog.settings import CatalogSettings
 from services.common.messaging.topology import Topology
 from services.common.runtime import serve
 from services.dispatcher import bootstrap as dispatcher
-from services.dispatcher.domain.calendar import calendar_event_id
+from services.dispatcher.adapters.calendar import GoogleCalendar
+from services.dispatcher.domain.calendar import SessionEvent, calendar_event_id
 from services.dispatcher.settings import DispatcherSettings
 from tests.fakes.calendar import Behaviour, FakeCalendar
 from tests.fakes.gmail import service_account_file
@@ -307,3 +309,29 @@ async def test_with_calendar_sync_off_registrations_call_nothing(stack_with: Any
     assert info.redelivered == 0
     assert fake.requests == []
     assert fake.scopes == {}
+
+
+async def test_the_last_person_off_leaves_an_event_with_nobody_on_it(tmp_path: Path) -> None:
+    """The adapter alone against the fake: removing the only attendee writes an empty list,
+    and removing from an event that does not exist writes nothing."""
+    with FakeCalendar() as fake:
+        key = service_account_file(tmp_path / "sa.json", fake.url + "token")
+        calendar = GoogleCalendar(service_account_file=key, api_endpoint=fake.api_endpoint)
+        session = f"training-sessions/{uuid.uuid4()}"
+        event = SessionEvent.of_session(
+            session,
+            "Advanced Analytics",
+            "",
+            dt.datetime(2026, 12, 15, 16, tzinfo=dt.UTC),
+            dt.timedelta(hours=1),
+            "Europe/Paris",
+            "https://zoom.example/j/1",
+            cancelled=False,
+        )
+        assert not await calendar.remove_attendee(CSM, event.event_id, "ada@northwind.example")
+        assert await calendar.add_attendee(CSM, event, "ada@northwind.example")
+        assert not await calendar.add_attendee(CSM, event, "ADA@northwind.example")
+        assert await calendar.remove_attendee(CSM, event.event_id, "ada@northwind.example")
+        assert fake.event(CSM, event.event_id) is not None
+        assert fake.attendees(CSM, event.event_id) == []
+        assert [r.method for r in fake.requests_of("PATCH", "POST")] == ["POST", "POST", "PATCH"]

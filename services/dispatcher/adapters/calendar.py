@@ -191,7 +191,9 @@ class GoogleCalendar:
             attendees = change(list(current.get("attendees") or []))
             if attendees is None and not deleted:
                 return False
-            body: dict[str, Any] = {"attendees": attendees or current.get("attendees") or []}
+            if attendees is None:  # only the restore below to write
+                attendees = list(current.get("attendees") or [])
+            body: dict[str, Any] = {"attendees": attendees}
             if deleted:
                 # The CSM deleted the event (Google keeps its id); a new registration brings it
                 # back, as the session is on.
