@@ -281,3 +281,47 @@ async def test_a_session_names_its_webinar_through_the_update_mask(store: Catalo
             deps, upcoming.name, {"webinar_id": "12 34; drop"}, ["webinar_id"], "", "e@x.example"
         )
     assert [v.field for v in caught.value.violations] == ["training_session.webinar_id"]
+
+
+def test_webinar_activity_is_decoded_or_named_poison() -> None:
+    from google.protobuf.timestamp_pb2 import Timestamp
+    from trainvite.events.v1 import events_pb2
+
+    from services.catalog.api.subscriptions import webinar_activity
+    from services.common.messaging.consumer import PoisonMessage
+
+    when = Timestamp()
+    when.FromDatetime(at(5))
+    good = events_pb2.WebinarActivity(
+        event_id=str(uuid.uuid4()),
+        occur_time=when,
+        source="zoom",
+        webinar_id=WEBINAR,
+        kind=events_pb2.WEBINAR_ACTIVITY_KIND_JOINED,
+        email="Ana@CloudTech.example",
+        participant_id="p1",
+    )
+    decoded = webinar_activity(good.SerializeToString())
+    assert (decoded.kind, decoded.email, decoded.occur_time) == (JOINED, ANA, at(5))
+    ended = events_pb2.WebinarActivity()
+    ended.CopyFrom(good)
+    ended.kind = events_pb2.WEBINAR_ACTIVITY_KIND_ENDED
+    ended.email = ""
+    assert webinar_activity(ended.SerializeToString()).email == ""
+    for field, value, says in [
+        ("email", "", "email"),
+        ("webinar_id", "", "webinar_id: is required"),
+        ("webinar_id", "9" * 65, "at most 64"),
+        ("source", "", "source: is required"),
+        ("kind", events_pb2.WEBINAR_ACTIVITY_KIND_UNSPECIFIED, "kind: is required"),
+    ]:
+        bad = events_pb2.WebinarActivity()
+        bad.CopyFrom(good)
+        setattr(bad, field, value)
+        with pytest.raises(PoisonMessage, match=says):
+            webinar_activity(bad.SerializeToString())
+    no_time = events_pb2.WebinarActivity()
+    no_time.CopyFrom(good)
+    no_time.ClearField("occur_time")
+    with pytest.raises(PoisonMessage, match="occur_time: is required"):
+        webinar_activity(no_time.SerializeToString())
