@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from services.catalog.domain.events import AttendanceRecorded
 from services.catalog.domain.model import ScheduledSession
+from services.common.attendance import CLOCK_SKEW
 from services.common.domain import Aggregate
 from services.common.errors import FailedPrecondition
 
@@ -163,7 +164,8 @@ def ensure_plausible(
 ) -> None:
     """FailedPrecondition for activity that cannot belong to the session: a join, leave or end
     more than EARLIEST_BEFORE_START before it starts, or an end of a session that has not
-    started by the catalog's clock. Registering ahead is what people do: always plausible."""
+    started by the catalog's clock (give or take CLOCK_SKEW, as for any attendance fact).
+    Registering ahead is what people do: always plausible."""
     if activity.kind == REGISTERED:
         return
     start = scheduled.session.start_time
@@ -173,7 +175,7 @@ def ensure_plausible(
             f"{activity.kind} at {activity.occur_time.isoformat()} is more than an hour before"
             f" {name} starts ({start.isoformat()})"
         )
-    if activity.kind == ENDED and start > now:
+    if activity.kind == ENDED and start > now + CLOCK_SKEW:
         raise FailedPrecondition(
             f"webinar {activity.webinar_id} ended, but {name} starts at {start.isoformat()}"
             " and has not started yet"

@@ -236,6 +236,14 @@ async def test_unknown_webinar_and_impossible_activity_are_refused_and_change_no
     with pytest.raises(FailedPrecondition, match="more than an hour before"):
         await record_webinar_activity(deps, early)
     assert store.published == [] and store.webinar_activity == {}
+    # A session starting within the clock skew of attendance facts may have ended by the
+    # tool's clock.
+    soon = _session(store, start=NOW + dt.timedelta(minutes=1))
+    soon_ended = replace(
+        act(ENDED, 0), event_id=uuid.uuid4(), occur_time=NOW + dt.timedelta(minutes=61)
+    )
+    assert await record_webinar_activity(deps, soon_ended)
+    del store.sessions[soon]
     # An hour before is a host opening the webinar early: kept.
     lobby = replace(act(JOINED, 0, ANA), occur_time=NOW + dt.timedelta(days=3, minutes=-59))
     assert await record_webinar_activity(deps, lobby)
