@@ -311,23 +311,43 @@ async def test_with_calendar_sync_off_registrations_call_nothing(stack_with: Any
     assert fake.scopes == {}
 
 
+def adapter_event() -> SessionEvent:
+    return SessionEvent.of_session(
+        f"training-sessions/{uuid.uuid4()}",
+        "Advanced Analytics",
+        "",
+        dt.datetime(2026, 12, 15, 16, tzinfo=dt.UTC),
+        dt.timedelta(hours=1),
+        "Europe/Paris",
+        "https://zoom.example/j/1",
+        cancelled=False,
+    )
+
+
+async def test_an_event_the_csm_deleted_comes_back_with_the_next_registration(
+    tmp_path: Path,
+) -> None:
+    """Google keeps a deleted event's id (an insert meets 409, a get shows it cancelled)."""
+    with FakeCalendar() as fake:
+        key = service_account_file(tmp_path / "sa.json", fake.url + "token")
+        calendar = GoogleCalendar(service_account_file=key, api_endpoint=fake.api_endpoint)
+        event = adapter_event()
+        assert await calendar.add_attendee(CSM, event, "ada@northwind.example")
+        fake.events[(CSM, event.event_id)]["status"] = "cancelled"  # deleted in the CSM's UI
+        assert not await calendar.remove_attendee(CSM, event.event_id, "ada@northwind.example")
+        assert await calendar.add_attendee(CSM, event, "ada@northwind.example")
+        restored = fake.event(CSM, event.event_id)
+        assert restored is not None and restored["status"] == "confirmed"
+        assert fake.attendees(CSM, event.event_id) == ["ada@northwind.example"]
+
+
 async def test_the_last_person_off_leaves_an_event_with_nobody_on_it(tmp_path: Path) -> None:
     """The adapter alone against the fake: removing the only attendee writes an empty list,
     and removing from an event that does not exist writes nothing."""
     with FakeCalendar() as fake:
         key = service_account_file(tmp_path / "sa.json", fake.url + "token")
         calendar = GoogleCalendar(service_account_file=key, api_endpoint=fake.api_endpoint)
-        session = f"training-sessions/{uuid.uuid4()}"
-        event = SessionEvent.of_session(
-            session,
-            "Advanced Analytics",
-            "",
-            dt.datetime(2026, 12, 15, 16, tzinfo=dt.UTC),
-            dt.timedelta(hours=1),
-            "Europe/Paris",
-            "https://zoom.example/j/1",
-            cancelled=False,
-        )
+        event = adapter_event()
         assert not await calendar.remove_attendee(CSM, event.event_id, "ada@northwind.example")
         assert await calendar.add_attendee(CSM, event, "ada@northwind.example")
         assert not await calendar.add_attendee(CSM, event, "ADA@northwind.example")
