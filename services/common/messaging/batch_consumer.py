@@ -46,6 +46,7 @@ T = TypeVar("T")
 # Messages fetched and applied together: large enough to spread a transaction's cost, small
 # enough that a batch is written well within the consumer's ack wait.
 DEFAULT_BATCH = 200
+_DECODED_BETWEEN_YIELDS = 20
 
 
 @dataclass(frozen=True)
@@ -156,7 +157,11 @@ async def decode_batch(
 ) -> list[tuple[Msg, T]]:
     """Each message with what it decodes to; one that never will is dead-lettered."""
     decoded: list[tuple[Msg, T]] = []
-    for msg in msgs:
+    for n, msg in enumerate(msgs, start=1):
+        if n % _DECODED_BETWEEN_YIELDS == 0:
+            # Let the batches being written read their answers meanwhile: a whole batch
+            # decoded in one go would hold each of their round trips up by as long.
+            await asyncio.sleep(0)
         try:
             decoded.append((msg, handler.decode(msg)))
         except PoisonMessage as exc:
