@@ -25,7 +25,13 @@ from services.dispatcher.domain.calendar import (
     with_attendee,
     without_attendee,
 )
-from services.dispatcher.domain.model import Address, ApprovedInvitation, Delivery, DeliveryState
+from services.dispatcher.domain.model import (
+    Address,
+    ApprovedInvitation,
+    Delivery,
+    DeliveryState,
+    MessagePurpose,
+)
 from services.dispatcher.domain.tracking import InvitationStatus, Tracking, is_unsubscribe, stage_of
 from services.dispatcher.service_layer.dependencies import CalendarSync, Dependencies, Limits
 from services.dispatcher.service_layer.ports import Invited, SendControls, SendResult, SentPage
@@ -310,7 +316,10 @@ class FakeTrackingRepository(Repository):
             )
             for d in self._deliveries()
             if d.approved.invitation in invitations
-            or (d.approved.training_session, d.approved.recipient_email.lower()) in wanted
+            or (
+                (d.approved.training_session, d.approved.recipient_email.lower()) in wanted
+                and d.approved.purpose is MessagePurpose.INVITATION
+            )
         ]
         return sorted(found, key=lambda i: i.invitation)
 
@@ -354,6 +363,7 @@ class FakeTrackingRepository(Repository):
             for d in self._deliveries()
             if d.approved.training_session == training_session
             and d.approved.sender_email.lower() == sender_email.lower()
+            and d.approved.purpose is MessagePurpose.INVITATION
         ]
 
 
@@ -551,13 +561,15 @@ def approved(
     sender: str = SENDER,
     batch: str = BATCH,
     send_after: dt.datetime = T0,
+    purpose: MessagePurpose = MessagePurpose.INVITATION,
+    training_session: str = "sessions/analytics-101",
 ) -> ApprovedInvitation:
-    """The n-th approved invitation of a batch."""
+    """The n-th approved invitation (or notice, or confirmation) of a batch."""
     return ApprovedInvitation(
         invitation=f"{batch}/drafts/{uuid.UUID(int=n)}",
         batch=batch,
         customer_id=batch.split("/")[1],
-        training_session="sessions/analytics-101",
+        training_session=training_session,
         recipient_email=recipient or f"person{n}@northwind.example",
         recipient_name=f"Person {n}",
         sender_email=sender,
@@ -570,6 +582,7 @@ def approved(
         approved_by=sender,
         approved_at=send_after,
         send_after=send_after,
+        purpose=purpose,
     )
 
 

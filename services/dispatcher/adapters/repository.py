@@ -14,6 +14,7 @@ from services.dispatcher.domain.model import (
     ApprovedInvitation,
     Delivery,
     DeliveryState,
+    MessagePurpose,
 )
 from services.dispatcher.service_layer.ports import SendControls
 
@@ -34,13 +35,16 @@ _APPROVED_COLUMNS = (
     "approved_by",
     "approved_at",
     "send_after",
+    "purpose",
 )
 
 
 def _to_delivery(row: asyncpg.Record) -> Delivery:
     return Delivery(
         id=row["id"],
-        approved=ApprovedInvitation(**{c: row[c] for c in _APPROVED_COLUMNS}),
+        approved=ApprovedInvitation(
+            **{c: row[c] for c in _APPROVED_COLUMNS} | {"purpose": MessagePurpose(row["purpose"])}
+        ),
         message_id=row["message_id"],
         state=DeliveryState(row["state"]),
         detail=row["detail"],

@@ -27,6 +27,7 @@ FROM (
     SELECT d.invitation, d.training_session, lower(d.recipient_email) FROM deliveries d
     JOIN unnest($2::text[], $3::text[]) AS p (training_session, email)
       ON d.training_session = p.training_session AND lower(d.recipient_email) = p.email
+    WHERE d.purpose = 'invitation'
     ORDER BY invitation
     OFFSET 0
 ) AS found
@@ -120,6 +121,7 @@ class PostgresTrackingRepository(Repository):
         rows = await self._conn.fetch(
             _STATUS
             + """ WHERE d.training_session = $1 AND lower(d.sender_email) = lower($2)
+                    AND d.purpose = 'invitation'
                   ORDER BY d.customer_id, d.created_at, d.id""",
             training_session,
             sender_email,

@@ -6,6 +6,7 @@ import datetime as dt
 
 from nats.aio.msg import Msg
 from trainvite.catalog.v1 import catalog_pb2
+from trainvite.common.v1 import common_pb2
 from trainvite.events.v1 import events_pb2
 
 from services.common.fingerprint import content_sha256
@@ -16,10 +17,17 @@ from services.common.messaging.topology import ConsumerSpec, Topology
 from services.dispatcher.domain import names
 from services.dispatcher.domain.calendar import RegistrationMoved, is_session_name
 from services.dispatcher.domain.facts import InvitationApproved
-from services.dispatcher.domain.model import ApprovedInvitation
+from services.dispatcher.domain.model import ApprovedInvitation, MessagePurpose
 from services.dispatcher.service_layer import calendar, invitations
 from services.dispatcher.service_layer.dependencies import Dependencies
 from services.dispatcher.service_layer.ports import CalendarRefusedError
+
+# UNSPECIFIED: an approval published before purposes were, when every message was an invitation.
+_PURPOSES = {
+    common_pb2.MESSAGE_PURPOSE_INVITATION: MessagePurpose.INVITATION,
+    common_pb2.MESSAGE_PURPOSE_NOTICE: MessagePurpose.NOTICE,
+    common_pb2.MESSAGE_PURPOSE_CONFIRMATION: MessagePurpose.CONFIRMATION,
+}
 
 
 def invitation_approved(data: bytes) -> InvitationApproved:
@@ -76,6 +84,7 @@ def invitation_approved(data: bytes) -> InvitationApproved:
         approved_by=event.approved_by,
         approved_at=approved_at,
         send_after=send_after,
+        purpose=_PURPOSES.get(event.purpose, MessagePurpose.INVITATION),
     )
     return InvitationApproved(event_id, approved)
 

@@ -34,6 +34,14 @@ class IllegalTransition(FailedPrecondition):
     reason to send."""
 
 
+class MessagePurpose(enum.StrEnum):
+    """What an approved message is for; only invitations are tracked after the send."""
+
+    INVITATION = "invitation"
+    NOTICE = "notice"
+    CONFIRMATION = "confirmation"
+
+
 @dataclass(frozen=True)
 class ApprovedInvitation:
     """What the CSM approved, exactly as it must be sent."""
@@ -54,6 +62,7 @@ class ApprovedInvitation:
     approved_by: str
     approved_at: dt.datetime
     send_after: dt.datetime
+    purpose: MessagePurpose = MessagePurpose.INVITATION
 
 
 def new_message_id(delivery_id: uuid.UUID, sender_email: str) -> str:

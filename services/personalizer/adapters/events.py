@@ -9,7 +9,7 @@ from services.common.clock import Clock, utc_now
 from services.common.messaging.registry import EventRegistry
 from services.common.messaging.topology import Topology
 from services.personalizer.domain.events import DraftsReady, InvitationApproved
-from services.personalizer.domain.model import Angle
+from services.personalizer.domain.model import Angle, Purpose
 
 ANGLE_TO_PB = {
     Angle.CLOSE_GAP: common_pb2.PERSONALIZATION_ANGLE_CLOSE_GAP,
@@ -38,6 +38,15 @@ def drafts_ready(event: DraftsReady) -> events_pb2.DraftsReady:
     )
 
 
+_PURPOSE_TO_PB = {
+    Purpose.INVITATION: common_pb2.MESSAGE_PURPOSE_INVITATION,
+    Purpose.RESCHEDULED: common_pb2.MESSAGE_PURPOSE_NOTICE,
+    Purpose.CANCELLED: common_pb2.MESSAGE_PURPOSE_NOTICE,
+    Purpose.UPDATED: common_pb2.MESSAGE_PURPOSE_NOTICE,
+    Purpose.CONFIRMATION: common_pb2.MESSAGE_PURPOSE_CONFIRMATION,
+}
+
+
 def invitation_approved(event: InvitationApproved) -> events_pb2.InvitationApproved:
     """The approved invitation with its frozen content, for the dispatcher; it happened when it
     was approved."""
@@ -62,6 +71,7 @@ def invitation_approved(event: InvitationApproved) -> events_pb2.InvitationAppro
         content_sha256=event.content_sha256,
         approved_by=event.approved_by,
         angle=ANGLE_TO_PB[event.angle],
+        purpose=_PURPOSE_TO_PB[event.purpose],
     )
     message.occur_time.FromDatetime(event.approved_at)
     message.approve_time.FromDatetime(event.approved_at)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from services.common.domain import Event
 
 if TYPE_CHECKING:
-    from services.personalizer.domain.model import Angle, Content, Recipient, Sender
+    from services.personalizer.domain.model import Angle, Content, Purpose, Recipient, Sender
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -27,6 +27,7 @@ class InvitationApproved(Event):
     angle: Angle
     approved_by: str
     approved_at: dt.datetime
+    purpose: Purpose
     send_after: dt.datetime | None = None
 
 

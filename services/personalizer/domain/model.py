@@ -607,6 +607,7 @@ class InvitationBatch(Aggregate):
                     approved_by=by,
                     approved_at=at,
                     send_after=send_after,
+                    purpose=self.purpose,
                 )
             )
         if pending:

@@ -16,6 +16,7 @@ from services.common.auth import CallerKind, Principal
 from services.common.errors import InvalidArgument, NotFound
 from services.common.messaging.consumer import PoisonMessage
 from services.dispatcher.api.tracking_subscriptions import attendance_fact, registration_fact
+from services.dispatcher.domain.model import MessagePurpose
 from services.dispatcher.domain.tracking import (
     Counts,
     Stage,
@@ -284,6 +285,33 @@ async def test_the_session_view_counts_the_caller_s_invitations_by_customer() ->
     ]
     nobody = await tracking.session_tracking(f.deps, "training-sessions/other/tracking", ALEX)
     assert nobody.counts == Counts() and nobody.customers == []
+
+
+async def test_notices_and_confirmations_are_not_invitations_again() -> None:
+    """The person invited also gets the notice of a new time and the confirmation of their
+    seat, to the same session: a fact about them moves the invitation only, and the session
+    view counts one invitation."""
+    f = fake_dispatcher()
+    session = "training-sessions/analytics-101"
+    invitation = approved(1, training_session=session)
+    notices = "customers/northwind/invitation-batches/5e0c8a52-3a51-4c1e-8f0e-6f1a7d2b9c11"
+    confirmations = "customers/northwind/invitation-batches/7a1d2e33-0b9c-4d5e-a6f7-8b9c0d1e2f3a"
+    await f.add(invitation)
+    for batch, purpose in (
+        (notices, MessagePurpose.NOTICE),
+        (confirmations, MessagePurpose.CONFIRMATION),
+    ):
+        await f.add(approved(1, batch=batch, purpose=purpose, training_session=session))
+    await sending.send_due(f.deps, 50)
+    applied = await tracking.apply_facts(
+        f.deps, [fact("attended", minutes=70, at=60, session=session)]
+    )
+    assert applied.changed == 1
+    assert (await stages(f))["person1@northwind.example"] == (Stage.ATTENDED, 0, 70)
+    assert (await stages(f, notices))["person1@northwind.example"][0] is Stage.SENT
+    view = await tracking.session_tracking(f.deps, f"{session}/tracking", ALEX)
+    assert view.counts.invited == 1 and view.counts.attended == 1, view.counts
+    assert list(f.store.tracking) == [invitation.invitation]
 
 
 # ---------------------------------------------------------------------------------------------

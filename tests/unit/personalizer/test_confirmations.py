@@ -77,6 +77,7 @@ async def test_a_registration_is_confirmed_once_approved_and_sent_from_the_csm()
     assert approved.sender.email == CSM.subject and approved.recipient.email == ANA.email
     assert approved.invitation == batch.draft_name(draft)
     assert approved.approved_by == SYSTEM_REGISTRATION
+    assert approved.purpose is Purpose.CONFIRMATION  # not one more invitation to track
     assert approved.content_sha256 == draft.content.sha256()
     # The same event again: nothing more.
     assert not await confirmations.confirm_registration(p.deps, move)

@@ -73,6 +73,7 @@ async def test_an_approved_invitation_goes_out_with_every_field_the_dispatcher_r
         approve_time=_ts(NOW),
         angle=common_pb2.PERSONALIZATION_ANGLE_CLOSE_GAP,
         send_after=_ts(send_after),
+        purpose=common_pb2.MESSAGE_PURPOSE_INVITATION,
     )
 
 
