@@ -122,7 +122,9 @@ def delivery_report(
     return lines
 
 
-async def play(request: str, csm: str, endpoints: dict[str, str], wait_seconds: float) -> int:
+async def play(
+    request: str, csm: str, endpoints: dict[str, str], wait_seconds: float, zoom_secret: str
+) -> int:
     customer_name, topic = parse_request(request)
     customer_id = re.sub(r"[^a-z0-9]+", "-", customer_name.lower()).strip("-")
     token = issue_token(signing_key(), csm, CallerKind.CSM)
@@ -202,7 +204,9 @@ async def play(request: str, csm: str, endpoints: dict[str, str], wait_seconds: 
         if status.sent_count == n:
             team = batch.customer_display_name
             say("System", f"{n} personalized training invitations sent to {team} team!")
-            return await after_send(batch, approved.name, metadata, endpoints, wait_seconds)
+            return await after_send(
+                batch, approved.name, metadata, endpoints, wait_seconds, zoom_secret
+            )
         say(
             "System",
             textwrap.shorten(
@@ -220,6 +224,7 @@ async def after_send(
     csm: demo_after_send.Metadata,
     endpoints: dict[str, str],
     wait_seconds: float,
+    zoom_secret: str,
 ) -> int:
     """Two invitees register from their links, the webinar takes place, the CSM tracks it."""
     people = demo_after_send.invitees(batch, 2)
@@ -232,7 +237,7 @@ async def after_send(
         shown = await demo_after_send.http(person.link)
         print(f"{person.name} opens the link: HTTP {shown.status}, {shown.heading!r}")
         answer = await demo_after_send.http(f"{person.link}/register", data=b"")
-        print(f"{person.name} presses Register: HTTP {answer.status}, {answer.heading!r}")
+        print(f"{person.name} presses Register: HTTP {answer.status}, {answer.status_text!r}")
 
     editor_token = issue_token(
         signing_key(), demo_after_send.EDITOR_EMAIL, CallerKind.CATALOG_EDITOR
@@ -240,15 +245,28 @@ async def after_send(
     editor = (("authorization", f"Bearer {editor_token}"),)
     async with (
         grpc.aio.insecure_channel(endpoints["catalog"]) as c_channel,
+        grpc.aio.insecure_channel(endpoints["personalizer"]) as p_channel,
         grpc.aio.insecure_channel(endpoints["dispatcher"]) as d_channel,
     ):
         catalog = catalog_pb2_grpc.CatalogServiceStub(c_channel)
+        personalizer = personalizer_pb2_grpc.PersonalizerServiceStub(p_channel)
         dispatcher = dispatcher_pb2_grpc.DispatcherServiceStub(d_channel)
-        print("\n--- Fast-forward: the editor moves the session to start in a minute ---")
-        session = await demo_after_send.start_now(catalog, batch.training_session.name, editor)
+        print("\n--- Fast-forward: the editor moves the session to start in 10 minutes ---")
+        session = await demo_after_send.start_soon(catalog, batch.training_session.name, editor)
+        for notice in await demo_after_send.notices_to_review(
+            personalizer, batch.name.split("/invitation-batches/")[0], csm, wait_seconds
+        ):
+            say("System", f"{len(notice.drafts)} invitees should hear of the new time:")
+            print(f"Subject: {notice.drafts[0].content.subject}")
+            say("CSM", "Send All")
+            await personalizer.ApproveInvitationBatch(
+                pb.ApproveInvitationBatchRequest(name=notice.name, etag=notice.etag),
+                metadata=csm,
+                timeout=30,
+            )
         attendee, absentee = people
         hooks = demo_after_send.webinar_webhooks(session, attendee, absentee)
-        accepted = await demo_after_send.play_webinar(edge, devdata.zoom_webhook_secret(), hooks)
+        accepted = await demo_after_send.play_webinar(edge, zoom_secret, hooks)
         print(
             f"Zoom webinar {session.webinar_id}: {accepted} of {len(hooks)} webhooks accepted"
             f" ({attendee.name} attends 70 of 90 minutes, {absentee.name} never joins)"
@@ -278,7 +296,15 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for sending")
     args = parser.parse_args()
     try:
-        code = asyncio.run(play(args.request, args.csm, devdata.read_endpoints(), args.timeout))
+        code = asyncio.run(
+            play(
+                args.request,
+                args.csm,
+                devdata.read_endpoints(),
+                args.timeout,
+                devdata.zoom_webhook_secret(),
+            )
+        )
     except grpc.aio.AioRpcError as exc:
         print(f"System: {exc.code().name}: {exc.details()}", file=sys.stderr)
         code = 1

@@ -4,8 +4,9 @@ the other never joins), and the CSM reads the tracking view.
 
 Everything goes through the same doors as in production: the invitees' signed links on the
 HTTP edge, Zoom's signed webhooks on the edge, the CSM's RPCs. The one liberty: the session is
-weeks away, so the catalog editor first moves its start to a minute from now (invitees hear of
-the new time, as they would of any reschedule) so that the webinar can take place at once.
+weeks away, so the catalog editor first moves it to start in a few minutes (close enough for
+attendance to be believed, see services/common/attendance.py CLOCK_SKEW), and the CSM sends the
+invitees the notice of the new time, as after any reschedule.
 """
 
 from __future__ import annotations
@@ -28,13 +29,18 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from trainvite.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from trainvite.dispatcher.v1 import dispatcher_pb2, dispatcher_pb2_grpc
 from trainvite.personalizer.v1 import personalizer_pb2 as pb
+from trainvite.personalizer.v1 import personalizer_pb2_grpc
 
 EDITOR_EMAIL = "casey@trainvite.dev"
+# Within the 15 minutes of clock skew attendance allows, and long enough for a second run of
+# the demo to find the session still upcoming (and nobody left to invite).
+START_IN = dt.timedelta(minutes=10)
 WEBINAR_MINUTES = 90
 # (joined, left) minutes after the start: 40 + 30 = 70 of 90, a re-join summed.
 ATTENDED_PRESENCES = ((0, 40), (50, 80))
 _LINK = re.compile(r"https?://\S+?/r/[A-Za-z0-9._~-]+")
 _HEADING = re.compile(r"<h1[^>]*>(.*?)</h1>", re.S)
+_STATUS = re.compile(r"<p[^>]*id=\"status\"[^>]*>(.*?)</p>", re.S)
 Metadata = tuple[tuple[str, str], ...]
 
 
@@ -50,11 +56,20 @@ class HttpAnswer:
     status: int
     body: bytes
 
-    @property
-    def heading(self) -> str:
-        found = _HEADING.search(self.body.decode("utf-8", "replace"))
+    def _text(self, pattern: re.Pattern[str]) -> str:
+        found = pattern.search(self.body.decode("utf-8", "replace"))
         text = re.sub(r"<[^>]+>", "", found.group(1)) if found else ""
         return html.unescape(" ".join(text.split()))
+
+    @property
+    def heading(self) -> str:
+        """The page's title: the session."""
+        return self._text(_HEADING)
+
+    @property
+    def status_text(self) -> str:
+        """Where the person stands, as the page tells them."""
+        return self._text(_STATUS)
 
 
 def _request(
@@ -93,14 +108,14 @@ def _timestamp(value: dt.datetime) -> Timestamp:
     return stamp
 
 
-async def start_now(
+async def start_soon(
     catalog: catalog_pb2_grpc.CatalogServiceAsyncStub, name: str, editor: Metadata
 ) -> catalog_pb2.TrainingSession:
-    """The editor moves the session to start a minute from now."""
+    """The editor moves the session to start a few minutes from now."""
     session = await catalog.GetTrainingSession(
         catalog_pb2.GetTrainingSessionRequest(name=name), metadata=editor, timeout=10
     )
-    start = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(minutes=1)
+    start = dt.datetime.now(dt.UTC).replace(microsecond=0) + START_IN
     moved = catalog_pb2.TrainingSession(
         name=session.name, etag=session.etag, start_time=_timestamp(start)
     )
@@ -201,6 +216,30 @@ async def play_webinar(edge_url: str, secret: str, hooks: list[dict[str, object]
         else:
             print(f"  {hook['event']}: HTTP {answer.status} {answer.body[:200]!r}")
     return accepted
+
+
+async def notices_to_review(
+    personalizer: personalizer_pb2_grpc.PersonalizerServiceAsyncStub,
+    customer: str,
+    csm: Metadata,
+    seconds: float,
+) -> list[pb.InvitationBatch]:
+    """The reschedule notices waiting for the CSM, once the personalizer has drafted them."""
+    deadline = time.monotonic() + seconds
+    while True:
+        pending = await personalizer.ListInvitationBatches(
+            pb.ListInvitationBatchesRequest(parent=customer, pending_review_only=True),
+            metadata=csm,
+            timeout=10,
+        )
+        notices = [
+            b
+            for b in pending.invitation_batches
+            if b.purpose == pb.BATCH_PURPOSE_RESCHEDULED and b.drafts
+        ]
+        if notices or time.monotonic() > deadline:
+            return notices
+        await asyncio.sleep(0.3)
 
 
 _STAGE_WORDS = {

@@ -70,13 +70,13 @@ def service_environment(
     }
 
 
-def edge_environment(key_file: str, nats_url: str) -> dict[str, str]:
+def edge_environment(key_file: str, nats_url: str, zoom_secret: str) -> dict[str, str]:
     """The HTTP edge's environment: the services it calls, the key its tokens and the links'
     keys come from, the stream webinar webhooks go to and the Zoom app's secret token."""
     return {
         "JWT_SECRET_FILE": key_file,
         "NATS_URL": nats_url,
-        "ZOOM_WEBHOOK_SECRET_TOKEN": devdata.zoom_webhook_secret(),
+        "ZOOM_WEBHOOK_SECRET_TOKEN": zoom_secret,
         "HTTP_HOST": "127.0.0.1",
         "HTTP_PORT": str(EDGE_PORT),
         "CATALOG_ADDRESS": f"127.0.0.1:{SERVICES['catalog']}",
@@ -174,7 +174,9 @@ def main() -> int:
         logs.mkdir(exist_ok=True)
         for name, env in service_environment(database_url, nats_url, str(key_file)).items():
             children[name] = _start(name, env, logs)
-        children["edge"] = _start("edge", edge_environment(str(key_file), nats_url), logs)
+        children["edge"] = _start(
+            "edge", edge_environment(str(key_file), nats_url, devdata.zoom_webhook_secret()), logs
+        )
         for name, port in SERVICES.items():
             _wait_until_serving(name, f"127.0.0.1:{port}", children[name])
         _wait_until_healthy("edge", f"{EDGE_URL}/healthz", children["edge"])

@@ -17,6 +17,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from trainvite.dispatcher.v1 import dispatcher_pb2
 from trainvite.personalizer.v1 import personalizer_pb2 as pb
@@ -27,7 +28,7 @@ from tests.helpers import Clients, clients, free_port, wait_until_serving
 from tests.mail_checks import check_raw_message
 from tests.waiting import NotYet, wait_for
 from tools import call, demo
-from tools.run import service_environment
+from tools.run import edge_environment, service_environment
 
 pytestmark = pytest.mark.e2e
 
@@ -46,27 +47,40 @@ class Running:
     outbox: Path
     endpoints: dict[str, str]
     key: str
+    zoom_secret: str
 
 
 @pytest.fixture
 async def processes(
     e2e_database: str, nats_url: str, namespace: str, tmp_path: Path
 ) -> AsyncIterator[Running]:
+    """The three services and the HTTP edge as `make run` starts them, on ports of their own."""
     key_file = tmp_path / "key"
     key_file.write_text("e2e-signing-key-" + namespace + "-0123456789abcdef")
+    zoom_secret = "e2e-zoom-secret-" + namespace
     ports = {"catalog": free_port(), "personalizer": free_port(), "dispatcher": free_port()}
-    envs = service_environment(e2e_database, nats_url, str(key_file))
+    edge_url = f"http://127.0.0.1:{free_port()}"
+    envs = {
+        **service_environment(e2e_database, nats_url, str(key_file)),
+        "edge": edge_environment(str(key_file), nats_url, zoom_secret),
+    }
     outbox = tmp_path / "outbox"
     children = {}
     for name, env in envs.items():
         env = {
             **os.environ,
             **env,
-            "GRPC_PORT": str(ports[name]),
             "EVENT_NAMESPACE": namespace,
             "OUTBOX_DIR": str(outbox),
             "CATALOG_ADDRESS": f"127.0.0.1:{ports['catalog']}",
+            "DISPATCHER_ADDRESS": f"127.0.0.1:{ports['dispatcher']}",
+            "REGISTRATION_BASE_URL": edge_url,
+            "UNSUBSCRIBE_BASE_URL": f"{edge_url}/unsubscribe",
         }
+        if name == "edge":
+            env["HTTP_PORT"] = edge_url.rsplit(":", 1)[1]
+        else:
+            env["GRPC_PORT"] = str(ports[name])
         children[name] = subprocess.Popen(
             [sys.executable, "-m", f"services.{name}"],
             cwd=ROOT,
@@ -74,19 +88,28 @@ async def processes(
             stdout=open(tmp_path / f"{name}.log", "wb"),  # noqa: SIM115
             stderr=subprocess.STDOUT,
         )
-    endpoints = {n: f"127.0.0.1:{p}" for n, p in ports.items()}
+    endpoints = {**{n: f"127.0.0.1:{p}" for n, p in ports.items()}, "edge": edge_url}
     c = clients(endpoints, key_file.read_text())
     try:
         await wait_until_serving(c, [])
-        yield Running(c, outbox, endpoints, key_file.read_text())
+        await wait_for(lambda: _healthy(edge_url), "the edge answering /healthz", timeout=30)
+        yield Running(c, outbox, endpoints, key_file.read_text(), zoom_secret)
     finally:
         await c.close()
         for child in children.values():
             child.send_signal(signal.SIGTERM)
         codes = {name: child.wait(30) for name, child in children.items()}
-        assert codes == {name: 0 for name in children}, {
+        # uvicorn stops gracefully, then dies of the signal it caught, as its parent expects.
+        expected = {name: -signal.SIGTERM if name == "edge" else 0 for name in children}
+        assert codes == expected, {
             n: (tmp_path / f"{n}.log").read_text()[-2000:] for n in children
         }
+
+
+async def _healthy(edge_url: str) -> bool | NotYet:
+    async with httpx.AsyncClient() as http:  # refused while starting: wait_for tries again
+        answer = await http.get(f"{edge_url}/healthz")
+    return True if answer.status_code == 200 else NotYet(answer.status_code)
 
 
 def _read(outbox: Path) -> list[EmailMessage]:
@@ -146,7 +169,12 @@ async def test_make_demo_twice(
     for its reader, who was sent what after Send All; a second run sends nothing and leaves
     no empty batch waiting for review."""
     monkeypatch.setenv("JWT_SECRET", processes.key)
-    assert await demo.play(demo.DEFAULT_REQUEST, CSM_EMAIL, processes.endpoints, 30) == 0
+    assert (
+        await demo.play(
+            demo.DEFAULT_REQUEST, CSM_EMAIL, processes.endpoints, 30, processes.zoom_secret
+        )
+        == 0
+    )
     first = capsys.readouterr().out
     assert "Score" not in first and "below" not in first
     assert "Priya Nair" in first and "Poor fit: " in first
@@ -157,8 +185,25 @@ async def test_make_demo_twice(
         assert f"- {name} <" in report
     assert report.count(", sent at ") == 3 and ".eml" not in report
     assert "3 personalized training invitations sent to CloudTech team!" in first
+    # After the send: two invitees register from their links over HTTP, the webinar is played
+    # through the edge's Zoom webhooks, and the CSM's tracking view shows what happened.
+    later = first.split("Later, in the invitees' mailboxes")[1]
+    assert later.count("opens the link: HTTP 200") == 2
+    assert later.count("presses Register: HTTP 200, \"You're registered") == 2
+    assert "invitees should hear of the new time" in later
+    assert "7 of 7 webhooks accepted" in later
+    tracking = later.split("CSM: How did it go?")[1]
+    assert "- Sarah Chen: attended (70 min)" in tracking and "- Lisa Park: no-show" in tracking
+    assert "- Mike Johnson: sent, no answer yet" in tracking
+    assert "System: 3 invited · 2 registered · 1 attended · 1 no-show" in tracking
+    assert "all your customers: 3 invited · 2 registered · 1 attended · 1 no-show" in tracking
 
-    assert await demo.play(demo.DEFAULT_REQUEST, CSM_EMAIL, processes.endpoints, 30) == 0
+    assert (
+        await demo.play(
+            demo.DEFAULT_REQUEST, CSM_EMAIL, processes.endpoints, 30, processes.zoom_secret
+        )
+        == 0
+    )
     second = capsys.readouterr().out
     assert "(none left to invite)" in second
     assert "Nobody at CloudTech is left to invite" in second
