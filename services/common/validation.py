@@ -18,6 +18,7 @@ converted to the domain (`api/convert.py`); this module knows only what every fi
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -72,10 +73,19 @@ class Limits:
     per_field: Mapping[str, int] = field(default_factory=lambda: dict(DOCUMENT_FIELDS))
     forbidden: re.Pattern[str] = NUL
     known_enums_only: bool = False
+    # Every event and request walks the same few descriptors: each one's limit is looked up
+    # once (a descriptor's full_name is built anew on each access).
+    _longest: dict[FieldDescriptor, int | None] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def longest(self, f: FieldDescriptor) -> int | None:
         """How many characters `f` may hold."""
-        return self.per_field.get(f.full_name, self.max_string_chars)
+        try:
+            return self._longest[f]
+        except KeyError:
+            found = self._longest[f] = self.per_field.get(f.full_name, self.max_string_chars)
+            return found
 
 
 # Events come from our own services and the platform: no length is imposed on them here.
@@ -84,64 +94,97 @@ EVENT_LIMITS = Limits(max_string_chars=None, forbidden=CONTROL_CHARACTERS, known
 
 def request_violations(message: Message, limits: Limits | None = None) -> list[FieldViolation]:
     """Every field of `message` (at any depth) that no handler could accept, by its path."""
-    return list(violations(message, limits or Limits()))
+    return violations(message, limits or Limits())
 
 
-def violations(message: Message, limits: Limits) -> Iterator[FieldViolation]:
+def violations(message: Message, limits: Limits) -> list[FieldViolation]:
     """Each field of `message`, at any depth, that breaks `limits`, named by its path."""
-    return _walk(message, "", limits)
+    found: list[FieldViolation] = []
+    # Every event and request passes here: the walk appends to one list rather than nesting
+    # generators, and builds a field's path only for a nested message or a violation.
+    _walk(message, "", limits, found)
+    return found
 
 
-def _walk(message: Message, prefix: str, limits: Limits) -> Iterator[FieldViolation]:
+def _walk(message: Message, prefix: str, limits: Limits, found: list[FieldViolation]) -> None:
     full_name = message.DESCRIPTOR.full_name
     if full_name == _TIMESTAMP:
-        yield from _timestamp(message, prefix)
+        found.extend(_timestamp(message, prefix))
         return
     if full_name == _DURATION:
-        yield from _duration(message, prefix)
+        found.extend(_duration(message, prefix))
         return
     # Only fields that are set: a default value is always acceptable here.
     for f, value in message.ListFields():
-        path = f"{prefix}.{f.name}" if prefix else f.name
-        if f.message_type is not None and f.message_type.GetOptions().map_entry:
+        if f.message_type is not None and _is_map(f):
+            path = _path(prefix, f)
             value_field = f.message_type.fields_by_name["value"]
             key_field = f.message_type.fields_by_name["key"]
             for key, item in value.items():
                 item_path = f"{path}[{key!r}]" if isinstance(key, str) else f"{path}[{key}]"
-                yield from _scalar(key_field, key, item_path, limits)
-                yield from _value(value_field, item, item_path, limits)
+                _scalar(key_field, key, item_path, limits, found)
+                _value(value_field, item, item_path, limits, found)
         elif f.is_repeated:
+            path = _path(prefix, f)
             for index, item in enumerate(value):
-                yield from _value(f, item, f"{path}[{index}]", limits)
+                _value(f, item, f"{path}[{index}]", limits, found)
+        elif isinstance(value, Message):
+            _walk(value, _path(prefix, f), limits, found)
         else:
-            yield from _value(f, value, path, limits)
+            _scalar(f, value, None, limits, found, prefix)
+
+
+def _path(prefix: str, f: FieldDescriptor) -> str:
+    return f"{prefix}.{f.name}" if prefix else f.name
+
+
+@functools.cache
+def _is_map(f: FieldDescriptor) -> bool:
+    return f.message_type is not None and bool(f.message_type.GetOptions().map_entry)
 
 
 def _value(
-    f: FieldDescriptor, value: object, path: str, limits: Limits
-) -> Iterator[FieldViolation]:
+    f: FieldDescriptor, value: object, path: str, limits: Limits, found: list[FieldViolation]
+) -> None:
     if isinstance(value, Message):
-        yield from _walk(value, path, limits)
+        _walk(value, path, limits, found)
     else:
-        yield from _scalar(f, value, path, limits)
+        _scalar(f, value, path, limits, found)
 
 
 def _scalar(
-    f: FieldDescriptor, value: object, path: str, limits: Limits
-) -> Iterator[FieldViolation]:
+    f: FieldDescriptor,
+    value: object,
+    path: str | None,
+    limits: Limits,
+    found: list[FieldViolation],
+    prefix: str = "",
+) -> None:
+    """Check one scalar; `path` None means the field `f` under `prefix`."""
     if isinstance(value, str):
-        found = limits.forbidden.search(value)
-        if found is not None:
-            yield FieldViolation(path, f"contains the control character {found.group()!r}")
+        bad = limits.forbidden.search(value)
+        if bad is not None:
+            found.append(
+                FieldViolation(
+                    path or _path(prefix, f),
+                    f"contains the control character {bad.group()!r}",
+                )
+            )
         longest = limits.longest(f)
         if longest is not None and len(value) > longest:
-            yield FieldViolation(path, f"must be at most {longest} characters long")
+            found.append(
+                FieldViolation(
+                    path or _path(prefix, f), f"must be at most {longest} characters long"
+                )
+            )
     elif (
         limits.known_enums_only
         and f.enum_type is not None
         and value not in f.enum_type.values_by_number
     ):
-        yield FieldViolation(path, f"unknown {f.enum_type.name} value {value}")
+        found.append(
+            FieldViolation(path or _path(prefix, f), f"unknown {f.enum_type.name} value {value}")
+        )
 
 
 def _timestamp(message: Message, path: str) -> Iterator[FieldViolation]:

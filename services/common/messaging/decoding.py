@@ -8,6 +8,7 @@ at once instead of redelivering it for minutes.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 from typing import Any, TypeVar
@@ -18,6 +19,7 @@ from services.common.messaging.consumer import PoisonMessage
 from services.common.validation import EVENT_LIMITS, violations
 
 M = TypeVar("M", bound=Message)
+_SPACE = re.compile(r"\s")
 
 
 def parse(kind: type[M], data: bytes) -> M:
@@ -64,7 +66,7 @@ def require_email(message: Message, path: str) -> str:
     """The address at `path`, or PoisonMessage if it is missing or not an address."""
     value = str(field_value(message, path))
     local, at, domain = value.rpartition("@")
-    if not at or not local or not domain or any(c.isspace() for c in value):
+    if not at or not local or not domain or _SPACE.search(value):
         raise PoisonMessage(f"{path}: {value[:80]!r} is not an email address")
     return value
 
