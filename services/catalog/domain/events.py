@@ -62,3 +62,6 @@ class AttendanceRecorded(Event):
     minutes_attended: int = 0
     invitation: str = ""
     occur_time: dt.datetime | None = None
+    # Told of a registration the catalog made itself, already applied: its own consumer, which
+    # applies everyone else's facts, must leave it (a late "registered" would undo a cancel).
+    applied: bool = False

@@ -15,7 +15,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
-from services.catalog.domain.events import ChangeKind, RegistrationChanged, SessionChanged
+from services.catalog.domain.events import (
+    AttendanceRecorded,
+    ChangeKind,
+    RegistrationChanged,
+    SessionChanged,
+)
 from services.catalog.domain.names import course_name, session_name
 from services.common.attendance import SEAT_HOLDING, ensure_possible_now, registration_transition
 from services.common.domain import Aggregate
@@ -267,7 +272,11 @@ class ScheduledSession(Aggregate):
             return Seating(self)
         if current.invitation:
             invitation = current.invitation
-        return self._seat_or_wait(current, waitlist, now, invitation=invitation)
+        seating = self._seat_or_wait(current, waitlist, now, invitation=invitation)
+        (person,) = seating.moved
+        if person.state == REGISTERED:
+            seating.session._reported(person, REGISTERED, now)
+        return seating
 
     def cancel_registration(
         self, current: Registration, waitlist: Sequence[Registration], now: dt.datetime
@@ -281,7 +290,9 @@ class ScheduledSession(Aggregate):
         if current.state in (ATTENDED, NO_SHOW):
             # Attendance may be heard of shortly before the start (clocks differ); it stands.
             raise FailedPrecondition(f"{current.email} is recorded as {current.state}")
-        return self._leave(current, waitlist, now)
+        seating = self._leave(current, waitlist, now)
+        seating.session._reported(seating.moved[0], CANCELLED, now)
+        return seating
 
     def apply_attendance(
         self,
@@ -326,7 +337,29 @@ class ScheduledSession(Aggregate):
         for person in promoted:
             seated = seating.session._moved(person, person.moved_to(REGISTERED, now))
             seating = Seating(seated.session, seating.moved + seated.moved)
+            seating.session._reported(seated.moved[0], REGISTERED, now)
         return seating
+
+    def _reported(self, person: Registration, kind: str, now: dt.datetime) -> None:
+        """Every source of attendance facts speaks AttendanceRecorded: a seat taken or given
+        up here (through an invitation's link, or from the waitlist) is told like a webinar
+        tool's registration, so that whoever keeps training history hears of it too. A place
+        on the waitlist is not a seat and is told by RegistrationChanged alone; facts this
+        catalog applied from AttendanceRecorded are not told again."""
+        self.record(
+            AttendanceRecorded(
+                event_id=uuid.uuid5(
+                    _REPORTED_IDS, f"{self.session.name}|{person.email}|{kind}|{now.isoformat()}"
+                ),
+                training_session=self.session.name,
+                email=person.email,
+                kind=kind,
+                source=REGISTRATION_LINK if person.invitation else CATALOG_SOURCE,
+                invitation=person.invitation,
+                occur_time=now,
+                applied=True,
+            )
+        )
 
     def _seat_or_wait(
         self,
@@ -431,6 +464,10 @@ def _change_kind(before: TrainingSession, after: TrainingSession) -> ChangeKind 
 
 
 REGISTERED = "registered"
+# Where the attendance facts of registrations made here say they came from.
+REGISTRATION_LINK = "registration-link"
+CATALOG_SOURCE = "catalog"
+_REPORTED_IDS = uuid.UUID("5b7f6a53-2f1e-4c8e-9a43-6d0c1b9e7a21")
 WAITLISTED = "waitlisted"
 CANCELLED = "cancelled"
 ATTENDED = "attended"

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import uuid
 
-from services.catalog.domain.model import Registration, Seating, validate_registrant
+from services.catalog.domain.model import Registration, validate_registrant
 from services.catalog.domain.names import parse_session_name
 from services.catalog.service_layer.dependencies import Dependencies
-from services.catalog.service_layer.sessions import scheduled_session
+from services.catalog.service_layer.sessions import save_seating, scheduled_session
 from services.catalog.service_layer.unit_of_work import CatalogUnitOfWork
 from services.common.attendance import AttendanceFact
 from services.common.errors import InvalidArgument, NotFound, Violations
@@ -31,12 +31,6 @@ def _parse(training_session: str, email: str, invitation: str = "") -> tuple[uui
     v.raise_if_any()
     assert session_id is not None
     return session_id, address
-
-
-async def _save(uow: CatalogUnitOfWork, seating: Seating) -> None:
-    for registration in seating.moved:
-        await uow.registrations.save(registration)
-    await uow.sessions.save_seats(seating.session)
 
 
 async def _as_it_stands(
@@ -65,7 +59,7 @@ async def register(
         if not seating.moved:
             assert current is not None
             return current
-        await _save(uow, seating)
+        await save_seating(uow, seating)
         await uow.commit()
     (registered,) = seating.moved
     return registered
@@ -82,7 +76,7 @@ async def cancel(deps: Dependencies, training_session: str, email: str) -> Regis
         seating = scheduled.cancel_registration(current, waitlist, now)
         if not seating.moved:
             return current
-        await _save(uow, seating)
+        await save_seating(uow, seating)
         await uow.commit()
     return seating.moved[0]
 
@@ -106,6 +100,6 @@ async def record_attendance(deps: Dependencies, fact: AttendanceFact) -> bool:
         )
         waitlist = await uow.registrations.waitlist(session_id)
         seating = scheduled.apply_attendance(current, fact.kind, waitlist, deps.clock())
-        await _save(uow, seating)
+        await save_seating(uow, seating)
         await uow.commit()
     return True

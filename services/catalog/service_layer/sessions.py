@@ -7,10 +7,12 @@ import uuid
 from dataclasses import dataclass, replace
 from typing import Any
 
+from services.catalog.domain.events import AttendanceRecorded
 from services.catalog.domain.model import (
     CourseState,
     Level,
     ScheduledSession,
+    Seating,
     TrainingSession,
     validate_session,
 )
@@ -31,6 +33,18 @@ async def scheduled_session(
     if found is None:
         raise NotFound(f"{name} does not exist")
     return found
+
+
+async def save_seating(uow: CatalogUnitOfWork, seating: Seating) -> None:
+    """Store the registrations that moved and the seats counted again. The attendance facts
+    the session told of its own registrations are marked processed in the same transaction,
+    so that the catalog's consumer, which applies every other source's, leaves them."""
+    for registration in seating.moved:
+        await uow.registrations.save(registration)
+    await uow.sessions.save_seats(seating.session)
+    for event in seating.session.pending_events:
+        if isinstance(event, AttendanceRecorded) and event.applied:
+            await uow.first_time(event.event_id)
 
 
 async def create_session(
@@ -125,10 +139,8 @@ async def change_session(
         found = await scheduled_session(uow, session_id, name, for_update=True)
         changed = found.change(changes, paths, etag, now, by)
         seating = changed.promote(await uow.registrations.waitlist(session_id), now)
-        for promoted in seating.moved:
-            await uow.registrations.save(promoted)
         await uow.sessions.save(seating.session)
-        await uow.sessions.save_seats(seating.session)
+        await save_seating(uow, seating)
         await uow.commit()
     return seating.session
 

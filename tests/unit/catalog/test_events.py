@@ -8,6 +8,7 @@ from trainvite.catalog.v1 import catalog_pb2
 from trainvite.events.v1 import events_pb2
 
 from services.catalog.adapters.events import event_registry
+from services.catalog.domain.events import AttendanceRecorded
 from services.catalog.domain.model import Registration, ScheduledSession
 from services.common.messaging.topology import Topology
 from tests.unit.catalog.examples import COURSE, NOW, scheduled
@@ -79,7 +80,8 @@ def test_a_registration_change_carries_both_states_and_the_seats_left() -> None:
     three_seats = scheduled(capacity=3, seats_taken=1)
     none = Registration(three_seats.session.id, "ana@cloudtech.example")
     moved = three_seats.register(none, [], "", NOW)
-    (event,) = moved.session.pending_events
+    event, told = moved.session.pending_events
+    assert isinstance(told, AttendanceRecorded)  # see test_seats_taken_and_given_up_are_told
     row = event_registry(TOPOLOGY, lambda: NOW).to_outbox(event)
     message = events_pb2.RegistrationChanged.FromString(row.payload)
 
@@ -96,6 +98,40 @@ def test_a_registration_change_carries_both_states_and_the_seats_left() -> None:
 
     unlimited = scheduled(capacity=0)
     none = Registration(unlimited.session.id, "ana@cloudtech.example")
-    (event,) = unlimited.register(none, [], "", NOW).session.pending_events
+    event, _ = unlimited.register(none, [], "", NOW).session.pending_events
     row = event_registry(TOPOLOGY, lambda: NOW).to_outbox(event)
     assert not events_pb2.RegistrationChanged.FromString(row.payload).HasField("seats_left")
+
+
+def test_seats_taken_and_given_up_are_told_as_attendance_facts() -> None:
+    """A registration through the link is a source of attendance like a webinar tool: a seat
+    taken, a seat given up and a seat given from the waitlist are AttendanceRecorded (with the
+    invitation and a source saying where they came from); a place on the waitlist is not."""
+    one_seat = scheduled(capacity=1)
+    draft = "customers/cloudtech/invitation-batches/b1/drafts/d1"
+    ana = Registration(one_seat.session.id, "ana@cloudtech.example")
+    seated = one_seat.register(ana, [], draft, NOW)
+    told = [e for e in seated.session.pending_events if isinstance(e, AttendanceRecorded)]
+    assert [(e.email, e.kind, e.source, e.invitation) for e in told] == [
+        ("ana@cloudtech.example", "registered", "registration-link", draft)
+    ]
+    row = event_registry(TOPOLOGY, lambda: NOW).to_outbox(told[0])
+    assert row.subject == TOPOLOGY.attendance_recorded
+    message = events_pb2.AttendanceRecorded.FromString(row.payload)
+    assert message.kind == events_pb2.ATTENDANCE_KIND_REGISTERED and message.invitation == draft
+
+    full = ScheduledSession(seated.session.session, seated.session.course)
+    ben = Registration(full.session.id, "ben@cloudtech.example")
+    waiting = full.register(ben, [], "", NOW)
+    assert not [e for e in waiting.session.pending_events if isinstance(e, AttendanceRecorded)]
+
+    (ben_waiting,) = waiting.moved
+    (ana_seated,) = seated.moved
+    after = ScheduledSession(waiting.session.session, waiting.session.course)
+    left = after.cancel_registration(ana_seated, [ben_waiting], NOW)
+    told = [e for e in left.session.pending_events if isinstance(e, AttendanceRecorded)]
+    assert sorted((e.email, e.kind, e.source) for e in told) == [
+        ("ana@cloudtech.example", "cancelled", "registration-link"),
+        ("ben@cloudtech.example", "registered", "catalog"),
+    ]
+    assert len({e.event_id for e in told}) == 2

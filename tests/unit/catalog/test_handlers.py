@@ -12,7 +12,12 @@ from trainvite.events.v1 import events_pb2
 
 from services.catalog.api.subscriptions import subscriptions
 from services.catalog.bootstrap import bootstrap
-from services.catalog.domain.events import ChangeKind, RegistrationChanged, SessionChanged
+from services.catalog.domain.events import (
+    AttendanceRecorded,
+    ChangeKind,
+    RegistrationChanged,
+    SessionChanged,
+)
 from services.catalog.domain.model import (
     COURSE_CANCELLED_REASON,
     Course,
@@ -723,7 +728,7 @@ async def test_a_larger_capacity_promotes_as_many_as_it_frees_in_order(catalog: 
     assert got.waitlist_position == 2
     # The capacity change is published before the promotions it makes.
     assert catalog.changes() == [(ChangeKind.UPDATED, s.session.name)]
-    published = catalog.store.published
+    published = [e for e in catalog.store.published if not isinstance(e, AttendanceRecorded)]
     assert isinstance(published[-3], SessionChanged)
     # Unlimited seats everyone who waits; fewer than the seats taken is still refused.
     with pytest.raises(FailedPrecondition):
@@ -823,3 +828,21 @@ async def test_bad_registrations_name_their_fields(
         )
     assert [v.field for v in err.value.violations] == fields
     assert catalog.store.registrations == {}
+
+
+async def test_the_catalog_leaves_the_facts_it_told_of_its_own_registrations(
+    catalog: Catalog,
+) -> None:
+    """Ana registers and cancels through her link: each is told as AttendanceRecorded, and
+    when those facts come back through the catalog's own consumer, late or not, the
+    "registered" must not seat her again."""
+    s = await catalog.session(await catalog.course(), capacity=5)
+    await _register(catalog, s, "ana@x.example")
+    await registrations.cancel(catalog.deps, s.session.name, "ana@x.example")
+    told = catalog.store.published_of(AttendanceRecorded)
+    assert [(e.kind, e.applied) for e in told] == [("registered", True), ("cancelled", True)]
+    for event in told:
+        fact = AttendanceFact(event.event_id, event.training_session, event.email, event.kind)
+        assert not await registrations.record_attendance(catalog.deps, fact)
+    got = await registrations.get(catalog.deps, s.session.name, "ana@x.example")
+    assert got.state == "cancelled" and catalog.seats(s) == 0
