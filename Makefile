@@ -68,6 +68,7 @@ fuzz: $(GENERATED) ## the long fuzz run: 10,000 generated requests per RPC and e
 
 chaos: $(GENERATED) ## the long fault scenarios: restarts and kills under a steady flow
 	CHAOS_PROFILE=long $(VENV)/bin/pytest -q -m chaos tests
+	CRASH_PEOPLE=1000 CRASH_KILLS=20 $(VENV)/bin/pytest -q tests/e2e/test_crash_recovery.py
 
 load: $(GENERATED) ## a gateway-like load for several minutes: rates, latencies, memory per service
 	$(PY) -m bench load

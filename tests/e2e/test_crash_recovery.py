@@ -1,5 +1,5 @@
-"""SIGKILL the dispatcher again and again while it sends a 500-invitation batch through Gmail:
-every invitation still reaches its recipient exactly once."""
+"""SIGKILL the dispatcher again and again while it sends a batch of a few hundred invitations
+through Gmail: every invitation still reaches its recipient exactly once."""
 
 from __future__ import annotations
 
@@ -27,7 +27,8 @@ from tests.waiting import NotYet, wait_for
 pytestmark = pytest.mark.e2e
 
 CSM = "alex.rivera@trainvite.dev"
-PEOPLE = 500
+# 250 leave each of the 8 kills time to land mid-batch; `make chaos` sends 1,000.
+PEOPLE = int(os.environ.get("CRASH_PEOPLE", "250"))
 KILLS = int(os.environ.get("CRASH_KILLS", "8"))
 
 
