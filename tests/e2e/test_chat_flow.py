@@ -101,9 +101,7 @@ async def processes(
         codes = {name: child.wait(30) for name, child in children.items()}
         # uvicorn stops gracefully, then dies of the signal it caught, as its parent expects.
         expected = {name: -signal.SIGTERM if name == "edge" else 0 for name in children}
-        assert codes == expected, {
-            n: (tmp_path / f"{n}.log").read_text()[-2000:] for n in children
-        }
+        assert codes == expected, {n: (tmp_path / f"{n}.log").read_text()[-2000:] for n in children}
 
 
 async def _healthy(edge_url: str) -> bool | NotYet:
