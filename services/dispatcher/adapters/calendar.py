@@ -21,20 +21,15 @@ from __future__ import annotations
 import asyncio
 import json
 import ssl
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import google_auth_httplib2
 import httplib2
-from google.auth.credentials import Credentials
 from google.auth.exceptions import RefreshError, TransportError
-from google.oauth2 import credentials as user_credentials
-from google.oauth2 import service_account
-from googleapiclient import discovery
 from googleapiclient.errors import HttpError
 
+from services.dispatcher.adapters.google_api import GoogleApi
 from services.dispatcher.domain.calendar import SessionEvent, same_address
 from services.dispatcher.service_layer.ports import (
     CalendarRefusedError,
@@ -95,46 +90,18 @@ class GoogleCalendar:
         api_endpoint: str | None = None,
         timeout_seconds: float = 10.0,
     ) -> None:
-        if (service_account_file is None) == (token_file is None):
-            raise ValueError("give exactly one of a service account file or a token file")
-        self._service_account_file = service_account_file
-        self._token_file = token_file
-        self._api_endpoint = api_endpoint
-        self._timeout = timeout_seconds
-        # httplib2.Http is not thread-safe: each worker thread has its own clients.
-        self._local = threading.local()
-
-    def _credentials(self, organizer: str) -> Credentials:
-        if self._service_account_file is not None:
-            base = service_account.Credentials.from_service_account_file(  # type: ignore[no-untyped-call]
-                str(self._service_account_file), scopes=SCOPES
-            )
-            delegated: Credentials = base.with_subject(organizer)
-            return delegated
-        assert self._token_file is not None
-        token: Credentials = user_credentials.Credentials.from_authorized_user_file(  # type: ignore[no-untyped-call]
-            str(self._token_file), scopes=SCOPES
+        self._google = GoogleApi(
+            ("calendar", "v3"),
+            SCOPES,
+            service_account_file,
+            token_file,
+            api_endpoint,
+            make_http=lambda: httplib2.Http(timeout=timeout_seconds),
         )
-        return token
 
     def _events(self, organizer: str) -> Any:
-        """This thread's events resource for the organizer, built from the discovery document
-        bundled with google-api-python-client (calendar.v3.json: no network to build it)."""
-        clients: dict[str, Any] = self._local.__dict__.setdefault("clients", {})
-        if organizer not in clients:
-            http = google_auth_httplib2.AuthorizedHttp(
-                self._credentials(organizer), http=httplib2.Http(timeout=self._timeout)
-            )
-            options = {"api_endpoint": self._api_endpoint} if self._api_endpoint else None
-            clients[organizer] = discovery.build(
-                "calendar",
-                "v3",
-                http=http,
-                static_discovery=True,
-                cache_discovery=False,
-                client_options=options,
-            )
-        return clients[organizer].events()
+        """This thread's events resource of the organizer's calendar."""
+        return self._google.client(organizer).events()
 
     async def add_attendee(self, organizer: str, event: SessionEvent, email: str) -> bool:
         return await asyncio.to_thread(self._add, organizer, event, email)

@@ -18,19 +18,14 @@ import email.utils
 import json
 import re
 import ssl
-import threading
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-import google_auth_httplib2
 import httplib2
-from google.auth.credentials import Credentials
-from google.oauth2 import credentials as user_credentials
-from google.oauth2 import service_account
-from googleapiclient import discovery
 from googleapiclient.errors import HttpError
 
+from services.dispatcher.adapters.google_api import GoogleApi
 from services.dispatcher.service_layer.ports import (
     HistoryExpiredError,
     OutcomeUnknownError,
@@ -163,45 +158,18 @@ class GmailSender:
         api_endpoint: str | None = None,
         timeout_seconds: float = 30.0,
     ) -> None:
-        if (service_account_file is None) == (token_file is None):
-            raise ValueError("give exactly one of a service account file or a token file")
-        self._service_account_file = service_account_file
-        self._token_file = token_file
-        self._api_endpoint = api_endpoint
-        self._timeout = timeout_seconds
-        self._local = threading.local()
-
-    def _credentials(self, sender: str) -> Credentials:
-        if self._service_account_file is not None:
-            base = service_account.Credentials.from_service_account_file(  # type: ignore[no-untyped-call]
-                str(self._service_account_file), scopes=SCOPES
-            )
-            delegated: Credentials = base.with_subject(sender)
-            return delegated
-        assert self._token_file is not None
-        token: Credentials = user_credentials.Credentials.from_authorized_user_file(  # type: ignore[no-untyped-call]
-            str(self._token_file), scopes=SCOPES
+        self._google = GoogleApi(
+            ("gmail", "v1"),
+            SCOPES,
+            service_account_file,
+            token_file,
+            api_endpoint,
+            make_http=lambda: OneShotHttp(timeout=timeout_seconds),
         )
-        return token
 
     def _client(self, sender: str) -> Any:
-        """This thread's client for the sender's mailbox, built from the bundled discovery
-        document (no network to build it)."""
-        clients: dict[str, Any] = self._local.__dict__.setdefault("clients", {})
-        if sender not in clients:
-            http = google_auth_httplib2.AuthorizedHttp(
-                self._credentials(sender), http=OneShotHttp(timeout=self._timeout)
-            )
-            options = {"api_endpoint": self._api_endpoint} if self._api_endpoint else None
-            clients[sender] = discovery.build(
-                "gmail",
-                "v1",
-                http=http,
-                static_discovery=True,
-                cache_discovery=False,
-                client_options=options,
-            )
-        return clients[sender]
+        """This thread's client of the sender's mailbox."""
+        return self._google.client(sender)
 
     async def send(self, message: EmailMessage) -> SendResult:
         sender = message["From"].addresses[0].addr_spec
