@@ -12,7 +12,6 @@ after we read it. Every request is recorded.
 
 from __future__ import annotations
 
-import base64
 import copy
 import itertools
 import json
@@ -21,6 +20,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from tests.fakes.google_oauth import jwt_bearer_claims
 
 ROOT = "/calendar/v3/"
 TOKEN_PATH = "/token"
@@ -247,13 +248,8 @@ class FakeCalendar:
             def _token(self, data: bytes) -> None:
                 """OAuth 2.0 JWT bearer grant (RFC 7523), as a service account with domain-wide
                 delegation uses it: the access token is the impersonated user's address."""
-                form = parse_qs(data.decode())
-                assertion = form.get("assertion", [""])[0]
-                payload = assertion.split(".")[1] if assertion.count(".") == 2 else ""
-                padded = payload + "=" * (-len(payload) % 4)
-                claims = json.loads(base64.urlsafe_b64decode(padded) or b"{}")
-                grant = form.get("grant_type", [""])[0]
-                if grant != "urn:ietf:params:oauth:grant-type:jwt-bearer" or "sub" not in claims:
+                claims = jwt_bearer_claims(data)
+                if claims is None:
                     self._reply(400, {"error": "invalid_grant"})
                     return
                 if fake.behaviour.refuse_tokens:

@@ -28,6 +28,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tests.fakes.google_oauth import jwt_bearer_claims
+
 SEND_PATH = "/gmail/v1/users/me/messages/send"
 TOKEN_PATH = "/token"
 LIST_PATH = "/gmail/v1/users/me/messages"
@@ -301,13 +303,8 @@ class FakeGmail:
             def _token(self, data: bytes) -> None:
                 """OAuth 2.0 JWT bearer grant (RFC 7523), as a service account with domain-wide
                 delegation uses it: the access token is the impersonated user's address."""
-                form = parse_qs(data.decode())
-                assertion = form.get("assertion", [""])[0]
-                payload = assertion.split(".")[1] if assertion.count(".") == 2 else ""
-                padded = payload + "=" * (-len(payload) % 4)
-                claims = json.loads(base64.urlsafe_b64decode(padded) or b"{}")
-                grant = form.get("grant_type", [""])[0]
-                if grant != "urn:ietf:params:oauth:grant-type:jwt-bearer" or "sub" not in claims:
+                claims = jwt_bearer_claims(data)
+                if claims is None:
                     self._reply(400, {"error": "invalid_grant"})
                     return
                 with fake._lock:
