@@ -27,9 +27,9 @@ from tests.waiting import NotYet, wait_for
 pytestmark = pytest.mark.e2e
 
 CSM = "alex.rivera@trainvite.dev"
-# 250 leave each of the 8 kills time to land mid-batch; `make chaos` sends 1,000.
+# 250 leave each of the 5 kills time to land mid-batch; `make chaos` sends 1,000 with 20.
 PEOPLE = int(os.environ.get("CRASH_PEOPLE", "250"))
-KILLS = int(os.environ.get("CRASH_KILLS", "8"))
+KILLS = int(os.environ.get("CRASH_KILLS", "5"))
 
 
 @pytest.fixture
