@@ -24,10 +24,17 @@ FROM (
     SELECT invitation, training_session, lower(recipient_email) AS email FROM deliveries
     WHERE invitation = ANY($1::text[])
     UNION
-    SELECT d.invitation, d.training_session, lower(d.recipient_email) FROM deliveries d
-    JOIN unnest($2::text[], $3::text[]) AS p (training_session, email)
-      ON d.training_session = p.training_session AND lower(d.recipient_email) = p.email
-    WHERE d.purpose = 'invitation'
+    -- One index probe (deliveries_by_session_recipient) per person. Joined plainly, the
+    -- planner hashes the whole table once a session has thousands of deliveries (10 ms a
+    -- batch at 5,000); the LATERAL subquery, kept apart by OFFSET 0, probes (under 1 ms).
+    SELECT d.invitation, d.training_session, lower(d.recipient_email)
+    FROM unnest($2::text[], $3::text[]) AS p (training_session, email)
+    CROSS JOIN LATERAL (
+        SELECT invitation, training_session, recipient_email FROM deliveries
+        WHERE training_session = p.training_session AND lower(recipient_email) = p.email
+          AND purpose = 'invitation'
+        OFFSET 0
+    ) AS d
     ORDER BY invitation
     OFFSET 0
 ) AS found
