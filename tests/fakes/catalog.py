@@ -263,6 +263,9 @@ class FakeAttendanceRepository(Repository):
         found = [a for sid, a in self._store.webinar_activity.values() if sid == session_id]
         return sorted(found, key=lambda a: (a.occur_time, a.event_id))
 
+    async def has_ended(self, session_id: uuid.UUID) -> bool:
+        return any(a.kind == "ended" for a in await self.activities(session_id))
+
     async def sheet(self, session_id: uuid.UUID) -> SessionAttendance:
         published = {
             event_id

@@ -59,6 +59,14 @@ class PostgresAttendanceRepository(Repository):
             for r in rows
         ]
 
+    async def has_ended(self, session_id: uuid.UUID) -> bool:
+        ended: bool = await self._conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM webinar_activity"
+            " WHERE occurrence_id = $1 AND kind = 'ended')",
+            session_id,
+        )
+        return ended
+
     async def sheet(self, session_id: uuid.UUID) -> SessionAttendance:
         ids = await self._conn.fetch(
             "SELECT event_id FROM attendance_results WHERE occurrence_id = $1", session_id

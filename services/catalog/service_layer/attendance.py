@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from services.catalog.domain.attendance import (
     ATTENDED,
+    ENDED,
     REGISTERED,
     AttendanceResult,
     RecordedResult,
@@ -75,15 +76,21 @@ async def record_webinar_activity(deps: Dependencies, activity: WebinarActivity)
             return False
         session_id = scheduled.session.id
         await uow.attendance.add_activity(session_id, activity)
-        registrations = await uow.registrations.of_session(session_id)
         results: list[AttendanceResult] = []
         if activity.kind == REGISTERED:
             results.append(AttendanceResult(activity.email, REGISTERED))
-        expected = [r.email for r in registrations if r.state in _EXPECTED]
-        results += webinar_results(await uow.attendance.activities(session_id), expected)
-        await publish_results(
-            uow, scheduled, results, activity.source, registrations, activity=activity
-        )
+        # Joins and leaves are only kept until the webinar ends: reading every activity again
+        # for each of them would cost the square of a large webinar's activity.
+        ended = activity.kind == ENDED or await uow.attendance.has_ended(session_id)
+        if results or ended:
+            registrations = await uow.registrations.of_session(session_id)
+            if ended:
+                expected = [r.email for r in registrations if r.state in _EXPECTED]
+                activities = await uow.attendance.activities(session_id)
+                results += webinar_results(activities, expected)
+            await publish_results(
+                uow, scheduled, results, activity.source, registrations, activity=activity
+            )
         await uow.commit()
     return True
 

@@ -119,6 +119,9 @@ class AttendanceRepository(Protocol):
     async def activities(self, session_id: uuid.UUID) -> list[WebinarActivity]:
         """Every activity kept for the session, in time order."""
 
+    async def has_ended(self, session_id: uuid.UUID) -> bool:
+        """Whether the session's webinar was heard to end."""
+
     async def sheet(self, session_id: uuid.UUID) -> SessionAttendance:
         """The results published for the session so far."""
 
