@@ -19,11 +19,10 @@ import html
 import json
 import re
 import time
-import urllib.error
-import urllib.request
 import uuid
 from dataclasses import dataclass
 
+import httpx
 from google.protobuf.field_mask_pb2 import FieldMask
 from google.protobuf.timestamp_pb2 import Timestamp
 from trainvite.catalog.v1 import catalog_pb2, catalog_pb2_grpc
@@ -72,24 +71,16 @@ class HttpAnswer:
         return self._text(_STATUS)
 
 
-def _request(
-    url: str, data: bytes | None = None, headers: dict[str, str] | None = None
-) -> HttpAnswer:
-    if not url.startswith(("http://", "https://")):
-        raise ValueError(f"not an HTTP address: {url!r}")
-    # The scheme is checked above: only the edge's http(s) addresses are opened.
-    request = urllib.request.Request(url, data=data, headers=headers or {})  # noqa: S310
-    try:
-        with urllib.request.urlopen(request, timeout=10) as reply:  # noqa: S310
-            return HttpAnswer(reply.status, reply.read())
-    except urllib.error.HTTPError as exc:
-        return HttpAnswer(exc.code, exc.read())
-
-
 async def http(
     url: str, data: bytes | None = None, headers: dict[str, str] | None = None
 ) -> HttpAnswer:
-    return await asyncio.to_thread(_request, url, data, headers)
+    """GET `url`, or POST `data` to it, as a browser or Zoom would."""
+    async with httpx.AsyncClient(timeout=10) as client:
+        if data is None:
+            reply = await client.get(url, headers=headers)
+        else:
+            reply = await client.post(url, content=data, headers=headers)
+    return HttpAnswer(reply.status_code, reply.content)
 
 
 def invitees(batch: pb.InvitationBatch, count: int) -> list[Invitee]:

@@ -21,7 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from tests.fakes.google_oauth import jwt_bearer_claims
+from tests.fakes.google_endpoint import GoogleApiHandler, jwt_bearer_claims
 
 ROOT = "/calendar/v3/"
 TOKEN_PATH = "/token"
@@ -114,33 +114,7 @@ class FakeCalendar:
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _reply(self, status: int, body: dict[str, Any]) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def _error(self, status: int, reason: str) -> None:
-                self._reply(
-                    status,
-                    {
-                        "error": {
-                            "code": status,
-                            "message": reason,
-                            "errors": [{"reason": reason, "message": reason}],
-                        }
-                    },
-                )
-
+        class Handler(GoogleApiHandler):
             def _body(self) -> dict[str, Any]:
                 length = int(self.headers.get("Content-Length", "0"))
                 data = self.rfile.read(length)
@@ -157,7 +131,7 @@ class FakeCalendar:
                 if len(path) not in (3, 4) or path[0] != "calendars" or path[2] != "events":
                     self._error(404, "notFound")
                     return
-                user = self.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+                user = self._user()
                 event_id = unquote(path[3]) if len(path) == 4 else ""
                 request = Request(
                     method=method,
@@ -186,13 +160,13 @@ class FakeCalendar:
                 else:
                     self._error(405, "methodNotAllowed")
 
-            def do_POST(self) -> None:
+            def do_POST(self) -> None:  # noqa: N802 - http.server calls do_<METHOD>
                 self._route("POST")
 
-            def do_GET(self) -> None:
+            def do_GET(self) -> None:  # noqa: N802 - http.server calls do_<METHOD>
                 self._route("GET")
 
-            def do_PATCH(self) -> None:
+            def do_PATCH(self) -> None:  # noqa: N802 - http.server calls do_<METHOD>
                 self._route("PATCH")
 
             def _insert(self, user: str, body: dict[str, Any]) -> None:
@@ -265,9 +239,6 @@ class FakeCalendar:
                     return
                 with fake._lock:
                     fake.scopes[str(claims["sub"])] = str(claims.get("scope", "")).split()
-                self._reply(
-                    200,
-                    {"access_token": claims["sub"], "token_type": "Bearer", "expires_in": 3600},
-                )
+                self._issue_token(claims)
 
         return Handler

@@ -28,7 +28,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from tests.fakes.google_oauth import jwt_bearer_claims
+from tests.fakes.google_endpoint import GoogleApiHandler, jwt_bearer_claims
 
 SEND_PATH = "/gmail/v1/users/me/messages/send"
 TOKEN_PATH = "/token"
@@ -192,45 +192,7 @@ class FakeGmail:
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            # Headers and body go out as separate writes: without this, Nagle's algorithm and
-            # the client's delayed ack add 40 ms to every answer.
-            disable_nagle_algorithm = True
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _user(self) -> str:
-                return self.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-
-            def _reply(self, status: int, body: dict[str, Any]) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def _error(
-                self, status: int, reason: str, headers: dict[str, str] | None = None
-            ) -> None:
-                body = {
-                    "error": {
-                        "code": status,
-                        "message": reason,
-                        "errors": [{"reason": reason, "message": reason}],
-                    }
-                }
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                for name, value in (headers or {}).items():
-                    self.send_header(name, value)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
+        class Handler(GoogleApiHandler):
             def _admitted(self, kind: str) -> bool:
                 """Count the call against the quota; answer 429 when it does not fit."""
                 admitted, retry_after = fake._admit(self._user(), kind)
@@ -239,7 +201,7 @@ class FakeGmail:
                     self._error(429, "rateLimitExceeded", headers)
                 return admitted
 
-            def do_POST(self) -> None:
+            def do_POST(self) -> None:  # noqa: N802 - http.server calls do_<METHOD>
                 length = int(self.headers.get("Content-Length", "0"))
                 data = self.rfile.read(length)
                 if urlsplit(self.path).path == TOKEN_PATH:
@@ -309,10 +271,7 @@ class FakeGmail:
                     return
                 with fake._lock:
                     fake.tokens_issued += 1
-                self._reply(
-                    200,
-                    {"access_token": claims["sub"], "token_type": "Bearer", "expires_in": 3600},
-                )
+                self._issue_token(claims)
 
             def _failing_read(self) -> bool:
                 """Every n-th lookup (search or history) answers 500 when asked to."""
@@ -325,7 +284,7 @@ class FakeGmail:
                     return True
                 return False
 
-            def do_GET(self) -> None:
+            def do_GET(self) -> None:  # noqa: N802 - http.server calls do_<METHOD>
                 parts = urlsplit(self.path)
                 query = parse_qs(parts.query)
                 if parts.path.startswith(LIST_PATH + "/"):

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
+import nats
+from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerInfo
 from trainvite.common.v1 import common_pb2
@@ -17,6 +23,24 @@ from services.common.fingerprint import content_sha256
 from services.common.messaging.consumer import NUM_DELIVERED_HEADER
 from services.common.messaging.topology import ConsumerSpec, Topology
 from tests import waiting
+
+M = TypeVar("M", bound=Message)
+
+
+@contextlib.asynccontextmanager
+async def published(nats_url: str, subject: str, kind: type[M]) -> AsyncIterator[list[M]]:
+    """Every `kind` message published on `subject` while inside, in order."""
+    nc = await nats.connect(nats_url)
+    seen: list[M] = []
+
+    async def on_message(msg: Msg) -> None:
+        seen.append(kind.FromString(msg.data))
+
+    await nc.subscribe(subject, cb=on_message)
+    try:
+        yield seen
+    finally:
+        await nc.drain()
 
 
 def now_ts() -> Timestamp:

@@ -9,16 +9,15 @@ from collections import defaultdict
 from collections.abc import AsyncIterator
 
 import grpc
-import nats
 import pytest
 from google.protobuf.field_mask_pb2 import FieldMask
-from nats.aio.msg import Msg
 from trainvite.catalog.v1 import catalog_pb2 as pb
 from trainvite.events.v1 import events_pb2
 
 from services.common.messaging.topology import Topology
 from tests.helpers import Clients
 from tests.integration.catalog_data import in_days, new_course, new_session
+from tests.integration.event_checks import published
 from tests.integration.test_api_errors import bad_fields
 from tests.waiting import NotYet, wait_for
 
@@ -34,15 +33,9 @@ async def moves(
     nats_url: str, namespace: str
 ) -> AsyncIterator[list[events_pb2.RegistrationChanged]]:
     """Every RegistrationChanged the catalog publishes during the test, in order."""
-    nc = await nats.connect(nats_url)
-    seen: list[events_pb2.RegistrationChanged] = []
-
-    async def on_message(msg: Msg) -> None:
-        seen.append(events_pb2.RegistrationChanged.FromString(msg.data))
-
-    await nc.subscribe(Topology(namespace).registration_changed, cb=on_message)
-    yield seen
-    await nc.drain()
+    subject = Topology(namespace).registration_changed
+    async with published(nats_url, subject, events_pb2.RegistrationChanged) as seen:
+        yield seen
 
 
 async def _moves_of(

@@ -18,7 +18,6 @@ import httpx
 import nats
 import pytest
 from google.protobuf.duration_pb2 import Duration
-from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from trainvite.catalog.v1 import catalog_pb2 as pb
 from trainvite.events.v1 import events_pb2
@@ -27,7 +26,7 @@ from services.common.messaging.topology import Topology
 from tests.edge_server import edge_settings, running_edge
 from tests.helpers import Clients, free_port
 from tests.integration.catalog_data import in_days, move_into_past, ts
-from tests.integration.event_checks import DeadLetters, settled
+from tests.integration.event_checks import DeadLetters, published, settled
 from tests.integration.test_api_errors import bad_fields
 from tests.waiting import NotYet, wait_for
 
@@ -77,15 +76,9 @@ async def recorded(
     nats_url: str, namespace: str
 ) -> AsyncIterator[list[events_pb2.AttendanceRecorded]]:
     """Every AttendanceRecorded published during the test."""
-    nc = await nats.connect(nats_url)
-    seen: list[events_pb2.AttendanceRecorded] = []
-
-    async def on_message(msg: Msg) -> None:
-        seen.append(events_pb2.AttendanceRecorded.FromString(msg.data))
-
-    await nc.subscribe(Topology(namespace).attendance_recorded, cb=on_message)
-    yield seen
-    await nc.drain()
+    subject = Topology(namespace).attendance_recorded
+    async with published(nats_url, subject, events_pb2.AttendanceRecorded) as seen:
+        yield seen
 
 
 def _signed(body: bytes, secret: str = SECRET, at: dt.datetime | None = None) -> dict[str, str]:

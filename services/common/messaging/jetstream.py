@@ -70,10 +70,16 @@ async def declare_streams(js: JetStreamContext, topology: Topology) -> None:
 
 
 async def publish_event(
-    js: JetStreamContext, subject: str, event_id: str, payload: bytes
+    js: JetStreamContext,
+    subject: str,
+    event_id: str,
+    payload: bytes,
+    ack_timeout: float | None = None,
 ) -> PubAck:
-    """Publish with the event id as Nats-Msg-Id, so that a retried publish is stored once."""
-    ack = await js.publish(subject, payload, headers={"Nats-Msg-Id": event_id})
+    """Publish with the event id as Nats-Msg-Id, so that a retried publish is stored once;
+    `ack_timeout` seconds for the stream's acknowledgement (None: the context's default)."""
+    headers = {"Nats-Msg-Id": event_id}
+    ack = await js.publish(subject, payload, timeout=ack_timeout, headers=headers)
     if ack.duplicate:
         _log.info("duplicate publish dropped by JetStream", extra={"event_id": event_id})
     return ack

@@ -9,6 +9,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from nats.js import JetStreamContext
 from trainvite.events.v1 import events_pb2
 
+from services.common.messaging.jetstream import publish_event
 from services.common.messaging.topology import Topology
 from services.edge.service_layer.ports import ActivityKind, ServiceUnavailable, WebinarActivity
 
@@ -53,14 +54,8 @@ class JetStreamActivityPublisher:
         event_id = str(activity.event_id)
         if self._js is None:
             raise ServiceUnavailable(f"not connected to NATS yet: {event_id} not published")
+        payload = to_pb(activity).SerializeToString()
         try:
-            ack = await self._js.publish(
-                self._subject,
-                to_pb(activity).SerializeToString(),
-                timeout=self._timeout,
-                headers={"Nats-Msg-Id": event_id},
-            )
+            await publish_event(self._js, self._subject, event_id, payload, self._timeout)
         except (nats.errors.Error, TimeoutError, OSError) as exc:
             raise ServiceUnavailable(f"JetStream did not acknowledge {event_id}: {exc!r}") from exc
-        if ack.duplicate:
-            _log.info("duplicate webhook dropped by JetStream", extra={"event_id": event_id})
