@@ -18,13 +18,12 @@ converted to the domain (`api/convert.py`); this module knows only what every fi
 
 from __future__ import annotations
 
-import functools
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import cast
 
-from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -37,6 +36,9 @@ TIMESTAMP_MAX_SECONDS = 253_402_300_799
 # google.protobuf.Duration's documented range: about ±10,000 years.
 DURATION_MAX_SECONDS = 315_576_000_000
 NANOS_MAX = 999_999_999
+
+# Well-known types checked as a whole: their own range, appended to the violations found.
+_RangeCheck = Callable[[Message, str, list[FieldViolation]], None]
 
 # The longest string any field may carry unless it is known to carry more: far above any name,
 # title or description, far below what would slow a service down.
@@ -59,9 +61,6 @@ NUL = re.compile("\x00")
 # return are ordinary text): they have no place in a name, an address or a mail body.
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
-_TIMESTAMP = "google.protobuf.Timestamp"
-_DURATION = "google.protobuf.Duration"
-
 
 @dataclass(frozen=True)
 class Limits:
@@ -73,19 +72,102 @@ class Limits:
     per_field: Mapping[str, int] = field(default_factory=lambda: dict(DOCUMENT_FIELDS))
     forbidden: re.Pattern[str] = NUL
     known_enums_only: bool = False
-    # Every event and request walks the same few descriptors: each one's limit is looked up
-    # once (a descriptor's full_name is built anew on each access).
-    _longest: dict[FieldDescriptor, int | None] = field(
+    # Every event and request walks the same few message types: what to check in each is
+    # worked out once per type (a descriptor's attributes are built anew on each access).
+    _plans: dict[Descriptor, _Plan] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
 
+    def plan(self, descriptor: Descriptor) -> _Plan:
+        """The checks a message of this type needs under these limits."""
+        try:
+            return self._plans[descriptor]
+        except KeyError:
+            found = self._plans[descriptor] = _Plan.of(descriptor, self)
+            return found
+
     def longest(self, f: FieldDescriptor) -> int | None:
         """How many characters `f` may hold."""
-        try:
-            return self._longest[f]
-        except KeyError:
-            found = self._longest[f] = self.per_field.get(f.full_name, self.max_string_chars)
-            return found
+        return self.per_field.get(f.full_name, self.max_string_chars)
+
+
+@dataclass(frozen=True)
+class _Rule:
+    """How one field is checked. Strings: `longest` characters at most (None: any length).
+    Enums: one of the `defined` numbers (None: any number). Maps: their `key` and `value`
+    rules (None: nothing to check)."""
+
+    name: str
+    kind: int
+    repeated: bool = False
+    longest: int | None = None
+    defined: frozenset[int] | None = None
+    enum_name: str = ""
+    is_map: bool = False
+    key: _Rule | None = None
+    value: _Rule | None = None
+
+    @classmethod
+    def of(cls, f: FieldDescriptor, limits: Limits) -> _Rule | None:
+        """The rule for `f`, or None when no value of it can break `limits`."""
+        repeated = f.is_repeated
+        if f.type == _STRING_TYPE:
+            return cls(f.name, _STRING_TYPE, repeated, longest=limits.longest(f))
+        if f.type == _ENUM_TYPE and limits.known_enums_only:
+            assert f.enum_type is not None
+            defined = frozenset(f.enum_type.values_by_number)
+            return cls(f.name, _ENUM_TYPE, repeated, defined=defined, enum_name=f.enum_type.name)
+        if f.type != _MESSAGE_TYPE:
+            return None
+        entry = f.message_type
+        assert entry is not None
+        if entry.GetOptions().map_entry:
+            key = cls.of(entry.fields_by_name["key"], limits)
+            value = cls.of(entry.fields_by_name["value"], limits)
+            return cls(f.name, _MESSAGE_TYPE, repeated, is_map=True, key=key, value=value)
+        return cls(f.name, _MESSAGE_TYPE, repeated)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What to check in one message type: its own range (Timestamp, Duration) or its fields'
+    rules, in field-number order.
+
+    Most fields are single strings, and nearly every message is clean: those are screened
+    together first (one search over them all, their longest against the tightest limit), and
+    one by one (in `rules`) only when the screen finds something. `other_rules` are the rest."""
+
+    special: _RangeCheck | None
+    rules: tuple[_Rule, ...] = ()
+    texts: tuple[str, ...] = ()
+    tightest: int | None = None
+    other_rules: tuple[_Rule, ...] = ()
+
+    @classmethod
+    def of(cls, descriptor: Descriptor, limits: Limits) -> _Plan:
+        special = _SPECIAL.get(descriptor.full_name)
+        if special is not None:
+            return cls(special)
+        by_number = sorted(descriptor.fields, key=lambda f: f.number)
+        rules = tuple(rule for rule in (_Rule.of(f, limits) for f in by_number) if rule)
+        texts = tuple(r for r in rules if r.kind == _STRING_TYPE and not r.repeated)
+        limited = [r.longest for r in texts if r.longest is not None]
+        return cls(
+            None,
+            rules,
+            texts=tuple(r.name for r in texts),
+            tightest=min(limited) if limited else None,
+            other_rules=tuple(r for r in rules if r not in texts),
+        )
+
+    def texts_pass(self, message: Message, limits: Limits) -> bool:
+        """True when no single string field of `message` can break `limits`."""
+        if not self.texts:
+            return True
+        values = [getattr(message, name) for name in self.texts]
+        if limits.forbidden.search("".join(values)) is not None:
+            return False
+        return self.tightest is None or max(map(len, values)) <= self.tightest
 
 
 # Events come from our own services and the platform: no length is imposed on them here.
@@ -107,34 +189,31 @@ def violations(message: Message, limits: Limits) -> list[FieldViolation]:
 
 
 def _walk(message: Message, prefix: str, limits: Limits, found: list[FieldViolation]) -> None:
-    full_name = message.DESCRIPTOR.full_name
-    if full_name == _TIMESTAMP:
-        found.extend(_timestamp(message, prefix))
+    plan = limits.plan(cast(Descriptor, message.DESCRIPTOR))
+    if plan.special is not None:
+        plan.special(message, prefix, found)
         return
-    if full_name == _DURATION:
-        found.extend(_duration(message, prefix))
-        return
-    # Only fields that are set: a default value is always acceptable here. A field's kind is
-    # told by its type number (an isinstance check on protobuf's abstract Message costs more
-    # than the rest of the check).
-    for f, value in message.ListFields():
-        kind = f.type
-        if kind == _MESSAGE_TYPE:
-            if _is_map(f):
-                _map(f, value, _path(prefix, f), limits, found)
-            elif f.is_repeated:
-                path = _path(prefix, f)
-                for index, item in enumerate(value):
+    rules = plan.other_rules if plan.texts_pass(message, limits) else plan.rules
+    for rule in rules:
+        # Only fields that are set: a default value is always acceptable here.
+        if rule.kind == _MESSAGE_TYPE and not rule.repeated:
+            if message.HasField(rule.name):
+                _walk(getattr(message, rule.name), _path(prefix, rule.name), limits, found)
+            continue
+        value = getattr(message, rule.name)
+        if not value:
+            continue
+        if rule.is_map:
+            _map(rule, value, _path(prefix, rule.name), limits, found)
+        elif rule.repeated:
+            path = _path(prefix, rule.name)
+            for index, item in enumerate(value):
+                if rule.kind == _MESSAGE_TYPE:
                     _walk(item, f"{path}[{index}]", limits, found)
-            else:
-                _walk(value, _path(prefix, f), limits, found)
-        elif kind in (_STRING_TYPE, _ENUM_TYPE):
-            if f.is_repeated:
-                path = _path(prefix, f)
-                for index, item in enumerate(value):
-                    _scalar(f, item, f"{path}[{index}]", limits, found)
-            else:
-                _scalar(f, value, None, limits, found, prefix)
+                else:
+                    _scalar(rule, item, f"{path}[{index}]", limits, found)
+        else:
+            _scalar(rule, value, None, limits, found, prefix)
 
 
 _MESSAGE_TYPE = FieldDescriptor.TYPE_MESSAGE
@@ -142,86 +221,88 @@ _STRING_TYPE = FieldDescriptor.TYPE_STRING
 _ENUM_TYPE = FieldDescriptor.TYPE_ENUM
 
 
-def _path(prefix: str, f: FieldDescriptor) -> str:
-    return f"{prefix}.{f.name}" if prefix else f.name
-
-
-@functools.cache
-def _is_map(f: FieldDescriptor) -> bool:
-    return f.message_type is not None and bool(f.message_type.GetOptions().map_entry)
+def _path(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
 
 
 def _map(
-    f: FieldDescriptor,
+    rule: _Rule,
     entries: Mapping[object, object],
     path: str,
     limits: Limits,
     found: list[FieldViolation],
 ) -> None:
-    assert f.message_type is not None
-    key_field = f.message_type.fields_by_name["key"]
-    value_field = f.message_type.fields_by_name["value"]
     for key, item in entries.items():
         item_path = f"{path}[{key!r}]" if isinstance(key, str) else f"{path}[{key}]"
-        _scalar(key_field, key, item_path, limits, found)
-        if value_field.type == _MESSAGE_TYPE:
+        if rule.key is not None:
+            _scalar(rule.key, key, item_path, limits, found)
+        if rule.value is None:
+            continue
+        if rule.value.kind == _MESSAGE_TYPE:
             _walk(cast(Message, item), item_path, limits, found)
         else:
-            _scalar(value_field, item, item_path, limits, found)
+            _scalar(rule.value, item, item_path, limits, found)
 
 
 def _scalar(
-    f: FieldDescriptor,
+    rule: _Rule,
     value: object,
     path: str | None,
     limits: Limits,
     found: list[FieldViolation],
     prefix: str = "",
 ) -> None:
-    """Check one scalar; `path` None means the field `f` under `prefix`."""
-    if isinstance(value, str):
-        bad = limits.forbidden.search(value)
+    """Check one string or enum number; `path` None means the field `rule` under `prefix`."""
+    if rule.kind == _STRING_TYPE:
+        text = cast(str, value)
+        bad = limits.forbidden.search(text)
         if bad is not None:
             found.append(
                 FieldViolation(
-                    path or _path(prefix, f),
+                    path or _path(prefix, rule.name),
                     f"contains the control character {bad.group()!r}",
                 )
             )
-        longest = limits.longest(f)
-        if longest is not None and len(value) > longest:
+        if rule.longest is not None and len(text) > rule.longest:
             found.append(
                 FieldViolation(
-                    path or _path(prefix, f), f"must be at most {longest} characters long"
+                    path or _path(prefix, rule.name),
+                    f"must be at most {rule.longest} characters long",
                 )
             )
-    elif (
-        limits.known_enums_only
-        and f.enum_type is not None
-        and value not in f.enum_type.values_by_number
-    ):
+    elif rule.defined is not None and value not in rule.defined:
         found.append(
-            FieldViolation(path or _path(prefix, f), f"unknown {f.enum_type.name} value {value}")
+            FieldViolation(
+                path or _path(prefix, rule.name), f"unknown {rule.enum_name} value {value}"
+            )
         )
 
 
-def _timestamp(message: Message, path: str) -> Iterator[FieldViolation]:
+def _timestamp(message: Message, path: str, found: list[FieldViolation]) -> None:
     ts = cast(Timestamp, message)
     if not TIMESTAMP_MIN_SECONDS <= ts.seconds <= TIMESTAMP_MAX_SECONDS:
-        yield FieldViolation(
-            path,
-            f"seconds {ts.seconds} is outside 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z",
+        found.append(
+            FieldViolation(
+                path,
+                f"seconds {ts.seconds} is outside 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z",
+            )
         )
     if not 0 <= ts.nanos <= NANOS_MAX:
-        yield FieldViolation(path, f"nanos {ts.nanos} is outside 0 to {NANOS_MAX}")
+        found.append(FieldViolation(path, f"nanos {ts.nanos} is outside 0 to {NANOS_MAX}"))
 
 
-def _duration(message: Message, path: str) -> Iterator[FieldViolation]:
+def _duration(message: Message, path: str, found: list[FieldViolation]) -> None:
     d = cast(Duration, message)
     seconds, nanos = d.seconds, d.nanos
     if not -DURATION_MAX_SECONDS <= seconds <= DURATION_MAX_SECONDS:
-        yield FieldViolation(path, f"seconds {seconds} is outside ±{DURATION_MAX_SECONDS}")
+        found.append(FieldViolation(path, f"seconds {seconds} is outside ±{DURATION_MAX_SECONDS}"))
     if not -NANOS_MAX <= nanos <= NANOS_MAX:
-        yield FieldViolation(path, f"nanos {nanos} is outside ±{NANOS_MAX}")
+        found.append(FieldViolation(path, f"nanos {nanos} is outside ±{NANOS_MAX}"))
     elif (seconds > 0 and nanos < 0) or (seconds < 0 and nanos > 0):
-        yield FieldViolation(path, "seconds and nanos have different signs")
+        found.append(FieldViolation(path, "seconds and nanos have different signs"))
+
+
+_SPECIAL: Mapping[str, _RangeCheck] = {
+    "google.protobuf.Timestamp": _timestamp,
+    "google.protobuf.Duration": _duration,
+}

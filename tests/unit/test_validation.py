@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import uuid
+
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.struct_pb2 import Struct, Value
 from google.protobuf.timestamp_pb2 import Timestamp
 from trainvite.catalog.v1 import catalog_pb2
 from trainvite.common.v1 import common_pb2
+from trainvite.events.v1 import events_pb2
 from trainvite.personalizer.v1 import personalizer_pb2
 
 from services.common.validation import (
     DEFAULT_MAX_STRING_CHARS,
+    EVENT_LIMITS,
     TIMESTAMP_MAX_SECONDS,
     TIMESTAMP_MIN_SECONDS,
     request_violations,
+    violations,
 )
 
 
@@ -90,3 +95,25 @@ def test_strings_past_the_cap_are_refused_but_documents_may_be_longer() -> None:
         )
     )
     assert fields(edited) == ["draft.content.subject"]
+
+
+def test_several_bad_fields_are_named_in_field_order() -> None:
+    # Clean strings are screened together; once one is not, each field is named in order.
+    event = events_pb2.AttendanceRecorded(
+        event_id=str(uuid.uuid4()),
+        training_session="a\x07",
+        email="b\x00@example.com",
+        kind=9,  # type: ignore[arg-type]
+        source="c\x1b",
+    )
+    found = [v.field for v in violations(event, EVENT_LIMITS)]
+    assert found == ["training_session", "email", "kind", "source"]
+
+
+def test_a_document_longer_than_the_plain_cap_passes_beside_short_fields() -> None:
+    # The screen compares the longest string with the tightest limit (64 KiB, the subject's):
+    # a 100 KiB body goes past it, and is then judged against its own 512 KiB.
+    body = "a" * 100 * 1024
+    content = common_pb2.InvitationContent(subject="Hi", text_body=body, html_body=body)
+    assert fields(content) == []
+    assert fields(common_pb2.InvitationContent(subject="\x00", text_body=body)) == ["subject"]

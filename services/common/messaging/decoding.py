@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any, TypeVar
 
+from asyncpg.pgproto.pgproto import UUID
 from google.protobuf.message import DecodeError, Message
 
 from services.common.messaging.consumer import PoisonMessage
@@ -50,7 +51,8 @@ def uuid_field(message: Message, path: str) -> uuid.UUID:
         # The canonical 36-character form only: uuid.UUID also takes braces and "urn:uuid:".
         if not isinstance(value, str) or len(value) != 36:
             raise ValueError(value)
-        return uuid.UUID(value)
+        # asyncpg's UUID is a uuid.UUID parsed in C: every event's id is read here.
+        return UUID(value)
     except ValueError as exc:
         raise PoisonMessage(f"{path}: {value!r} is not a UUID") from exc
 
@@ -73,6 +75,8 @@ def require_email(message: Message, path: str) -> str:
 
 def field_value(message: Message, path: str) -> Any:
     """The value at a dotted path such as "recipient.email"."""
+    if "." not in path:
+        return getattr(message, path)
     value: Any = message
     for part in path.split("."):
         value = getattr(value, part)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from email.message import EmailMessage
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from services.dispatcher.domain.calendar import Inviter, SessionEvent
 from services.dispatcher.domain.model import Address, Delivery
@@ -117,9 +117,8 @@ class AddressRepository(Protocol):
     async def save(self, address: Address) -> None: ...
 
 
-@dataclass(frozen=True)
-class Invited:
-    """One delivery as tracking matches facts to it."""
+class Invited(NamedTuple):
+    """One delivery as tracking matches facts to it (one for each fact a batch applies)."""
 
     invitation: str
     training_session: str
