@@ -8,8 +8,8 @@ and acks them all (the baseline); the dispatcher's tracking consumer (its decode
 PostgreSQL unit of work) applies them all, timed until the last of them has committed (then
 the table is checked to hold every one).
 
-BENCH_TRACKING_EVENTS sets N (5,000 by default); BENCH_TRACKING_ROUNDS how many rounds are
-run (3), each measuring both side by side, the median ratio reported. BENCH_PROFILE_DIR=DIR
+BENCH_TRACKING_EVENTS sets N (10,000 by default); BENCH_TRACKING_ROUNDS how many rounds are
+run (5), each measuring both side by side, the median ratio reported. BENCH_PROFILE_DIR=DIR
 runs the last round's tracking phase under pyinstrument and writes its call tree to
 DIR/tracking.txt.
 """
@@ -57,11 +57,11 @@ from tests.fakes.dispatcher import (
     build_message,
 )
 
-EVENTS = int(os.environ.get("BENCH_TRACKING_EVENTS", "5000"))
+EVENTS = int(os.environ.get("BENCH_TRACKING_EVENTS", "10000"))
 PROFILE_DIR = os.environ.get("BENCH_PROFILE_DIR", "")
 FETCH = int(os.environ.get("BENCH_TRACKING_FETCH", "200"))
 # The machine is shared: each round measures both side by side, and the median ratio is told.
-ROUNDS = int(os.environ.get("BENCH_TRACKING_ROUNDS", "3"))
+ROUNDS = int(os.environ.get("BENCH_TRACKING_ROUNDS", "5"))
 
 
 async def _store_sent(database_url: str, batch: str, session: str, count: int) -> list[str]:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
 from trainvite.common.v1 import common_pb2
 from trainvite.events.v1 import events_pb2
 
@@ -78,3 +80,20 @@ def test_tab_and_line_breaks_are_text() -> None:
 def test_an_approval_to_an_address_outside_ascii_is_poison(address: str) -> None:
     with pytest.raises(PoisonMessage, match=r"recipient\.email: .* needs SMTPUTF8"):
         subscriptions.invitation_approved(approval(address).SerializeToString())
+
+
+@pytest.mark.parametrize(
+    ("seconds", "nanos"),
+    [
+        (0, 0),
+        (1_767_225_600, 999_999_999),  # rounded toward zero, as ToDatetime does
+        (1_767_225_600, 1_500),
+        (-1, 500_000_000),
+        (-62_135_596_800, 0),  # 0001-01-01, the first moment parse accepts
+        (253_402_300_799, 999_999_999),  # 9999-12-31T23:59:59.999999999, the last
+    ],
+)
+def test_utc_time_is_protobufs_own_reading(seconds: int, nanos: int) -> None:
+    stamp = Timestamp(seconds=seconds, nanos=nanos)
+    assert decoding.utc_time(stamp) == stamp.ToDatetime(tzinfo=dt.UTC)
+    assert decoding.utc_time(stamp).tzinfo is dt.UTC

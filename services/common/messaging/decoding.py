@@ -8,6 +8,7 @@ at once instead of redelivering it for minutes.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import uuid
 from collections.abc import Iterator
@@ -15,12 +16,14 @@ from typing import Any, TypeVar
 
 from asyncpg.pgproto.pgproto import UUID
 from google.protobuf.message import DecodeError, Message
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from services.common.messaging.consumer import PoisonMessage
 from services.common.validation import EVENT_LIMITS, violations
 
 M = TypeVar("M", bound=Message)
 _SPACE = re.compile(r"\s")
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def parse(kind: type[M], data: bytes) -> M:
@@ -81,6 +84,14 @@ def field_value(message: Message, path: str) -> Any:
     for part in path.split("."):
         value = getattr(value, part)
     return value
+
+
+def utc_time(timestamp: Timestamp) -> dt.datetime:
+    """A Timestamp of an event that `parse` accepted (so within datetime's range), as an aware
+    datetime in UTC to the microsecond: Timestamp.ToDatetime without its range check and time
+    zone conversion, which cost a consumer reading thousands of events a second as much as the
+    rest of an event's fields."""
+    return _EPOCH + dt.timedelta(0, timestamp.seconds, timestamp.nanos // 1000)
 
 
 def problems(message: Message) -> Iterator[str]:

@@ -41,15 +41,19 @@ _REGISTRATION_STATES = {
 
 def _common(
     event: events_pb2.AttendanceRecorded | events_pb2.RegistrationChanged,
-) -> tuple[dt.datetime, str, str]:
-    """When it happened, the session and the (lower-case) address, or PoisonMessage."""
-    decoding.require(event, "training_session")
+) -> tuple[dt.datetime, str, str, str]:
+    """When it happened, the session, the (lower-case) address and the invitation named (or
+    ""), or PoisonMessage. Each field is read once: reading one builds it anew."""
+    session = event.training_session
+    if not session:
+        raise PoisonMessage("training_session: is required")
     if not event.HasField("occur_time"):
         raise PoisonMessage("occur_time: is required")
     email = decoding.require_email(event, "email").strip().lower()
-    if event.invitation and not names.is_draft(event.invitation):
-        raise PoisonMessage(f"invitation: {event.invitation[:160]!r} is not an invitation's name")
-    return event.occur_time.ToDatetime(tzinfo=dt.UTC), event.training_session, email
+    invitation = event.invitation
+    if invitation and not names.is_draft(invitation):
+        raise PoisonMessage(f"invitation: {invitation[:160]!r} is not an invitation's name")
+    return decoding.utc_time(event.occur_time), session, email, invitation
 
 
 def attendance_fact(data: bytes) -> TrackingFact:
@@ -58,17 +62,18 @@ def attendance_fact(data: bytes) -> TrackingFact:
     kind = _ATTENDANCE_KINDS.get(event.kind)
     if kind is None:
         raise PoisonMessage(f"kind: is required, not {events_pb2.AttendanceKind.Name(event.kind)}")
-    if event.minutes_attended < 0:
-        raise PoisonMessage(f"minutes_attended: {event.minutes_attended} is below zero")
-    occurred_at, session, email = _common(event)
+    minutes = event.minutes_attended
+    if minutes < 0:
+        raise PoisonMessage(f"minutes_attended: {minutes} is below zero")
+    occurred_at, session, email, invitation = _common(event)
     return TrackingFact(
         event_id=event_id,
         occurred_at=occurred_at,
         training_session=session,
         email=email,
         kind=kind,
-        invitation=event.invitation,
-        minutes_attended=event.minutes_attended if kind == "attended" else 0,
+        invitation=invitation,
+        minutes_attended=minutes if kind == "attended" else 0,
         source=event.source,
     )
 
@@ -82,14 +87,14 @@ def registration_fact(data: bytes) -> TrackingFact:
         raise PoisonMessage(f"state: is required, not {state}")
     if event.waitlist_position < 0:
         raise PoisonMessage(f"waitlist_position: {event.waitlist_position} is below zero")
-    occurred_at, session, email = _common(event)
+    occurred_at, session, email, invitation = _common(event)
     return TrackingFact(
         event_id=event_id,
         occurred_at=occurred_at,
         training_session=session,
         email=email,
         kind=kind,
-        invitation=event.invitation,
+        invitation=invitation,
         waitlist_position=event.waitlist_position if kind == "waitlisted" else 0,
         source="catalog",
     )
