@@ -267,12 +267,17 @@ class FakeAttendanceRepository(Repository):
         return any(a.kind == "ended" for a in await self.activities(session_id))
 
     async def sheet(self, session_id: uuid.UUID) -> SessionAttendance:
-        published = {
-            event_id
-            for event_id, (sid, _) in self._store.attendance_results.items()
+        mine = {
+            event_id: recorded
+            for event_id, (sid, recorded) in self._store.attendance_results.items()
             if sid == session_id
         }
-        return self.seen(SessionAttendance(session_id, session_name(session_id), published))
+        stamps = [r.occur_time for r in mine.values() if r.result.kind != "registered"]
+        return self.seen(
+            SessionAttendance(
+                session_id, session_name(session_id), set(mine), max(stamps, default=None)
+            )
+        )
 
     async def save(self, sheet: SessionAttendance) -> None:
         self.seen(sheet)

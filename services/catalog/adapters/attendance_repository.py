@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-from services.catalog.domain.attendance import SessionAttendance, WebinarActivity
+from services.catalog.domain.attendance import REGISTERED, SessionAttendance, WebinarActivity
 from services.catalog.domain.names import session_name
 from services.common.db import Connection
 from services.common.unit_of_work import Repository
@@ -68,22 +68,28 @@ class PostgresAttendanceRepository(Repository):
         return ended
 
     async def sheet(self, session_id: uuid.UUID) -> SessionAttendance:
-        ids = await self._conn.fetch(
-            "SELECT event_id FROM attendance_results WHERE occurrence_id = $1", session_id
+        rows = await self._conn.fetch(
+            "SELECT event_id, kind, recorded_at FROM attendance_results WHERE occurrence_id = $1",
+            session_id,
         )
+        stamps = [r["recorded_at"] for r in rows if r["kind"] != REGISTERED]
         return self.seen(
             SessionAttendance(
-                session_id, session_name(session_id), published={r["event_id"] for r in ids}
+                session_id,
+                session_name(session_id),
+                published={r["event_id"] for r in rows},
+                last_stamp=max(stamps, default=None),
             )
         )
 
     async def save(self, sheet: SessionAttendance) -> None:
         self.seen(sheet)
+        # recorded_at is the time each result was published with (see SessionAttendance).
         await self._conn.executemany(
             """
             INSERT INTO attendance_results (event_id, occurrence_id, email, kind,
-                minutes_attended, source)
-            VALUES ($1, $2, $3, $4, $5, $6)
+                minutes_attended, source, recorded_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7)
             ON CONFLICT (event_id) DO NOTHING
             """,
             [
@@ -94,6 +100,7 @@ class PostgresAttendanceRepository(Repository):
                     r.result.kind,
                     r.result.minutes,
                     r.source,
+                    r.occur_time,
                 )
                 for r in sheet.new
             ],

@@ -187,6 +187,12 @@ class RecordedResult:
     event_id: uuid.UUID
     result: AttendanceResult
     source: str
+    # The AttendanceRecorded's time: see SessionAttendance.publish.
+    occur_time: dt.datetime
+
+
+# Two results of one session are never stamped alike: the later is at least this much later.
+_STAMP_STEP = dt.timedelta(microseconds=1)
 
 
 @dataclass(eq=False)
@@ -197,6 +203,8 @@ class SessionAttendance(Aggregate):
     occurrence_id: uuid.UUID
     training_session: str
     published: set[uuid.UUID] = field(default_factory=set)
+    # The time the session's latest attended or no-show result was stamped with.
+    last_stamp: dt.datetime | None = None
     new: list[RecordedResult] = field(default_factory=list)
 
     def publish(
@@ -204,16 +212,30 @@ class SessionAttendance(Aggregate):
         results: Iterable[AttendanceResult],
         source: str,
         invitations: Mapping[str, str],
-        occur_time: dt.datetime | None = None,
+        now: dt.datetime,
+        registered_at: dt.datetime | None = None,
     ) -> list[RecordedResult]:
-        """Record each result not published before; what was new."""
+        """Record each result not published before; what was new.
+
+        A registration carries when it happened (`registered_at`, the webinar tool's time, else
+        `now`): it is ordered against the person's other registration changes. An attended or
+        no-show result carries when it was worked out, later than every result of the session
+        before it whatever the clock of the replica at work: a result worked out again from
+        more activity (a leave heard after the end) supersedes the earlier one wherever they
+        are applied and in whatever order they arrive.
+        """
         recorded: list[RecordedResult] = []
+        stamp = now if self.last_stamp is None else max(now, self.last_stamp + _STAMP_STEP)
         for result in results:
             event_id = result.event_id(self.training_session)
             if event_id in self.published:
                 continue
             self.published.add(event_id)
-            entry = RecordedResult(event_id, result, source)
+            if result.kind == REGISTERED:
+                occur_time = registered_at or now
+            else:
+                occur_time = self.last_stamp = stamp
+            entry = RecordedResult(event_id, result, source, occur_time)
             recorded.append(entry)
             self.record(
                 AttendanceRecorded(

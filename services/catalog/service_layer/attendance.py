@@ -4,6 +4,7 @@ attendance consumer then moves the registrations, like every other attendance fa
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -45,13 +46,15 @@ async def publish_results(
     results: Iterable[AttendanceResult],
     source: str,
     registrations: Iterable[Registration],
+    now: dt.datetime,
     activity: WebinarActivity | None = None,
 ) -> list[RecordedResult]:
     """Record the results not published before for the session (with each person's
     invitation when their registration has one); what was new."""
     sheet = await uow.attendance.sheet(scheduled.session.id)
     invitations = {r.email: r.invitation for r in registrations if r.invitation}
-    new = sheet.publish(results, source, invitations, activity.occur_time if activity else None)
+    registered_at = activity.occur_time if activity else None
+    new = sheet.publish(results, source, invitations, now, registered_at)
     await uow.attendance.save(sheet)
     return new
 
@@ -89,7 +92,7 @@ async def record_webinar_activity(deps: Dependencies, activity: WebinarActivity)
                 activities = await uow.attendance.activities(session_id)
                 results += webinar_results(activities, expected)
             await publish_results(
-                uow, scheduled, results, activity.source, registrations, activity=activity
+                uow, scheduled, results, activity.source, registrations, now, activity
             )
         await uow.commit()
     return True
@@ -141,7 +144,7 @@ async def import_report(
             )
         read = read_report(report, ZoneInfo(scheduled.session.time_zone))
         registrations = await uow.registrations.of_session(session_id)
-        await publish_results(uow, scheduled, read.results, tool, registrations)
+        await publish_results(uow, scheduled, read.results, tool, registrations, now)
         await uow.commit()
     attended = sum(r.kind == ATTENDED for r in read.results)
     return ImportedReport(attended, len(read.results) - attended, read.skipped)

@@ -41,11 +41,14 @@ FROM (
 """
 
 _SAVE = """
-INSERT INTO tracking (invitation, stage, waitlist_position, minutes_attended, updated_at)
-SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::int[], $5::timestamptz[])
+INSERT INTO tracking (invitation, stage, waitlist_position, minutes_attended, updated_at,
+                      minutes_at)
+SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::int[], $5::timestamptz[],
+                     $6::timestamptz[])
 ON CONFLICT (invitation) DO UPDATE
     SET stage = excluded.stage, waitlist_position = excluded.waitlist_position,
-        minutes_attended = excluded.minutes_attended, updated_at = excluded.updated_at
+        minutes_attended = excluded.minutes_attended, updated_at = excluded.updated_at,
+        minutes_at = excluded.minutes_at
 """
 
 _STATUS = """
@@ -89,7 +92,7 @@ class PostgresTrackingRepository(Repository):
     async def get_many(self, invitations: list[str]) -> dict[str, Tracking]:
         rows = await self._conn.fetch(
             """
-            SELECT invitation, stage, waitlist_position, minutes_attended, updated_at
+            SELECT invitation, stage, waitlist_position, minutes_attended, updated_at, minutes_at
             FROM tracking WHERE invitation = ANY($1::text[])
             """,
             invitations,
@@ -101,6 +104,7 @@ class PostgresTrackingRepository(Repository):
                 r["waitlist_position"],
                 r["minutes_attended"],
                 r["updated_at"],
+                r["minutes_at"],
             )
             for r in rows
         }
@@ -116,6 +120,7 @@ class PostgresTrackingRepository(Repository):
             [t.waitlist_position for t in kept],
             [t.minutes_attended for t in kept],
             [t.updated_at for t in kept],
+            [t.minutes_at for t in kept],
         )
 
     async def of_batch(self, batch: str) -> list[tuple[str, InvitationStatus]]:

@@ -5,9 +5,12 @@ An invitation's stage only moves forward. The catalog's rules decide a registrat
 state (`services.common.attendance.registration_transition`: a late "registered" does not undo
 "attended", "no_show" does not undo "attended"); the dispatcher adds the waitlist in front of
 them, left by a seat, a cancellation or the session itself. Facts arrive out of order, twice,
-or replayed: each is applied once (by event id), minutes attended keep the highest reported,
-and a registration-state fact older than the newest one heard of the invitation (by the time it
-happened) is stale and changes nothing, so any order of the same facts ends in the same state.
+or replayed: each is applied once (by event id), and a registration-state fact older than the
+newest one heard of the invitation (by the time it happened) is stale and changes nothing.
+Minutes attended are those of the newest "attended" result (by its time; of two at the same
+time, the higher): the catalog stamps each result with when it worked it out, so a result
+worked out again from more of the webinar's activity (a leave heard after the end) replaces the
+one before. Any order of the same facts ends in the same state.
 """
 
 from __future__ import annotations
@@ -70,6 +73,8 @@ class Tracking:
     minutes_attended: int = 0
     # When the newest fact applied to it happened.
     updated_at: dt.datetime | None = None
+    # When the "attended" result that gave `minutes_attended` was worked out.
+    minutes_at: dt.datetime | None = None
 
     def apply(self, fact: TrackingFact) -> bool:
         """Take one fact; True when anything changed."""
@@ -84,14 +89,26 @@ class Tracking:
                 self.waitlist_position = fact.waitlist_position
         else:
             self.waitlist_position = 0
-        if fact.kind == "attended":
-            self.minutes_attended = max(self.minutes_attended, fact.minutes_attended)
+        if fact.kind == "attended" and self._supersedes_minutes(fact):
+            self.minutes_attended = fact.minutes_attended
+            self.minutes_at = fact.occurred_at
         if self.updated_at is None or fact.occurred_at > self.updated_at:
             self.updated_at = fact.occurred_at
         return before != self._state()
 
-    def _state(self) -> tuple[Stage | None, int, int, dt.datetime | None]:
-        return (self.stage, self.waitlist_position, self.minutes_attended, self.updated_at)
+    def _supersedes_minutes(self, fact: TrackingFact) -> bool:
+        if self.minutes_at is None or fact.occurred_at > self.minutes_at:
+            return True
+        return fact.occurred_at == self.minutes_at and fact.minutes_attended > self.minutes_attended
+
+    def _state(self) -> tuple[object, ...]:
+        return (
+            self.stage,
+            self.waitlist_position,
+            self.minutes_attended,
+            self.updated_at,
+            self.minutes_at,
+        )
 
 
 def next_stage(current: Stage | None, kind: str) -> Stage | None:

@@ -210,6 +210,16 @@ async def test_late_activity_recomputes_and_publishes_only_a_changed_result(
     ]
     ids = [e.event_id for e in store.published]
     assert len(set(ids)) == len(ids)
+    # Each result is stamped later than the session's results before it, even by a clock that
+    # stood still: Ana's 40 minutes supersede her 60 wherever the two meet, in either order.
+    # Bo's registration keeps the time it happened.
+    first, registered, no_show, again = [
+        e.occur_time for e in store.published if isinstance(e, AttendanceRecorded)
+    ]
+    assert first == NOW
+    assert no_show == NOW + dt.timedelta(microseconds=1)
+    assert again == NOW + dt.timedelta(microseconds=2)
+    assert registered == act(REGISTERED, -5, BO).occur_time
 
 
 async def test_a_registration_is_published_at_once_even_before_the_session(

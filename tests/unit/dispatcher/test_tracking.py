@@ -80,11 +80,18 @@ def test_a_late_registration_does_not_undo_attended() -> None:
         next_stage(None, "joined")
 
 
-def test_minutes_keep_the_highest_reported() -> None:
-    t = final([fact("attended", minutes=30, at=60), fact("attended", minutes=55, at=90)])
-    assert t.minutes_attended == 55
-    t = final([fact("attended", minutes=55, at=90), fact("attended", minutes=30, at=60)])
-    assert t.minutes_attended == 55
+def test_minutes_follow_the_newest_result_in_any_order() -> None:
+    # A result worked out again from more activity (a leave heard after the end) replaces the
+    # one before, lower or higher, whichever arrives first.
+    earlier, later = fact("attended", minutes=90, at=95), fact("attended", minutes=60, at=97)
+    assert final([earlier, later]).minutes_attended == 60
+    assert final([later, earlier]).minutes_attended == 60
+    growing = [fact("attended", minutes=30, at=60), fact("attended", minutes=55, at=90)]
+    assert final(growing).minutes_attended == 55
+    assert final(growing[::-1]).minutes_attended == 55
+    # Of two results stamped alike, the higher.
+    tied = [fact("attended", minutes=20, at=90), fact("attended", minutes=45, at=90)]
+    assert final(tied).minutes_attended == final(tied[::-1]).minutes_attended == 45
 
 
 def test_the_waitlist_position_follows_the_newest_fact_and_ends_with_a_seat() -> None:
@@ -103,6 +110,7 @@ def test_the_waitlist_position_follows_the_newest_fact_and_ends_with_a_seat() ->
         [("registered", 0, 0, 1), ("cancelled", 0, 0, 2), ("registered", 0, 0, 3)],
         [("registered", 0, 0, 1), ("no_show", 0, 0, 90), ("attended", 0, 12, 95)],
         [("registered", 0, 0, 1), ("attended", 0, 20, 60), ("attended", 0, 45, 70)],
+        [("registered", 0, 0, 1), ("attended", 0, 90, 95), ("attended", 0, 60, 97)],
         [("waitlisted", 4, 0, 1), ("waitlisted", 2, 0, 2), ("cancelled", 0, 0, 3)],
     ],
 )
