@@ -164,6 +164,7 @@ class Topology:
             self.dispatcher_attendance,
             self.dispatcher_registrations,
             self.dispatcher_calendar,
+            self.dispatcher_calendar_sessions,
             self.catalog_registrations,
             self.catalog_webinar_activity,
             self.personalizer_session_changes,
@@ -212,6 +213,17 @@ class Topology:
             durable="dispatcher-calendar",
             filter_subject=self.registration_changed,
             events=(self._event(self.registration_changed, "RegistrationChanged"),),
+        )
+
+    @property
+    def dispatcher_calendar_sessions(self) -> ConsumerSpec:
+        """The dispatcher moves the session's events in the CSMs' calendars when the session is
+        rescheduled or cancelled."""
+        return ConsumerSpec(
+            stream=self.catalog_stream,
+            durable="dispatcher-calendar-sessions",
+            filter_subject=self.session_changed,
+            events=(self._event(self.session_changed, "TrainingSessionChanged"),),
         )
 
     @property
