@@ -86,11 +86,16 @@ async def record_webinar_activity(deps: Dependencies, activity: WebinarActivity)
         # for each of them would cost the square of a large webinar's activity.
         ended = activity.kind == ENDED or await uow.attendance.has_ended(session_id)
         if results or ended:
-            registrations = await uow.registrations.of_session(session_id)
             if ended:
+                registrations = await uow.registrations.of_session(session_id)
                 expected = [r.email for r in registrations if r.state in _EXPECTED]
                 activities = await uow.attendance.activities(session_id)
                 results += webinar_results(activities, expected)
+            else:
+                # A registration before the end needs only that person's invitation: reading
+                # everyone's would cost a large webinar's registrations the square of them.
+                mine = await uow.registrations.get(session_id, activity.email)
+                registrations = [mine] if mine is not None else []
             await publish_results(
                 uow, scheduled, results, activity.source, registrations, now, activity
             )

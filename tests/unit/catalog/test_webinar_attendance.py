@@ -225,10 +225,15 @@ async def test_late_activity_recomputes_and_publishes_only_a_changed_result(
 async def test_a_registration_is_published_at_once_even_before_the_session(
     store: CatalogStore,
 ) -> None:
-    _session(store, start=NOW + dt.timedelta(days=3))
+    session_id = _session(store, start=NOW + dt.timedelta(days=3))
+    store.registrations[(session_id, ANA)] = Registration(
+        session_id, ANA, "registered", invitation=DRAFT
+    )
     deps = _deps(store)
     assert await record_webinar_activity(deps, act(REGISTERED, -60, BO))
-    assert _published(store) == [(BO, REGISTERED, 0, "")]
+    # Ana registered through her invitation: the tool's registration names it.
+    assert await record_webinar_activity(deps, act(REGISTERED, -50, ANA))
+    assert _published(store) == [(BO, REGISTERED, 0, ""), (ANA, REGISTERED, 0, DRAFT)]
 
 
 async def test_unknown_webinar_and_impossible_activity_are_refused_and_change_nothing(
