@@ -1,13 +1,14 @@
 """A fake Google Calendar API v3 on loopback, speaking the REST paths the real client calls.
 
 `events.insert` (POST .../calendars/{calendarId}/events: 409 when the id exists),
-`events.get` (GET .../events/{eventId}) and `events.patch` (PATCH .../events/{eventId}, 412 when
-If-Match names an etag the event no longer has), each event with an etag that changes with
-every write; the token endpoint of a service account's JWT bearer grant. Each bearer token is
-one user ("primary" is that user's calendar): the token endpoint issues the impersonated
-user's address as the token, so a test sees as whom each call was made. Misbehaviours a test
-can switch on: every call refused with a status, and another writer changing the event just
-after we read it. Every request is recorded.
+`events.get` (GET .../events/{eventId}), `events.patch` (PATCH .../events/{eventId}, 412 when
+If-Match names an etag the event no longer has) and `events.delete` (DELETE .../events/{eventId}:
+the event kept with status "cancelled", as Google keeps it; 410 when deleted already), each event
+with an etag that changes with every write; the token endpoint of a service account's JWT
+bearer grant. Each bearer token is one user ("primary" is that user's calendar): the token
+endpoint issues the impersonated user's address as the token, so a test sees as whom each call
+was made. Misbehaviours a test can switch on: every call refused with a status, and another
+writer changing the event just after we read it. Every request is recorded.
 """
 
 from __future__ import annotations
@@ -157,6 +158,8 @@ class FakeCalendar:
                     self._get(user, event_id)
                 elif method == "PATCH" and event_id:
                     self._patch(user, event_id, body, request.if_match)
+                elif method == "DELETE" and event_id:
+                    self._delete(user, event_id)
                 else:
                     self._error(405, "methodNotAllowed")
 
@@ -168,6 +171,9 @@ class FakeCalendar:
 
             def do_PATCH(self) -> None:  # noqa: N802 - http.server calls do_<METHOD>
                 self._route("PATCH")
+
+            def do_DELETE(self) -> None:  # noqa: N802 - http.server calls do_<METHOD>
+                self._route("DELETE")
 
             def _insert(self, user: str, body: dict[str, Any]) -> None:
                 event_id = str(body.get("id", ""))
@@ -218,6 +224,22 @@ class FakeCalendar:
                     self._error(status, "notFound" if status == 404 else "conditionNotMet")
                 else:
                     self._reply(200, answer)
+
+            def _delete(self, user: str, event_id: str) -> None:
+                with fake._lock:
+                    stored = fake.events.get((user, event_id))
+                    status = 204
+                    if stored is None:
+                        status = 404
+                    elif stored.get("status") == "cancelled":
+                        status = 410
+                    else:
+                        stored["status"] = "cancelled"
+                        stored["etag"] = fake._new_etag()
+                if status == 204:
+                    self._no_content()
+                else:
+                    self._error(status, "notFound" if status == 404 else "deleted")
 
             def _token(self, data: bytes) -> None:
                 """OAuth 2.0 JWT bearer grant (RFC 7523), as a service account with domain-wide

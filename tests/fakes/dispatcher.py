@@ -601,7 +601,8 @@ class FakeCalendar:
     def __init__(self) -> None:
         self.entries: dict[tuple[str, str], CalendarEntry] = {}
         self.failures: list[Exception] = []
-        # (add or remove, organizer, event id, email) of every call that got through.
+        # (add, remove, move or cancel; organizer; event id; email, or "" for the whole
+        # event) of every call that got through.
         self.calls: list[tuple[str, str, str, str]] = []
         self.writes = 0
 
@@ -639,6 +640,26 @@ class FakeCalendar:
         self.writes += 1
         return True
 
+    async def move_event(self, organizer: str, event: SessionEvent) -> bool:
+        self._fail()
+        self.calls.append(("move", organizer, event.event_id, ""))
+        entry = self.entries.get((organizer, event.event_id))
+        if entry is None or entry.event.cancelled:
+            return False
+        entry.event = event
+        self.writes += 1
+        return True
+
+    async def cancel_event(self, organizer: str, event_id: str) -> bool:
+        self._fail()
+        self.calls.append(("cancel", organizer, event_id, ""))
+        entry = self.entries.get((organizer, event_id))
+        if entry is None or entry.event.cancelled:
+            return False
+        entry.event = dataclasses.replace(entry.event, cancelled=True)
+        self.writes += 1
+        return True
+
 
 class FakeSessions:
     """The catalog's sessions, as their calendar events."""
@@ -666,6 +687,17 @@ class FakeInviters:
             if a.invitation == invitation:
                 return Inviter(a.sender_email, a.training_session)
         return None
+
+    async def organizers(self, training_session: str) -> list[str]:
+        # One address per mailbox, the first in order, as DISTINCT ON keeps it.
+        kept: dict[str, str] = {}
+        for mailbox, sender in sorted(
+            (a.sender_email.lower(), a.sender_email)
+            for a in (row.delivery.approved for row in self._store.rows.values())
+            if a.training_session == training_session and a.purpose is MessagePurpose.INVITATION
+        ):
+            kept.setdefault(mailbox, sender)
+        return list(kept.values())
 
 
 @dataclass

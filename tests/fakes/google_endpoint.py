@@ -52,6 +52,12 @@ class GoogleApiHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def _no_content(self) -> None:
+        """204, as Google answers a delete."""
+        self.send_response(204)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
     def _error(self, status: int, reason: str, headers: dict[str, str] | None = None) -> None:
         error = {
             "code": status,

@@ -1,11 +1,13 @@
 """Calendar sync through the real google-api-python-client to a fake Google Calendar on loopback,
 with the catalog and the dispatcher serving on real PostgreSQL and NATS: registrations published
-on the catalog stream put people on the session's event in the inviting CSM's calendar."""
+on the catalog stream put people on the session's event in the inviting CSM's calendar, and the
+event moves with the session the catalog reschedules, and is cancelled with it."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 import uuid
 from collections.abc import AsyncIterator
@@ -16,6 +18,7 @@ from typing import Any
 import asyncpg
 import nats
 import pytest
+from google.protobuf.field_mask_pb2 import FieldMask
 from nats.js import JetStreamContext
 from trainvite.catalog.v1 import catalog_pb2
 from trainvite.events.v1 import events_pb2
@@ -31,7 +34,7 @@ from services.dispatcher.settings import DispatcherSettings
 from tests.fakes.calendar import Behaviour, FakeCalendar
 from tests.fakes.gmail import service_account_file
 from tests.helpers import Clients, clients, free_port, wait_until_serving
-from tests.integration.catalog_data import analytics_session
+from tests.integration.catalog_data import analytics_session, ts
 from tests.integration.event_checks import DeadLetters, approval, now_ts, publish, settled
 from tests.waiting import NotYet, wait_for
 
@@ -311,6 +314,84 @@ async def test_with_calendar_sync_off_registrations_call_nothing(stack_with: Any
     assert fake.scopes == {}
 
 
+def event_times(fake: FakeCalendar, s: Stack) -> tuple[dt.datetime, dt.datetime] | None:
+    """Where the event in Alex's calendar starts and ends; None while there is none."""
+    event = fake.event(CSM, s.event_id)
+    if event is None:
+        return None
+    return (
+        dt.datetime.fromisoformat(event["start"]["dateTime"]),
+        dt.datetime.fromisoformat(event["end"]["dateTime"]),
+    )
+
+
+async def test_the_event_moves_with_its_session_and_is_cancelled_with_it(
+    stack_with: Any,
+) -> None:
+    s, fake = await stack_with()
+    ada = "ada@northwind.example"
+    await s.registration(ada, await s.invite(ada))
+    await attendees_become(fake, s, [ada], "Ada on the session's event")
+    start = s.session.start_time.ToDatetime(tzinfo=dt.UTC)
+    length = s.session.duration.ToTimedelta()
+    assert event_times(fake, s) == (start, start + length)
+
+    # The catalog moves the session two hours later and publishes TrainingSessionChanged.
+    later = start + dt.timedelta(hours=2)
+    await s.clients.catalog.UpdateTrainingSession(
+        catalog_pb2.UpdateTrainingSessionRequest(
+            training_session=catalog_pb2.TrainingSession(name=s.session.name, start_time=ts(later)),
+            update_mask=FieldMask(paths=["start_time"]),
+        ),
+        metadata=s.clients.editor,
+    )
+
+    def moved() -> bool | NotYet:
+        times = event_times(fake, s)
+        return True if times == (later, later + length) else NotYet(times)
+
+    await wait_for(moved, "the event two hours later", timeout=20)
+    [patch] = fake.requests_of("PATCH")
+    assert patch.user == CSM
+    assert patch.query["sendUpdates"] == ["none"]
+    assert patch.body["start"]["timeZone"] == s.session.time_zone
+    assert patch.body["summary"] == s.session.title
+    assert "attendees" not in patch.body  # the people on it stay as they are
+    assert fake.attendees(CSM, s.event_id) == [ada]
+    await settled(s.js, s.topology.dispatcher_calendar_sessions, published=1)
+
+    # The catalog cancels the session: the event is cancelled (deleted, as Google keeps it).
+    await s.clients.catalog.CancelTrainingSession(
+        catalog_pb2.CancelTrainingSessionRequest(name=s.session.name, reason="presenter ill"),
+        metadata=s.clients.editor,
+    )
+
+    def cancelled() -> bool | NotYet:
+        status = (fake.event(CSM, s.event_id) or {}).get("status")
+        return True if status == "cancelled" else NotYet(status)
+
+    await wait_for(cancelled, "the event cancelled", timeout=20)
+    [delete] = fake.requests_of("DELETE")
+    assert delete.user == CSM and delete.event_id == s.event_id
+    assert delete.query["sendUpdates"] == ["none"]
+    await settled(s.js, s.topology.dispatcher_calendar_sessions, published=2)
+    letters = DeadLetters(s.js, s.topology, s.topology.dispatcher_calendar_sessions.durable)
+    assert await letters.within(0.5) == []
+    await letters.close()
+
+
+async def test_with_calendar_sync_off_session_changes_call_nothing(stack_with: Any) -> None:
+    s, fake = await stack_with(enabled=False)
+    await s.invite("ada@northwind.example")
+    await s.clients.catalog.CancelTrainingSession(
+        catalog_pb2.CancelTrainingSessionRequest(name=s.session.name, reason="presenter ill"),
+        metadata=s.clients.editor,
+    )
+    info = await settled(s.js, s.topology.dispatcher_calendar_sessions, published=1)
+    assert info.redelivered == 0
+    assert fake.requests == []
+
+
 def adapter_event() -> SessionEvent:
     return SessionEvent.of_session(
         f"training-sessions/{uuid.uuid4()}",
@@ -355,3 +436,29 @@ async def test_the_last_person_off_leaves_an_event_with_nobody_on_it(tmp_path: P
         assert fake.event(CSM, event.event_id) is not None
         assert fake.attendees(CSM, event.event_id) == []
         assert [r.method for r in fake.requests_of("PATCH", "POST")] == ["POST", "POST", "PATCH"]
+
+
+async def test_a_calendar_without_the_event_is_neither_moved_nor_cancelled(
+    tmp_path: Path,
+) -> None:
+    """The adapter alone: Google's 404 for an event never created there and its 410 for one
+    deleted already change nothing; a move keeps the attendees."""
+    with FakeCalendar() as fake:
+        key = service_account_file(tmp_path / "sa.json", fake.url + "token")
+        calendar = GoogleCalendar(service_account_file=key, api_endpoint=fake.api_endpoint)
+        event = adapter_event()
+        assert not await calendar.move_event(CSM, event)
+        assert not await calendar.cancel_event(CSM, event.event_id)
+        assert await calendar.add_attendee(CSM, event, "ada@northwind.example")
+        later = dataclasses.replace(
+            event, start=event.start + dt.timedelta(hours=2), end=event.end + dt.timedelta(hours=2)
+        )
+        assert await calendar.move_event(CSM, later)
+        stored = fake.event(CSM, event.event_id)
+        assert stored is not None
+        assert dt.datetime.fromisoformat(stored["start"]["dateTime"]) == later.start
+        assert fake.attendees(CSM, event.event_id) == ["ada@northwind.example"]
+        assert await calendar.cancel_event(CSM, event.event_id)
+        assert not await calendar.cancel_event(CSM, event.event_id)  # 410: deleted already
+        assert not await calendar.move_event(CSM, later)  # deleted: nothing anyone sees
+        assert fake.attendees(CSM, event.event_id) == ["ada@northwind.example"]

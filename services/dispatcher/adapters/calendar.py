@@ -14,6 +14,13 @@ and Google refuses a second insert of an id (409), which then falls back to read
 sendUpdates is "none" on every write: the person already has trainvite's confirmation, sent
 from the CSM's mailbox with the calendar entry (.ics) after the CSM's approval; an invitation
 from Google on top would be a second, unapproved email, mailed even to a suppressed address.
+The same holds when the session moves or is cancelled: the invitees hear of it from the
+notice the CSM approves, with its own calendar entry.
+
+A session's move patches only the fields the session decides (time, title, description, join
+URL), so it needs no If-Match: attendees and whatever else the CSM edited stay as they are. A
+cancelled session's event is deleted (events.delete, which Google documents for telling the
+guests of a cancellation; Google keeps the event with status "cancelled").
 """
 
 from __future__ import annotations
@@ -81,7 +88,8 @@ def classify(error: HttpError, organizer: str) -> Exception:
 
 
 class GoogleCalendar:
-    """Adds and removes attendees of a session's event in the organizer's primary calendar."""
+    """Adds and removes attendees of a session's event in the organizer's primary calendar,
+    and moves or cancels the event with its session."""
 
     def __init__(
         self,
@@ -108,6 +116,30 @@ class GoogleCalendar:
 
     async def remove_attendee(self, organizer: str, event_id: str, email: str) -> bool:
         return await asyncio.to_thread(self._remove, organizer, event_id, email)
+
+    async def move_event(self, organizer: str, event: SessionEvent) -> bool:
+        return await asyncio.to_thread(self._move, organizer, event)
+
+    async def cancel_event(self, organizer: str, event_id: str) -> bool:
+        return await asyncio.to_thread(self._cancel, organizer, event_id)
+
+    def _move(self, organizer: str, event: SessionEvent) -> bool:
+        request = self._events(organizer).patch(
+            calendarId=CALENDAR_ID,
+            eventId=event.event_id,
+            body=_session_fields(event),
+            sendUpdates=SEND_UPDATES,
+        )
+        patched = _execute(request, organizer, missing_ok=True)
+        # A deleted event takes the patch and stays deleted: nothing moved that anyone sees.
+        return patched is not None and patched.get("status") != "cancelled"
+
+    def _cancel(self, organizer: str, event_id: str) -> bool:
+        request = self._events(organizer).delete(
+            calendarId=CALENDAR_ID, eventId=event_id, sendUpdates=SEND_UPDATES
+        )
+        # 410 for an event deleted already, 404 for one never created in this calendar.
+        return _execute(request, organizer, missing_ok=True) is not None
 
     def _add(self, organizer: str, event: SessionEvent, email: str) -> bool:
         events = self._events(organizer)
@@ -184,19 +216,26 @@ def _attendee(email: str) -> dict[str, Any]:
     return {"email": email, "responseStatus": "accepted"}
 
 
-def _new_event(event: SessionEvent, email: str) -> dict[str, Any]:
+def _session_fields(event: SessionEvent) -> dict[str, Any]:
+    """What the session decides of its event: written on creation, and again on every move."""
     return {
-        "id": event.event_id,
         "summary": event.title,
         "description": event.description,
         "location": event.location,
         "start": {"dateTime": event.start.isoformat(), "timeZone": event.time_zone},
         "end": {"dateTime": event.end.isoformat(), "timeZone": event.time_zone},
+        "extendedProperties": {"private": {"trainviteSession": event.training_session}},
+    }
+
+
+def _new_event(event: SessionEvent, email: str) -> dict[str, Any]:
+    return {
+        "id": event.event_id,
+        **_session_fields(event),
         "attendees": [_attendee(email)],
         # The attendees are people of different customers: none may see the others.
         "guestsCanSeeOtherGuests": False,
         "guestsCanInviteOthers": False,
-        "extendedProperties": {"private": {"trainviteSession": event.training_session}},
     }
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from nats.aio.msg import Msg
 from trainvite.catalog.v1 import catalog_pb2
@@ -15,12 +18,14 @@ from services.common.messaging.consumer import MessageHandler, PoisonMessage
 from services.common.messaging.inbound import Route, by_subject
 from services.common.messaging.topology import ConsumerSpec, Topology
 from services.dispatcher.domain import names
-from services.dispatcher.domain.calendar import RegistrationMoved, is_session_name
+from services.dispatcher.domain.calendar import RegistrationMoved, SessionMoved, is_session_name
 from services.dispatcher.domain.facts import InvitationApproved
 from services.dispatcher.domain.model import ApprovedInvitation, MessagePurpose
 from services.dispatcher.service_layer import calendar, invitations
 from services.dispatcher.service_layer.dependencies import Dependencies
 from services.dispatcher.service_layer.ports import CalendarRefusedError
+
+T = TypeVar("T")
 
 # UNSPECIFIED: an approval published before purposes were, when every message was an invitation.
 _PURPOSES = {
@@ -126,25 +131,77 @@ def registration_moved(data: bytes) -> RegistrationMoved:
     )
 
 
-def calendar_handler(deps: Dependencies, topology: Topology) -> MessageHandler:
-    """Registrations into the CSMs' calendars; with calendar sync off, every event is
-    acknowledged as it comes, and nothing is called."""
-    if deps.calendar_sync is None:
+_SESSION_CHANGE_KINDS = {
+    events_pb2.SESSION_CHANGE_KIND_RESCHEDULED,
+    events_pb2.SESSION_CHANGE_KIND_CANCELLED,
+    events_pb2.SESSION_CHANGE_KIND_UPDATED,
+}
 
-        async def ignore(_: Msg) -> None:
-            return None
 
-        return ignore
+def session_moved(data: bytes) -> SessionMoved:
+    """A session's change as calendar sync takes it, or PoisonMessage saying what is wrong."""
+    event, event_id = decoding.parse_event(events_pb2.TrainingSessionChanged, data)
+    if event.kind not in _SESSION_CHANGE_KINDS:
+        raise PoisonMessage(f"kind: {event.kind} is not a kind of session change")
+    session = event.training_session
+    if not is_session_name(session.name):
+        raise PoisonMessage(
+            f"training_session.name: {session.name[:120]!r} is not a session's name"
+        )
+    if not session.HasField("start_time"):
+        raise PoisonMessage("training_session.start_time: is required")
+    return SessionMoved(
+        event_id=event_id,
+        training_session=session.name,
+        start=decoding.utc_time(session.start_time),
+        time_zone=session.time_zone,
+        previous_start=(
+            decoding.utc_time(event.previous_start_time)
+            if event.HasField("previous_start_time")
+            else None
+        ),
+        previous_time_zone=event.previous_time_zone,
+        cancelled=(
+            event.kind == events_pb2.SESSION_CHANGE_KIND_CANCELLED
+            or session.state == catalog_pb2.SESSION_STATE_CANCELLED
+        ),
+    )
 
-    async def sync(move: RegistrationMoved) -> bool:
+
+def _refusals_dead_lettered(
+    apply: Callable[[T], Awaitable[bool]],
+) -> Callable[[T], Awaitable[bool]]:
+    async def applied(change: T) -> bool:
         try:
-            return await calendar.sync_registration(deps, move)
+            return await apply(change)
         except CalendarRefusedError as exc:
             # Delegation not granted, or the request refused as such: every delivery would
             # meet the same answer, so it goes to the dead letters with Google's reason.
             raise PoisonMessage(str(exc)) from exc
 
+    return applied
+
+
+async def _ignore(_: Msg) -> None:
+    return None
+
+
+def calendar_handler(deps: Dependencies, topology: Topology) -> MessageHandler:
+    """Registrations into the CSMs' calendars; with calendar sync off, every event is
+    acknowledged as it comes, and nothing is called."""
+    if deps.calendar_sync is None:
+        return _ignore
+    sync = _refusals_dead_lettered(functools.partial(calendar.sync_registration, deps))
     return by_subject({topology.registration_changed: Route(registration_moved, sync)})
+
+
+def calendar_sessions_handler(deps: Dependencies, topology: Topology) -> MessageHandler:
+    """Session changes into the CSMs' calendars (moved or cancelled events); with calendar
+    sync off, every event is acknowledged as it comes, and nothing is called."""
+    if deps.calendar_sync is None:
+        return _ignore
+    follow = _refusals_dead_lettered(functools.partial(calendar.follow_session, deps))
+    return by_subject({topology.session_changed: Route(session_moved, follow)})
 
 
 def subscriptions(
@@ -159,4 +216,5 @@ def subscriptions(
     return [
         (topology.dispatcher_invitations, approvals),
         (topology.dispatcher_calendar, calendar_handler(deps, topology)),
+        (topology.dispatcher_calendar_sessions, calendar_sessions_handler(deps, topology)),
     ]

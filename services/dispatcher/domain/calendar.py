@@ -84,6 +84,43 @@ class RegistrationMoved:
         return _CHANGES.get(self.state)
 
 
+class SessionCalendarChange(enum.Enum):
+    # The session's event takes the session's new time (and what it says as of now).
+    MOVE = "move"
+    # The session is off: so is its event.
+    CANCEL = "cancel"
+
+
+@dataclass(frozen=True)
+class SessionMoved:
+    """A change of the session itself (the catalog's TrainingSessionChanged), as the calendar
+    takes it: where the session starts now, where it started before, and whether it is off."""
+
+    event_id: uuid.UUID
+    training_session: str
+    start: dt.datetime
+    time_zone: str
+    # The start and zone before a reschedule; None and empty when the change did not say.
+    previous_start: dt.datetime | None
+    previous_time_zone: str
+    cancelled: bool
+
+    @property
+    def applied_key(self) -> uuid.UUID:
+        """The id calendar sync marks the event applied under (see RegistrationMoved)."""
+        return uuid.uuid5(self.event_id, "calendar")
+
+    @property
+    def change(self) -> SessionCalendarChange | None:
+        """What the change does to the CSMs' events; None when the session stays where it was
+        (new links, presenter or capacity: the event keeps its time)."""
+        if self.cancelled:
+            return SessionCalendarChange.CANCEL
+        started_elsewhere = self.previous_start is not None and self.previous_start != self.start
+        zone_changed = bool(self.previous_time_zone) and self.previous_time_zone != self.time_zone
+        return SessionCalendarChange.MOVE if started_elsewhere or zone_changed else None
+
+
 @dataclass(frozen=True)
 class Inviter:
     """Who sent an invitation, from its delivery: the CSM whose calendar holds the event."""

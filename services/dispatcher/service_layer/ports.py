@@ -268,6 +268,17 @@ class Calendar(Protocol):
         """Take `email` off the event; False when the person (or the event) was not there."""
         ...
 
+    async def move_event(self, organizer: str, event: SessionEvent) -> bool:
+        """Give the organizer's event the session's time and what it says as `event` has
+        them, its attendees untouched; False when the calendar has no such event (never
+        created there, or deleted)."""
+        ...
+
+    async def cancel_event(self, organizer: str, event_id: str) -> bool:
+        """Cancel (delete) the organizer's event; False when there was none, or it was
+        deleted already."""
+        ...
+
 
 class SessionSource(Protocol):
     async def session_event(self, training_session: str) -> SessionEvent:
@@ -279,4 +290,9 @@ class SessionSource(Protocol):
 class Inviters(Protocol):
     async def of(self, invitation: str) -> Inviter | None:
         """Who sent the invitation, from its delivery; None when this dispatcher never had it."""
+        ...
+
+    async def organizers(self, training_session: str) -> list[str]:
+        """The addresses that sent invitations to the session, each mailbox once: the CSMs
+        whose calendars may hold its event."""
         ...

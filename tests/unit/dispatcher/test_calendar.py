@@ -1,6 +1,8 @@
 """Calendar sync on the in-memory dispatcher: a registration through an invitation puts the
 person on the session's event in the inviting CSM's calendar, once; a cancellation takes them
-off; what the calendar refuses is dead-lettered with the reason, what may pass is retried."""
+off; the event moves with its session and is cancelled with it, in every inviting CSM's
+calendar; what the calendar refuses is dead-lettered with the reason, what may pass is
+retried."""
 
 from __future__ import annotations
 
@@ -24,13 +26,22 @@ from services.common.errors import FailedPrecondition, NotFound
 from services.common.messaging.consumer import PoisonMessage
 from services.common.messaging.topology import Topology
 from services.dispatcher.adapters.calendar import classify
-from services.dispatcher.api.subscriptions import calendar_handler, registration_moved
+from services.dispatcher.api.subscriptions import (
+    calendar_handler,
+    calendar_sessions_handler,
+    registration_moved,
+    subscriptions,
+)
+from services.dispatcher.api.subscriptions import session_moved as session_moved_from
 from services.dispatcher.domain.calendar import (
     RegistrationMoved,
+    SessionCalendarChange,
     SessionEvent,
+    SessionMoved,
     calendar_event_id,
 )
-from services.dispatcher.service_layer.calendar import sync_registration
+from services.dispatcher.domain.model import MessagePurpose
+from services.dispatcher.service_layer.calendar import follow_session, sync_registration
 from services.dispatcher.service_layer.ports import (
     CalendarRefusedError,
     CalendarUnavailableError,
@@ -375,3 +386,313 @@ def test_googles_answers_are_refusals_or_passing_failures(
     classified = classify(error, SENDER)
     assert type(classified) is kind
     assert f"{status} {reason} said so" in str(classified)
+
+
+# --------------------------------------------------------------------------------------------
+# The session moves or is cancelled
+
+JORDAN = "jordan.blake@trainvite.dev"
+LATER = START + dt.timedelta(hours=2)
+
+
+def session_moved(
+    start: dt.datetime = LATER,
+    previous_start: dt.datetime | None = START,
+    cancelled: bool = False,
+) -> SessionMoved:
+    return SessionMoved(
+        event_id=uuid.uuid4(),
+        training_session=SESSION,
+        start=start,
+        time_zone="Europe/Paris",
+        previous_start=previous_start,
+        previous_time_zone="Europe/Paris" if previous_start is not None else "",
+        cancelled=cancelled,
+    )
+
+
+async def on_two_calendars() -> FakeDispatcher:
+    """Alex's and Jordan's invitees registered: the event is in both calendars."""
+    f = await with_calendar(1)
+    await f.add(dataclasses.replace(approved(3, sender=JORDAN), training_session=SESSION))
+    assert await sync_registration(f.deps, move(1))
+    assert await sync_registration(f.deps, move(3))
+    return f
+
+
+def rescheduled_in_the_catalog(f: FakeDispatcher, start: dt.datetime = LATER) -> None:
+    assert f.sessions is not None
+    f.sessions.sessions[SESSION] = dataclasses.replace(
+        session_event(), start=start, end=start + dt.timedelta(minutes=45)
+    )
+
+
+def event_in(f: FakeDispatcher, organizer: str) -> SessionEvent:
+    return calendar_of(f).entries[(organizer, EVENT_ID)].event
+
+
+def session_calls(f: FakeDispatcher) -> list[tuple[str, str, str, str]]:
+    return [c for c in calendar_of(f).calls if c[0] in ("move", "cancel")]
+
+
+async def test_a_reschedule_moves_the_event_in_each_inviting_csms_calendar_once() -> None:
+    f = await on_two_calendars()
+    rescheduled_in_the_catalog(f)
+    moved = session_moved()
+    assert await follow_session(f.deps, moved)
+    for organizer in (SENDER, JORDAN):
+        event = event_in(f, organizer)
+        assert (event.start, event.end) == (LATER, LATER + dt.timedelta(minutes=45))
+    assert session_calls(f) == [
+        ("move", SENDER, EVENT_ID, ""),
+        ("move", JORDAN, EVENT_ID, ""),
+    ]
+    # The attendees stay on the moved event.
+    assert calendar_of(f).attendees(SENDER, EVENT_ID) == ["person1@northwind.example"]
+    assert moved.applied_key in f.store.processed
+
+
+async def test_a_replayed_reschedule_calls_nothing() -> None:
+    f = await on_two_calendars()
+    rescheduled_in_the_catalog(f)
+    moved = session_moved()
+    assert await follow_session(f.deps, moved)
+    calls = list(calendar_of(f).calls)
+    assert not await follow_session(f.deps, moved)
+    assert calendar_of(f).calls == calls
+
+
+async def test_the_event_takes_the_session_as_the_catalog_has_it_now() -> None:
+    """An older reschedule redelivered after a newer one does not move the event back."""
+    f = await on_two_calendars()
+    latest = START + dt.timedelta(days=1)
+    rescheduled_in_the_catalog(f, latest)
+    assert await follow_session(f.deps, session_moved(start=LATER))
+    assert event_in(f, SENDER).start == latest
+
+
+async def test_a_cancelled_session_cancels_its_event_in_each_calendar() -> None:
+    f = await on_two_calendars()
+    assert await follow_session(f.deps, session_moved(start=START, cancelled=True))
+    assert event_in(f, SENDER).cancelled and event_in(f, JORDAN).cancelled
+    assert session_calls(f) == [
+        ("cancel", SENDER, EVENT_ID, ""),
+        ("cancel", JORDAN, EVENT_ID, ""),
+    ]
+    # Cancelled again by another event: nothing left to cancel.
+    assert not await follow_session(f.deps, session_moved(start=START, cancelled=True))
+
+
+async def test_a_reschedule_of_a_session_cancelled_since_cancels_the_event() -> None:
+    f = await on_two_calendars()
+    assert f.sessions is not None
+    f.sessions.sessions[SESSION] = session_event(cancelled=True)
+    assert await follow_session(f.deps, session_moved())
+    assert [c[0] for c in session_calls(f)] == ["cancel", "cancel"]
+    assert event_in(f, SENDER).start == START
+
+
+async def test_a_calendar_without_the_event_is_left_as_it_is() -> None:
+    """Jordan invited someone who never registered: no event in Jordan's calendar."""
+    f = await with_calendar(1)
+    await f.add(dataclasses.replace(approved(3, sender=JORDAN), training_session=SESSION))
+    assert await sync_registration(f.deps, move(1))
+    rescheduled_in_the_catalog(f)
+    assert await follow_session(f.deps, session_moved())
+    assert event_in(f, SENDER).start == LATER
+    assert (JORDAN, EVENT_ID) not in calendar_of(f).entries
+
+
+async def test_only_the_senders_of_invitations_are_asked_each_mailbox_once() -> None:
+    f = await on_two_calendars()
+    # A notice from another mailbox, and an invitation from Alex's address cased otherwise.
+    notice = approved(4, sender="notices@trainvite.dev", purpose=MessagePurpose.NOTICE)
+    await f.add(dataclasses.replace(notice, training_session=SESSION))
+    cased = approved(5, sender=SENDER.upper())
+    await f.add(dataclasses.replace(cased, training_session=SESSION))
+    rescheduled_in_the_catalog(f)
+    assert await follow_session(f.deps, session_moved())
+    assert [c[1].lower() for c in session_calls(f)] == [SENDER, JORDAN]
+
+
+async def test_a_session_nobody_was_invited_to_calls_nothing() -> None:
+    f = await with_calendar()
+    rescheduled_in_the_catalog(f)
+    assert not await follow_session(f.deps, session_moved())
+    assert calendar_of(f).calls == []
+
+
+@pytest.mark.parametrize(
+    "unmoved",
+    [
+        session_moved(start=START, previous_start=START),  # new links, presenter or capacity
+        session_moved(start=START, previous_start=None),  # the course's length, said alone
+    ],
+    ids=["same start", "no previous start"],
+)
+async def test_a_change_that_leaves_the_session_where_it_was_calls_nothing(
+    unmoved: SessionMoved,
+) -> None:
+    f = await on_two_calendars()
+    assert not await follow_session(f.deps, unmoved)
+    assert session_calls(f) == []
+    assert unmoved.applied_key not in f.store.processed
+
+
+async def test_a_new_time_zone_alone_moves_the_event() -> None:
+    f = await on_two_calendars()
+    rezoned = dataclasses.replace(session_moved(start=START), previous_time_zone="Europe/London")
+    assert await follow_session(f.deps, rezoned)
+    assert [c[0] for c in session_calls(f)] == ["move", "move"]
+
+
+async def test_with_calendar_sync_off_a_session_change_calls_nothing() -> None:
+    f = fake_dispatcher()
+    await f.add(dataclasses.replace(approved(1), training_session=SESSION))
+    moved = session_moved()
+    assert not await follow_session(f.deps, moved)
+    assert not await follow_session(f.deps, session_moved(cancelled=True))
+    assert f.store.processed == set()
+
+
+async def test_a_calendar_away_leaves_the_session_change_for_the_redelivery() -> None:
+    f = await on_two_calendars()
+    rescheduled_in_the_catalog(f)
+    moved = session_moved()
+    calendar_of(f).failures.append(CalendarUnavailableError("503 backendError"))
+    with pytest.raises(CalendarUnavailableError):
+        await follow_session(f.deps, moved)
+    assert moved.applied_key not in f.store.processed
+    assert await follow_session(f.deps, moved)  # the redelivery
+    assert event_in(f, SENDER).start == LATER and event_in(f, JORDAN).start == LATER
+
+
+async def test_one_calendar_refusing_keeps_no_other_at_the_old_time() -> None:
+    f = await on_two_calendars()
+    rescheduled_in_the_catalog(f)
+    moved = session_moved()
+    # Organizers are asked in address order: Alex first.
+    refused = f"Google Calendar refused to act as {SENDER}: 403 forbidden"
+    calendar_of(f).failures.append(CalendarRefusedError(refused))
+    with pytest.raises(CalendarRefusedError, match="403 forbidden"):
+        await follow_session(f.deps, moved)
+    assert event_in(f, JORDAN).start == LATER
+    assert event_in(f, SENDER).start == START
+    assert moved.applied_key not in f.store.processed
+
+
+def training_session_changed(**fields: Any) -> bytes:
+    session = catalog_pb2.TrainingSession(
+        name=SESSION, time_zone="Europe/Paris", state=catalog_pb2.SESSION_STATE_SCHEDULED
+    )
+    session.start_time.FromDatetime(LATER)
+    event = events_pb2.TrainingSessionChanged(
+        event_id=str(uuid.uuid4()),
+        kind=events_pb2.SESSION_CHANGE_KIND_RESCHEDULED,
+        training_session=session,
+        previous_time_zone="Europe/Paris",
+    )
+    event.previous_start_time.FromDatetime(START)
+    for name, value in fields.items():
+        if name == "training_session":
+            event.training_session.CopyFrom(value)
+        else:
+            setattr(event, name, value)
+    return event.SerializeToString()
+
+
+def session_msg(data: bytes) -> Msg:
+    return cast(Msg, type("Msg", (), {"subject": TOPOLOGY.session_changed, "data": data})())
+
+
+def test_the_decoder_takes_a_reschedule() -> None:
+    moved = session_moved_from(training_session_changed())
+    assert moved.training_session == SESSION
+    assert (moved.start, moved.previous_start) == (LATER, START)
+    assert not moved.cancelled
+    assert moved.change is SessionCalendarChange.MOVE
+
+
+def test_the_decoder_takes_a_cancellation_by_its_kind_or_the_sessions_state() -> None:
+    by_kind = training_session_changed(kind=events_pb2.SESSION_CHANGE_KIND_CANCELLED)
+    assert session_moved_from(by_kind).change is SessionCalendarChange.CANCEL
+    cancelled = catalog_pb2.TrainingSession(
+        name=SESSION, time_zone="Europe/Paris", state=catalog_pb2.SESSION_STATE_CANCELLED
+    )
+    cancelled.start_time.FromDatetime(LATER)
+    by_state = training_session_changed(
+        kind=events_pb2.SESSION_CHANGE_KIND_UPDATED, training_session=cancelled
+    )
+    assert session_moved_from(by_state).change is SessionCalendarChange.CANCEL
+
+
+def test_the_decoder_reads_an_update_without_a_previous_start_as_no_move() -> None:
+    update = events_pb2.TrainingSessionChanged.FromString(
+        training_session_changed(kind=events_pb2.SESSION_CHANGE_KIND_UPDATED)
+    )
+    update.ClearField("previous_start_time")
+    assert session_moved_from(update.SerializeToString()).change is None
+
+
+def without_start() -> catalog_pb2.TrainingSession:
+    return catalog_pb2.TrainingSession(name=SESSION, time_zone="Europe/Paris")
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({"kind": events_pb2.SESSION_CHANGE_KIND_UNSPECIFIED}, "kind"),
+        ({"kind": 99}, "kind"),
+        (
+            {"training_session": catalog_pb2.TrainingSession(name="sessions/analytics-101")},
+            "training_session.name",
+        ),
+        ({"training_session": without_start()}, "training_session.start_time"),
+        ({"event_id": "not-a-uuid"}, "event_id"),
+    ],
+)
+def test_the_session_decoder_names_what_is_wrong(fields: dict[str, Any], reason: str) -> None:
+    with pytest.raises(PoisonMessage, match=f"^{reason}"):
+        session_moved_from(training_session_changed(**fields))
+
+
+@given(
+    st.one_of(
+        messages(events_pb2.TrainingSessionChanged, known_ids=[SESSION]).map(
+            lambda m: m.SerializeToString()
+        ),
+        st.binary(max_size=256),
+    )
+)
+def test_the_session_decoder_decodes_or_says_why_not(payload: bytes) -> None:
+    try:
+        moved = session_moved_from(payload)
+    except PoisonMessage as exc:
+        assert str(exc).strip()
+        return
+    assert calendar_event_id(moved.training_session)
+
+
+async def test_with_calendar_sync_off_the_sessions_consumer_acknowledges_anything() -> None:
+    f = fake_dispatcher()
+    handle = calendar_sessions_handler(f.deps, TOPOLOGY)
+    await handle(session_msg(training_session_changed()))
+    await handle(session_msg(b"\xff not even a message"))
+    assert f.store.processed == set()
+
+
+async def test_the_sessions_consumer_moves_the_event_and_dead_letters_refusals() -> None:
+    f = await on_two_calendars()
+    rescheduled_in_the_catalog(f)
+    handle = calendar_sessions_handler(f.deps, TOPOLOGY)
+    await handle(session_msg(training_session_changed()))
+    assert event_in(f, SENDER).start == LATER
+    calendar_of(f).failures.append(CalendarRefusedError("401 authError"))
+    with pytest.raises(PoisonMessage, match="401 authError"):
+        await handle(session_msg(training_session_changed()))
+
+
+def test_the_dispatcher_consumes_session_changes_for_the_calendar() -> None:
+    f = fake_dispatcher(with_calendar=True)
+    durables = [spec.durable for spec, _ in subscriptions(f.deps, TOPOLOGY)]
+    assert TOPOLOGY.dispatcher_calendar_sessions.durable in durables
