@@ -18,6 +18,7 @@ from typing import Any
 import asyncpg
 import nats
 import pytest
+from google.protobuf.duration_pb2 import Duration
 from google.protobuf.field_mask_pb2 import FieldMask
 from nats.js import JetStreamContext
 from trainvite.catalog.v1 import catalog_pb2
@@ -325,6 +326,16 @@ def event_times(fake: FakeCalendar, s: Stack) -> tuple[dt.datetime, dt.datetime]
     )
 
 
+async def times_become(
+    fake: FakeCalendar, s: Stack, expected: tuple[dt.datetime, dt.datetime], description: str
+) -> None:
+    def current() -> bool | NotYet:
+        times = event_times(fake, s)
+        return True if times == expected else NotYet(times)
+
+    await wait_for(current, description, timeout=20)
+
+
 async def test_the_event_moves_with_its_session_and_is_cancelled_with_it(
     stack_with: Any,
 ) -> None:
@@ -346,11 +357,7 @@ async def test_the_event_moves_with_its_session_and_is_cancelled_with_it(
         metadata=s.clients.editor,
     )
 
-    def moved() -> bool | NotYet:
-        times = event_times(fake, s)
-        return True if times == (later, later + length) else NotYet(times)
-
-    await wait_for(moved, "the event two hours later", timeout=20)
+    await times_become(fake, s, (later, later + length), "the event two hours later")
     [patch] = fake.requests_of("PATCH")
     assert patch.user == CSM
     assert patch.query["sendUpdates"] == ["none"]
@@ -359,6 +366,23 @@ async def test_the_event_moves_with_its_session_and_is_cancelled_with_it(
     assert "attendees" not in patch.body  # the people on it stay as they are
     assert fake.attendees(CSM, s.event_id) == [ada]
     await settled(s.js, s.topology.dispatcher_calendar_sessions, published=1)
+
+    # The course gets longer: the catalog says so without the times before, and the end follows.
+    course = await s.clients.catalog.GetCourse(
+        catalog_pb2.GetCourseRequest(name=s.session.course), metadata=s.clients.editor
+    )
+    longer = dt.timedelta(minutes=90)
+    await s.clients.catalog.UpdateCourse(
+        catalog_pb2.UpdateCourseRequest(
+            course=catalog_pb2.Course(
+                name=course.name, etag=course.etag, duration=Duration(seconds=90 * 60)
+            ),
+            update_mask=FieldMask(paths=["duration"]),
+        ),
+        metadata=s.clients.editor,
+    )
+    await times_become(fake, s, (later, later + longer), "the event's end 90 minutes on")
+    await settled(s.js, s.topology.dispatcher_calendar_sessions, published=2)
 
     # The catalog cancels the session: the event is cancelled (deleted, as Google keeps it).
     await s.clients.catalog.CancelTrainingSession(
@@ -374,7 +398,7 @@ async def test_the_event_moves_with_its_session_and_is_cancelled_with_it(
     [delete] = fake.requests_of("DELETE")
     assert delete.user == CSM and delete.event_id == s.event_id
     assert delete.query["sendUpdates"] == ["none"]
-    await settled(s.js, s.topology.dispatcher_calendar_sessions, published=2)
+    await settled(s.js, s.topology.dispatcher_calendar_sessions, published=3)
     letters = DeadLetters(s.js, s.topology, s.topology.dispatcher_calendar_sessions.durable)
     assert await letters.within(0.5) == []
     await letters.close()

@@ -100,7 +100,8 @@ class SessionMoved:
     training_session: str
     start: dt.datetime
     time_zone: str
-    # The start and zone before a reschedule; None and empty when the change did not say.
+    # The start and zone before the change; None and empty when the change did not say (a
+    # new length of the course, which is the session's length).
     previous_start: dt.datetime | None
     previous_time_zone: str
     cancelled: bool
@@ -116,7 +117,11 @@ class SessionMoved:
         (new links, presenter or capacity: the event keeps its time)."""
         if self.cancelled:
             return SessionCalendarChange.CANCEL
-        started_elsewhere = self.previous_start is not None and self.previous_start != self.start
+        if self.previous_start is None:
+            # The course's new length comes without the times before it: its end may have
+            # moved, and taking the session as it is now is right either way.
+            return SessionCalendarChange.MOVE
+        started_elsewhere = self.previous_start != self.start
         zone_changed = bool(self.previous_time_zone) and self.previous_time_zone != self.time_zone
         return SessionCalendarChange.MOVE if started_elsewhere or zone_changed else None
 

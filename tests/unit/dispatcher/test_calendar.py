@@ -522,21 +522,25 @@ async def test_a_session_nobody_was_invited_to_calls_nothing() -> None:
     assert calendar_of(f).calls == []
 
 
-@pytest.mark.parametrize(
-    "unmoved",
-    [
-        session_moved(start=START, previous_start=START),  # new links, presenter or capacity
-        session_moved(start=START, previous_start=None),  # the course's length, said alone
-    ],
-    ids=["same start", "no previous start"],
-)
-async def test_a_change_that_leaves_the_session_where_it_was_calls_nothing(
-    unmoved: SessionMoved,
-) -> None:
+async def test_a_change_that_leaves_the_session_where_it_was_calls_nothing() -> None:
+    """New links, presenter or capacity: the change says the start before, and it is the same."""
     f = await on_two_calendars()
+    unmoved = session_moved(start=START, previous_start=START)
     assert not await follow_session(f.deps, unmoved)
     assert session_calls(f) == []
     assert unmoved.applied_key not in f.store.processed
+
+
+async def test_a_new_length_of_the_course_moves_the_events_end() -> None:
+    """The catalog says a new length without the times before it: the event takes the session
+    as the catalog has it now."""
+    f = await on_two_calendars()
+    assert f.sessions is not None
+    longer = dt.timedelta(minutes=90)
+    f.sessions.sessions[SESSION] = dataclasses.replace(session_event(), end=START + longer)
+    assert await follow_session(f.deps, session_moved(start=START, previous_start=None))
+    assert (event_in(f, SENDER).start, event_in(f, SENDER).end) == (START, START + longer)
+    assert [c[0] for c in session_calls(f)] == ["move", "move"]
 
 
 async def test_a_new_time_zone_alone_moves_the_event() -> None:
@@ -626,12 +630,17 @@ def test_the_decoder_takes_a_cancellation_by_its_kind_or_the_sessions_state() ->
     assert session_moved_from(by_state).change is SessionCalendarChange.CANCEL
 
 
-def test_the_decoder_reads_an_update_without_a_previous_start_as_no_move() -> None:
-    update = events_pb2.TrainingSessionChanged.FromString(
+def test_the_decoder_tells_an_update_of_logistics_from_a_new_length() -> None:
+    logistics = events_pb2.TrainingSessionChanged.FromString(
         training_session_changed(kind=events_pb2.SESSION_CHANGE_KIND_UPDATED)
     )
-    update.ClearField("previous_start_time")
-    assert session_moved_from(update.SerializeToString()).change is None
+    logistics.previous_start_time.CopyFrom(logistics.training_session.start_time)
+    assert session_moved_from(logistics.SerializeToString()).change is None
+    length = events_pb2.TrainingSessionChanged()
+    length.CopyFrom(logistics)
+    length.ClearField("previous_start_time")
+    length.ClearField("previous_time_zone")
+    assert session_moved_from(length.SerializeToString()).change is SessionCalendarChange.MOVE
 
 
 def without_start() -> catalog_pb2.TrainingSession:
