@@ -45,8 +45,23 @@ class Aborted(DomainError):
     """A concurrency conflict such as a stale etag: read again and retry."""
 
 
+@dataclass(frozen=True)
+class PreconditionViolation:
+    """One thing that stands in the way, of a kind a caller can act on: `kind` names the
+    rule (such as CONTACT_BUDGET), `subject` what it is about (a resource name)."""
+
+    kind: str
+    subject: str
+    description: str
+
+
 class FailedPrecondition(DomainError):
-    """The resource is not in a state that allows the operation."""
+    """The resource is not in a state that allows the operation; `violations`, when given,
+    name each thing in the way (they travel as google.rpc.PreconditionFailure)."""
+
+    def __init__(self, message: str, violations: list[PreconditionViolation] | None = None) -> None:
+        self.violations = violations or []
+        super().__init__(message)
 
 
 class Violations:

@@ -120,7 +120,8 @@ _STATUS_OF: list[tuple[type[errors.DomainError], grpc.StatusCode]] = [
 
 
 def status_for(exc: errors.DomainError) -> grpc.Status:
-    """The gRPC status for a domain error; bad fields travel as google.rpc.BadRequest."""
+    """The gRPC status for a domain error; bad fields travel as google.rpc.BadRequest, what
+    stands in the way of an operation as google.rpc.PreconditionFailure."""
     if isinstance(exc, errors.InvalidArgument):
         bad_request = error_details_pb2.BadRequest(
             field_violations=[
@@ -136,6 +137,21 @@ def status_for(exc: errors.DomainError) -> grpc.Status:
             status_pb2.Status(code=code_pb2.INVALID_ARGUMENT, message=str(exc), details=[detail])
         )
         return status
+    if isinstance(exc, errors.FailedPrecondition) and exc.violations:
+        failure = error_details_pb2.PreconditionFailure(
+            violations=[
+                error_details_pb2.PreconditionFailure.Violation(
+                    type=v.kind, subject=v.subject, description=v.description
+                )
+                for v in exc.violations
+            ]
+        )
+        detail = any_pb2.Any()
+        detail.Pack(failure)
+        refused: grpc.Status = rpc_status.to_status(
+            status_pb2.Status(code=code_pb2.FAILED_PRECONDITION, message=str(exc), details=[detail])
+        )
+        return refused
     code = next(
         (c for cls, c in _STATUS_OF if isinstance(exc, cls)), grpc.StatusCode.FAILED_PRECONDITION
     )

@@ -176,6 +176,9 @@ class FakeBatchRepository(Repository):
                 latest[person] = (at, b.session.title)
         return {p: f"{title} (approved {at:%b} {at.day})" for p, (at, title) in latest.items()}
 
+    async def lock_people(self, stakeholder_ids: list[str]) -> None:
+        """One unit of work runs at a time here: nothing to wait for."""
+
     async def log(
         self,
         batch_id: uuid.UUID,

@@ -379,6 +379,17 @@ class PostgresBatchRepository(Repository):
             for r in rows
         }
 
+    async def lock_people(self, stakeholder_ids: list[str]) -> None:
+        # An advisory lock per person (no row stands for a person here); sorted, so that two
+        # approvals sharing people take them in the same order.
+        await self._conn.execute(
+            """
+            SELECT pg_advisory_xact_lock(hashtextextended('personalizer.contact:' || id, 0))
+            FROM (SELECT DISTINCT unnest($1::text[]) AS id ORDER BY 1 OFFSET 0) AS people
+            """,
+            stakeholder_ids,
+        )
+
     async def log(
         self,
         batch_id: uuid.UUID,

@@ -72,6 +72,7 @@ def invitation_approved(event: InvitationApproved) -> events_pb2.InvitationAppro
         approved_by=event.approved_by,
         angle=ANGLE_TO_PB[event.angle],
         purpose=_PURPOSE_TO_PB[event.purpose],
+        contact_budget_override=event.contact_budget_override,
     )
     message.occur_time.FromDatetime(event.approved_at)
     message.approve_time.FromDatetime(event.approved_at)

@@ -8,6 +8,7 @@ from trainvite.catalog.v1 import catalog_pb2
 from trainvite.common.v1 import common_pb2
 from trainvite.personalizer.v1 import personalizer_pb2 as pb
 
+from services.common.errors import Violations
 from services.personalizer.adapters.catalog_client import FORMAT_TO_PB, LEVEL_TO_PB
 from services.personalizer.adapters.events import ANGLE_TO_PB
 from services.personalizer.domain import names
@@ -265,3 +266,27 @@ def resolution_to_pb(r: Resolution) -> pb.ResolveCustomerResponse:
             for c in r.candidates
         ],
     )
+
+
+# A reason is a sentence or two for the batch's history, not a document.
+_MAX_OVERRIDE_REASON_CHARS = 500
+
+
+def contact_budget_overrides(request: pb.ApproveInvitationBatchRequest) -> dict[str, str]:
+    """stakeholder id -> the CSM's reason, or InvalidArgument naming each bad entry."""
+    v = Violations()
+    overrides: dict[str, str] = {}
+    for i, o in enumerate(request.contact_budget_overrides):
+        field = f"contact_budget_overrides[{i}]"
+        stakeholder, reason = o.stakeholder.strip(), " ".join(o.reason.split())
+        if not stakeholder:
+            v.add(f"{field}.stakeholder", "is required")
+        elif stakeholder in overrides:
+            v.add(f"{field}.stakeholder", f"{stakeholder} is overridden twice")
+        if not reason:
+            v.add(f"{field}.reason", "is required: say why this person hears from us again")
+        elif len(reason) > _MAX_OVERRIDE_REASON_CHARS:
+            v.add(f"{field}.reason", f"must be at most {_MAX_OVERRIDE_REASON_CHARS} characters")
+        overrides[stakeholder] = reason
+    v.raise_if_any()
+    return overrides

@@ -13,6 +13,7 @@ from services.common.auth import current_principal
 from services.common.field_masks import snake_case_paths
 from services.personalizer.api.convert import (
     batch_to_pb,
+    contact_budget_overrides,
     draft_to_pb,
     gaps_to_pb,
     resolution_to_pb,
@@ -139,6 +140,8 @@ class PersonalizerServicer(personalizer_pb2_grpc.PersonalizerServiceServicer):
             list(request.drafts),
             current_principal(),
             send_after,
+            contact_budget_overrides(request),
+            request.leave_out_over_budget,
         )
         return batch_to_pb(batch)
 

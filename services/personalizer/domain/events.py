@@ -29,6 +29,8 @@ class InvitationApproved(Event):
     approved_at: dt.datetime
     purpose: Purpose
     send_after: dt.datetime | None = None
+    # The CSM's reason for messaging the person again within the frequency cap's window.
+    contact_budget_override: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -6,11 +6,18 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from services.common.domain import Aggregate
-from services.common.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound
+from services.common.errors import (
+    Aborted,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PreconditionViolation,
+)
 from services.common.fingerprint import content_sha256
 from services.personalizer.domain import names
 from services.personalizer.domain.events import DraftsReady, InvitationApproved
@@ -379,6 +386,22 @@ class Sender:
     display_name: str
 
 
+# The rule named when a batch is refused for the contact budget.
+CONTACT_BUDGET = "CONTACT_BUDGET"
+
+
+@dataclass(frozen=True)
+class ContactBudget:
+    """A person gets at most one training message within the frequency cap's window, across
+    every batch: who was approved one already (stakeholder id -> what and when, in words), the
+    CSM's overrides (stakeholder id -> reason) and whether to leave the others out."""
+
+    window_days: int = 14
+    recent: Mapping[str, str] = field(default_factory=dict)
+    overrides: Mapping[str, str] = field(default_factory=dict)
+    leave_out: bool = False
+
+
 @dataclass
 class InvitationBatch(Aggregate):
     """The drafts for one customer and one session, reviewed and approved together.
@@ -571,10 +594,13 @@ class InvitationBatch(Aggregate):
         etag: str,
         only: set[uuid.UUID] | None = None,
         send_after: dt.datetime | None = None,
+        budget: ContactBudget = ContactBudget(),
     ) -> list[InvitationDraft]:
         """Freeze the pending drafts (all, or `only` these), record who approved them and when,
         and an InvitationApproved for each; the drafts approved now are returned. Drafts
-        approved before are left as they are, so approving again sends nothing."""
+        approved before are left as they are, so approving again sends nothing. A draft to
+        someone over the contact budget refuses the approval (naming each such draft), unless
+        the CSM overrode it for that person or asked to leave them out (the draft is dropped)."""
         if self.state is BatchState.APPROVED:
             return []
         _ensure_etag(self.etag, etag, "batch changed since it was reviewed")
@@ -591,6 +617,10 @@ class InvitationBatch(Aggregate):
         ]
         if not pending and only is None:
             raise FailedPrecondition("the batch has no draft to approve")
+        if self.purpose is Purpose.INVITATION:
+            # Notices and confirmations answer a change of the person's session or their own
+            # registration: only invitations spend the contact budget.
+            pending = self._within_budget(pending, budget, by)
         for d in pending:
             d.freeze()
             self.record(
@@ -608,6 +638,7 @@ class InvitationBatch(Aggregate):
                     approved_at=at,
                     send_after=send_after,
                     purpose=self.purpose,
+                    contact_budget_override=budget.overrides.get(d.recipient.stakeholder_id, ""),
                 )
             )
         if pending:
@@ -617,6 +648,54 @@ class InvitationBatch(Aggregate):
         if not any(d.state is DraftState.PENDING_REVIEW for d in self.drafts):
             self.state = BatchState.APPROVED
         return pending
+
+    def _within_budget(
+        self, pending: list[InvitationDraft], budget: ContactBudget, by: str
+    ) -> list[InvitationDraft]:
+        """The drafts that may be approved under the contact budget, or FailedPrecondition
+        naming each one that may not."""
+        recipients = {d.recipient.stakeholder_id for d in pending}
+        stray = sorted(set(budget.overrides) - recipients)
+        if stray:
+            raise InvalidArgument.single(
+                "contact_budget_overrides",
+                f"not recipients of the drafts being approved: {', '.join(stray)}",
+            )
+        over = [
+            d
+            for d in pending
+            if d.recipient.stakeholder_id in budget.recent
+            and d.recipient.stakeholder_id not in budget.overrides
+        ]
+        if not over:
+            return pending
+        if not budget.leave_out:
+            raise FailedPrecondition(
+                f"{len(over)} of these people were already approved a training message in the"
+                f" last {budget.window_days} days; approve with a reason for each, or without"
+                " them",
+                [
+                    PreconditionViolation(
+                        CONTACT_BUDGET,
+                        self.draft_name(d),
+                        f"{d.recipient.display_name or d.recipient.email}: invited to"
+                        f" {budget.recent[d.recipient.stakeholder_id]}; one training message"
+                        f" per {budget.window_days} days",
+                    )
+                    for d in over
+                ],
+            )
+        if len(over) == len(pending):
+            raise FailedPrecondition(
+                "everyone being approved was already approved a training message in the last"
+                f" {budget.window_days} days: nothing is left to approve"
+            )
+        for d in over:
+            d.state = DraftState.DROPPED
+            d.updated_by = by
+            d.version += 1
+        left_out = {d.id for d in over}
+        return [d for d in pending if d.id not in left_out]
 
 
 @dataclass(frozen=True)

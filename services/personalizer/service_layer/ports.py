@@ -112,6 +112,11 @@ class BatchRepository(Protocol):
         self, stakeholder_ids: list[str], since: dt.datetime
     ) -> dict[str, str]: ...
 
+    async def lock_people(self, stakeholder_ids: list[str]) -> None:
+        """Hold these people until the unit of work ends: another approval reaching any of
+        them waits (always taken in the same order, so two never wait for each other)."""
+        ...
+
     async def log(
         self,
         batch_id: uuid.UUID,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,7 +12,14 @@ from services.common import page_tokens
 from services.common.auth import Principal
 from services.common.errors import FailedPrecondition, InvalidArgument, NotFound, Violations
 from services.personalizer.domain import names
-from services.personalizer.domain.model import Content, InvitationBatch, InvitationDraft, Purpose
+from services.personalizer.domain.model import (
+    ContactBudget,
+    Content,
+    DraftState,
+    InvitationBatch,
+    InvitationDraft,
+    Purpose,
+)
 from services.personalizer.service_layer.customers import customer_for
 from services.personalizer.service_layer.dependencies import Dependencies
 from services.personalizer.service_layer.unit_of_work import PersonalizerUnitOfWork
@@ -195,9 +203,15 @@ async def approve_batch(
     draft_names: list[str],
     principal: Principal,
     send_after: dt.datetime | None = None,
+    budget_overrides: Mapping[str, str] | None = None,
+    leave_out_over_budget: bool = False,
 ) -> InvitationBatch:
     """Record the approval (all pending drafts, or the chosen ones) and freeze their content;
-    the batch's InvitationApproved events reach the dispatcher through the same commit."""
+    the batch's InvitationApproved events reach the dispatcher through the same commit.
+
+    The contact budget is checked against every invitation approved in the frequency cap's
+    window, with the approvals of the same people waiting for each other: two batches holding
+    one person, approved at the same moment, cannot both reach them."""
     customer_id, batch_id = names.batch_id(name)
     only: set[uuid.UUID] | None = None
     if draft_names:
@@ -213,11 +227,59 @@ async def approve_batch(
         now = deps.clock()
         if send_after is not None and send_after > now + dt.timedelta(days=365):
             raise InvalidArgument.single("send_time", "must be within a year")
-        approved = batch.approve(principal.subject, now, etag, only, send_after)
+        budget = await _contact_budget(
+            deps, uow, batch, only, now, budget_overrides or {}, leave_out_over_budget
+        )
+        pending = {x.id for x in batch.drafts if x.state is DraftState.PENDING_REVIEW}
+        approved = batch.approve(principal.subject, now, etag, only, send_after, budget)
         await uow.batches.save(batch)
+        for draft in batch.drafts:
+            person = draft.recipient.stakeholder_id
+            if draft in approved and person in budget.recent and person in budget.overrides:
+                await uow.batches.log(
+                    batch.id,
+                    draft.id,
+                    "contact budget overridden",
+                    principal.subject,
+                    budget.overrides[person],
+                )
+            elif draft.id in pending and draft.state is DraftState.DROPPED:
+                await uow.batches.log(
+                    batch.id,
+                    draft.id,
+                    "left out over the contact budget",
+                    principal.subject,
+                    budget.recent.get(person, ""),
+                )
         if approved:
             await uow.batches.log(
                 batch.id, None, "approved", principal.subject, f"{len(approved)} drafts"
             )
         await uow.commit()
     return batch
+
+
+async def _contact_budget(
+    deps: Dependencies,
+    uow: PersonalizerUnitOfWork,
+    batch: InvitationBatch,
+    only: set[uuid.UUID] | None,
+    now: dt.datetime,
+    overrides: Mapping[str, str],
+    leave_out: bool,
+) -> ContactBudget:
+    """Who among the people about to be approved was approved an invitation within the
+    frequency cap's window, read once every approval touching them has committed or waited."""
+    people = sorted(
+        {
+            d.recipient.stakeholder_id
+            for d in batch.drafts
+            if d.state is DraftState.PENDING_REVIEW and (only is None or d.id in only)
+        }
+    )
+    window = deps.policy.frequency_cap_days
+    if window <= 0:  # the cap is off
+        return ContactBudget(window, {}, dict(overrides), leave_out)
+    await uow.batches.lock_people(people)
+    recent = await uow.batches.invited_since(people, now - dt.timedelta(days=window))
+    return ContactBudget(window, recent, dict(overrides), leave_out)
