@@ -64,6 +64,7 @@ POLICY: Mapping[str, frozenset[CallerKind]] = MappingProxyType(
         _PERSONALIZER + "AddInvitationRecipient": CSM_ONLY,
         _PERSONALIZER + "RenderInvitationDraft": CSM_ONLY,
         _PERSONALIZER + "ApproveInvitationBatch": CSM_ONLY,
+        _PERSONALIZER + "GetInvitationFunnel": CSM_ONLY,
         _DISPATCHER + "GetBatchDeliveryStatus": CSM_ONLY,
         _DISPATCHER + "GetBatchTracking": CSM_ONLY,
         _DISPATCHER + "GetSessionTracking": CSM_ONLY,

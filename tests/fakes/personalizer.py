@@ -24,6 +24,7 @@ from services.personalizer.adapters import email_html
 from services.personalizer.adapters.rendering import InvitationRenderer
 from services.personalizer.bootstrap import bootstrap
 from services.personalizer.domain.customer_names import NamedCustomer
+from services.personalizer.domain.funnel import Invitation as FunnelInvitation
 from services.personalizer.domain.gaps import RoleBenchmark, Usage
 from services.personalizer.domain.model import (
     Customer,
@@ -176,6 +177,42 @@ class FakeBatchRepository(Repository):
                 latest[person] = (at, b.session.title)
         return {p: f"{title} (approved {at:%b} {at.day})" for p, (at, title) in latest.items()}
 
+    async def funnel_invitations(
+        self,
+        customer_id: str | None,
+        sender_email: str | None,
+        start: dt.datetime | None,
+        end: dt.datetime | None,
+    ) -> list[FunnelInvitation]:
+        found = []
+        for b in self._store.batches.values():
+            if b.purpose is not Purpose.INVITATION:
+                continue
+            if customer_id is not None and b.customer_id != customer_id:
+                continue
+            if sender_email is not None and b.sender.email.lower() != sender_email.lower():
+                continue
+            if (start is not None and b.created_at < start) or (
+                end is not None and b.created_at >= end
+            ):
+                continue
+            for d in b.drafts:
+                record = self._store.history.get((d.recipient.stakeholder_id, b.session.name))
+                found.append(
+                    FunnelInvitation(
+                        angle=d.angle.value,
+                        role=d.recipient.role,
+                        template_version=d.template_version,
+                        time_zone=d.recipient.time_zone,
+                        session_start=b.session.start_time,
+                        approved=d.state is DraftState.APPROVED,
+                        sent=d.delivery_state is DeliveryState.SENT,
+                        sent_at=d.sent_at,
+                        registration=record.state if record else "",
+                    )
+                )
+        return found
+
     async def lock_people(self, stakeholder_ids: list[str]) -> None:
         """One unit of work runs at a time here: nothing to wait for."""
 
@@ -208,12 +245,16 @@ class FakeBatchRepository(Repository):
         )
         return [i for _, i in found[:limit]]
 
-    async def show_delivery(self, draft_id: uuid.UUID, state: DeliveryState, detail: str) -> None:
+    async def show_delivery(
+        self, draft_id: uuid.UUID, state: DeliveryState, detail: str, at: dt.datetime
+    ) -> None:
         for b in self._store.batches.values():
             for d in b.drafts:
                 if d.id == draft_id and d.state is DraftState.APPROVED:
                     d.delivery_state = state
                     d.delivery_detail = detail
+                    if state is DeliveryState.SENT:
+                        d.sent_at = at
 
 
 class FakePlatformRepository(Repository):

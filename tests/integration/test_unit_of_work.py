@@ -131,7 +131,7 @@ async def test_approving_the_rest_of_a_batch_keeps_an_outcome_that_arrived_meanw
         read = await approving.batches.get(b.customer_id, b.id, for_update=True)
         assert read is not None
         async with _uow(pool) as outcome:
-            await outcome.batches.show_delivery(first.id, DeliveryState.SENT, "")
+            await outcome.batches.show_delivery(first.id, DeliveryState.SENT, "", AT)
             await outcome.commit()
         read.approve("csm@x.dev", AT, read.etag)
         await approving.batches.save(read)

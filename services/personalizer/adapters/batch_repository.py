@@ -11,6 +11,7 @@ import asyncpg
 from services.common.db import Connection
 from services.common.errors import FailedPrecondition
 from services.common.unit_of_work import Repository
+from services.personalizer.domain.funnel import Invitation as FunnelInvitation
 from services.personalizer.domain.model import (
     Angle,
     BatchState,
@@ -132,6 +133,8 @@ def _draft_from_row(row: asyncpg.Record) -> InvitationDraft:
         updated_by=row["updated_by"],
         version=row["version"],
         render_context=row["render_context"],
+        template_version=row["template_version"],
+        sent_at=row["sent_at"],
     )
 
 
@@ -140,9 +143,10 @@ _UPSERT_DRAFTS = """
 INSERT INTO invitation_drafts (
     id, batch_id, position, training_session, stakeholder_id, recipient, score, reasons, angle,
     talking_points, subject, text_body, html_body, calendar_ics, registration_url, state,
-    content_sha256, delivery_state, delivery_detail, updated_by, version, purpose, render_context)
+    content_sha256, delivery_state, delivery_detail, updated_by, version, purpose, render_context,
+    template_version)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
-        $20, $21, $22, $23)
+        $20, $21, $22, $23, $24)
 ON CONFLICT (id) DO UPDATE
 SET subject = EXCLUDED.subject, text_body = EXCLUDED.text_body, html_body = EXCLUDED.html_body,
     calendar_ics = EXCLUDED.calendar_ics, state = EXCLUDED.state,
@@ -153,7 +157,8 @@ SET subject = EXCLUDED.subject, text_body = EXCLUDED.text_body, html_body = EXCL
                           THEN invitation_drafts.delivery_state ELSE EXCLUDED.delivery_state END,
     delivery_detail = CASE WHEN invitation_drafts.state = 'approved'
                            THEN invitation_drafts.delivery_detail ELSE EXCLUDED.delivery_detail END,
-    updated_by = EXCLUDED.updated_by, version = EXCLUDED.version
+    updated_by = EXCLUDED.updated_by, version = EXCLUDED.version,
+    template_version = EXCLUDED.template_version
 """
 _ONE_APPROVED_INVITATION = "one_approved_invitation_per_person_and_session"
 
@@ -237,6 +242,7 @@ class PostgresBatchRepository(Repository):
                         d.version,
                         batch.purpose.value,
                         d.render_context,
+                        d.template_version,
                     )
                     for position, d in enumerate(batch.drafts)
                 ],
@@ -379,6 +385,38 @@ class PostgresBatchRepository(Repository):
             for r in rows
         }
 
+    async def funnel_invitations(
+        self,
+        customer_id: str | None,
+        sender_email: str | None,
+        start: dt.datetime | None,
+        end: dt.datetime | None,
+    ) -> list[FunnelInvitation]:
+        rows = await self._conn.fetch(
+            """
+            SELECT d.angle, d.recipient ->> 'role' AS role, d.template_version,
+                   d.recipient ->> 'time_zone' AS time_zone,
+                   (b.session_snapshot ->> 'start_time')::timestamptz AS session_start,
+                   d.state = 'approved' AS approved, d.delivery_state = 'sent' AS sent,
+                   d.sent_at, coalesce(h.state, '') AS registration
+            FROM invitation_drafts d
+            JOIN invitation_batches b ON b.id = d.batch_id
+            LEFT JOIN training_history h
+                   ON h.stakeholder_id = d.stakeholder_id
+                  AND h.training_session = d.training_session
+            WHERE d.purpose = 'invitation'
+              AND ($1::text IS NULL OR b.customer_id = $1)
+              AND ($2::text IS NULL OR lower(b.sender_email) = lower($2))
+              AND ($3::timestamptz IS NULL OR b.created_at >= $3)
+              AND ($4::timestamptz IS NULL OR b.created_at < $4)
+            """,
+            customer_id,
+            sender_email,
+            start,
+            end,
+        )
+        return [FunnelInvitation(**dict(r)) for r in rows]
+
     async def lock_people(self, stakeholder_ids: list[str]) -> None:
         # An advisory lock per person (no row stands for a person here); sorted, so that two
         # approvals sharing people take them in the same order.
@@ -435,14 +473,19 @@ class PostgresBatchRepository(Repository):
         )
         return [r["id"] for r in rows]
 
-    async def show_delivery(self, draft_id: uuid.UUID, state: DeliveryState, detail: str) -> None:
-        """Show a delivery outcome on an approved draft (no other draft has one)."""
+    async def show_delivery(
+        self, draft_id: uuid.UUID, state: DeliveryState, detail: str, at: dt.datetime
+    ) -> None:
+        """Show a delivery outcome on an approved draft (no other draft has one), and when it
+        was sent."""
         await self._conn.execute(
             """
-            UPDATE invitation_drafts SET delivery_state = $2, delivery_detail = $3
+            UPDATE invitation_drafts SET delivery_state = $2, delivery_detail = $3,
+                sent_at = CASE WHEN $2 = 'sent' THEN $4 ELSE sent_at END
             WHERE id = $1 AND state = 'approved'
             """,
             draft_id,
             state.value,
             detail,
+            at,
         )

@@ -9,7 +9,9 @@ import asyncio
 import dataclasses
 import datetime as dt
 import enum
+import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -38,6 +40,8 @@ TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 CALENDAR_DOMAIN = "trainvite.dev"
 # Where links point when no edge is configured: a development machine's own edge.
 DEFAULT_REGISTRATION_BASE_URL = "http://127.0.0.1:8080"
+# An angle's own templates: what its template version is a digest of.
+_ANGLE_TEMPLATES = ("subject.txt", "body.txt", "body.html")
 
 
 def _one_line(text: str) -> str:
@@ -91,6 +95,25 @@ class InvitationRenderer:
             lstrip_blocks=True,
             auto_reload=True,
         )
+        self._versions: dict[Angle, tuple[str, list[Callable[[], bool]]]] = {}
+
+    def template_version(self, angle: Angle) -> str:
+        """A short digest of the angle's templates as they are now: drafts rendered from the
+        same files share it, so the funnel can tell one version's results from the next."""
+        cached = self._versions.get(angle)
+        if cached is not None and all(uptodate() for uptodate in cached[1]):
+            return cached[0]
+        digest = hashlib.sha256()
+        checks: list[Callable[[], bool]] = []
+        assert self._env.loader is not None
+        for part in _ANGLE_TEMPLATES:
+            source, _, uptodate = self._env.loader.get_source(self._env, f"{angle.value}/{part}")
+            digest.update(source.encode())
+            if uptodate is not None:
+                checks.append(uptodate)
+        version = digest.hexdigest()[:12]
+        self._versions[angle] = (version, checks)
+        return version
 
     def render(
         self,

@@ -13,6 +13,7 @@ from services.personalizer.adapters.catalog_client import FORMAT_TO_PB, LEVEL_TO
 from services.personalizer.adapters.events import ANGLE_TO_PB
 from services.personalizer.domain import names
 from services.personalizer.domain.customer_names import Resolution
+from services.personalizer.domain.funnel import Dimension, Funnel, FunnelRow, Rate
 from services.personalizer.domain.gaps import FeatureAdoption
 from services.personalizer.domain.model import (
     AdoptionLevel,
@@ -290,3 +291,50 @@ def contact_budget_overrides(request: pb.ApproveInvitationBatchRequest) -> dict[
         overrides[stakeholder] = reason
     v.raise_if_any()
     return overrides
+
+
+DIMENSION_FROM_PB = {
+    pb.FUNNEL_DIMENSION_UNSPECIFIED: Dimension.NONE,
+    pb.FUNNEL_DIMENSION_ANGLE: Dimension.ANGLE,
+    pb.FUNNEL_DIMENSION_ROLE: Dimension.ROLE,
+    pb.FUNNEL_DIMENSION_TEMPLATE_VERSION: Dimension.TEMPLATE_VERSION,
+    pb.FUNNEL_DIMENSION_SEND_WEEKDAY: Dimension.SEND_WEEKDAY,
+    pb.FUNNEL_DIMENSION_SEND_HOUR: Dimension.SEND_HOUR,
+    pb.FUNNEL_DIMENSION_LEAD_TIME: Dimension.LEAD_TIME,
+}
+_DIMENSION_TO_PB = {d: p for p, d in DIMENSION_FROM_PB.items()}
+
+
+def _rate(r: Rate) -> pb.FunnelRate:
+    lower, upper = r.interval
+    return pb.FunnelRate(
+        rate=r.value,
+        lower=lower,
+        upper=upper,
+        successes=r.successes,
+        trials=r.trials,
+        too_little_data=r.too_little_data,
+    )
+
+
+def _funnel_row(r: FunnelRow) -> pb.FunnelRow:
+    return pb.FunnelRow(
+        key=r.key,
+        drafted=r.drafted,
+        approved=r.approved,
+        sent=r.sent,
+        registered=r.registered,
+        attended=r.attended,
+        approval=_rate(r.approval),
+        delivery=_rate(r.delivery),
+        registration=_rate(r.registration),
+        attendance=_rate(r.attendance),
+    )
+
+
+def funnel_to_pb(f: Funnel) -> pb.InvitationFunnel:
+    return pb.InvitationFunnel(
+        group_by=_DIMENSION_TO_PB[f.dimension],
+        rows=[_funnel_row(r) for r in f.rows],
+        total=_funnel_row(f.total),
+    )

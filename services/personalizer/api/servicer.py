@@ -10,17 +10,20 @@ from trainvite.personalizer.v1 import personalizer_pb2 as pb
 from trainvite.personalizer.v1 import personalizer_pb2_grpc
 
 from services.common.auth import current_principal
+from services.common.errors import InvalidArgument
 from services.common.field_masks import snake_case_paths
 from services.personalizer.api.convert import (
+    DIMENSION_FROM_PB,
     batch_to_pb,
     contact_budget_overrides,
     draft_to_pb,
+    funnel_to_pb,
     gaps_to_pb,
     resolution_to_pb,
 )
 from services.personalizer.domain import names
 from services.personalizer.domain.model import Content
-from services.personalizer.service_layer import customer_names, drafting, gaps, review
+from services.personalizer.service_layer import customer_names, drafting, funnel, gaps, review
 from services.personalizer.service_layer.dependencies import Dependencies
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -144,6 +147,21 @@ class PersonalizerServicer(personalizer_pb2_grpc.PersonalizerServiceServicer):
             request.leave_out_over_budget,
         )
         return batch_to_pb(batch)
+
+    async def GetInvitationFunnel(
+        self, request: pb.GetInvitationFunnelRequest, context: Context
+    ) -> pb.InvitationFunnel:
+        dimension = DIMENSION_FROM_PB.get(request.group_by)
+        if dimension is None:
+            raise InvalidArgument.single("group_by", f"unknown dimension {request.group_by}")
+        start, end = (
+            getattr(request, f).ToDatetime(tzinfo=dt.UTC) if request.HasField(f) else None
+            for f in ("start_time", "end_time")
+        )
+        found = await funnel.invitation_funnel(
+            self._deps, request.scope.strip(), dimension, start, end, current_principal()
+        )
+        return funnel_to_pb(found)
 
     async def ResolveCustomer(
         self, request: pb.ResolveCustomerRequest, context: Context

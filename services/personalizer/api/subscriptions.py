@@ -72,7 +72,11 @@ def delivery_outcome(data: bytes) -> DeliveryOutcome:
     if state is None or state is DeliveryState.NOT_SENT:
         raise PoisonMessage(f"state: {event.state} is not an outcome of a delivery")
     _, _, draft_id = _name(names.draft_id, event.invitation, "invitation")
-    return DeliveryOutcome(event_id, draft_id, state, event.detail)
+    if not event.HasField("occur_time"):
+        raise PoisonMessage("occur_time: is required")
+    return DeliveryOutcome(
+        event_id, draft_id, state, event.detail, decoding.utc_time(event.occur_time)
+    )
 
 
 def session_changed(data: bytes) -> Notice:

@@ -4,6 +4,7 @@ api/subscriptions.py). A session change is a `model.Notice`; attendance is the s
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from dataclasses import dataclass
 
@@ -42,6 +43,8 @@ class DeliveryOutcome:
     draft_id: uuid.UUID
     state: DeliveryState
     detail: str
+    # When it happened: for SENT, when the provider took the message.
+    occurred_at: dt.datetime
 
 
 @dataclass(frozen=True)

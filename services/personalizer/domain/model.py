@@ -241,6 +241,11 @@ class InvitationDraft:
     version: int = 1
     # The variables the draft was rendered with, to render it again from other templates.
     render_context: dict[str, Any] = field(default_factory=dict)
+    # The templates it was rendered from: the angle's version, OWN_TEMPLATES for the CSM's own,
+    # "" for notices and confirmations (and drafts from before versions were kept).
+    template_version: str = ""
+    # When its invitation was sent, as the dispatcher reported it.
+    sent_at: dt.datetime | None = None
 
     @classmethod
     def invitation(
@@ -251,6 +256,7 @@ class InvitationDraft:
         registration_url: str,
         render_context: dict[str, Any],
         by: str,
+        template_version: str = "",
     ) -> InvitationDraft:
         """The draft of an invitation to one assessed stakeholder."""
         return cls(
@@ -264,6 +270,7 @@ class InvitationDraft:
             registration_url=registration_url,
             updated_by=by,
             render_context=render_context,
+            template_version=template_version,
         )
 
     @classmethod
@@ -385,6 +392,9 @@ class Sender:
     email: str
     display_name: str
 
+
+# The template version of a draft rendered from the CSM's own templates.
+OWN_TEMPLATES = "own"
 
 # The rule named when a batch is refused for the contact budget.
 CONTACT_BUDGET = "CONTACT_BUDGET"
@@ -549,11 +559,19 @@ class InvitationBatch(Aggregate):
         raise NotFound(f"{names.draft_name(self.customer_id, self.id, draft_id)} does not exist")
 
     def edit_draft(
-        self, draft_id: uuid.UUID, content: Content, etag: str, by: str
+        self,
+        draft_id: uuid.UUID,
+        content: Content,
+        etag: str,
+        by: str,
+        template_version: str | None = None,
     ) -> InvitationDraft:
-        """Change a pending draft's content; the draft's etag guards against a lost edit."""
+        """Change a pending draft's content (rendered again from `template_version`, when
+        given); the draft's etag guards against a lost edit."""
         draft = self.draft(draft_id)
         draft.edit(content, etag, by)
+        if template_version is not None:
+            draft.template_version = template_version
         self._touch()
         return draft
 

@@ -11,7 +11,9 @@ async def record_delivery_outcome(deps: Dependencies, outcome: DeliveryOutcome) 
     async with deps.uow() as uow:
         if not await uow.first_time(outcome.event_id):
             return False
-        await uow.batches.show_delivery(outcome.draft_id, outcome.state, outcome.detail)
+        await uow.batches.show_delivery(
+            outcome.draft_id, outcome.state, outcome.detail, outcome.occurred_at
+        )
         await uow.commit()
     return True
 

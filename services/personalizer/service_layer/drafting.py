@@ -50,7 +50,8 @@ def _draft(
     # The registration link names the draft, so the registration it makes is traced to it.
     name = names.draft_name(customer.id, batch_id, draft_id)
     content, link, context = deps.renderer.render(a, customer, session, name, now, alternatives)
-    return InvitationDraft.invitation(draft_id, a, content, link, context, by)
+    version = deps.renderer.template_version(a.angle)
+    return InvitationDraft.invitation(draft_id, a, content, link, context, by, version)
 
 
 async def _assessments(

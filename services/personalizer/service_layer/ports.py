@@ -8,6 +8,7 @@ import uuid
 from typing import Any, Protocol
 
 from services.personalizer.domain.customer_names import NamedCustomer
+from services.personalizer.domain.funnel import Invitation as FunnelInvitation
 from services.personalizer.domain.gaps import RoleBenchmark, Usage
 from services.personalizer.domain.model import (
     Angle,
@@ -52,6 +53,10 @@ class Renderer(Protocol):
     ) -> tuple[Content, str, dict[str, Any]]:
         """The content of the draft named `invitation`, the recipient's registration link and
         the variables rendered with."""
+        ...
+
+    def template_version(self, angle: Angle) -> str:
+        """A short digest of the angle's templates as they are now."""
         ...
 
     def render_angle(self, angle: Angle, context: dict[str, Any]) -> tuple[str, str, str]: ...
@@ -112,6 +117,17 @@ class BatchRepository(Protocol):
         self, stakeholder_ids: list[str], since: dt.datetime
     ) -> dict[str, str]: ...
 
+    async def funnel_invitations(
+        self,
+        customer_id: str | None,
+        sender_email: str | None,
+        start: dt.datetime | None,
+        end: dt.datetime | None,
+    ) -> list[FunnelInvitation]:
+        """Every invitation draft of the customer (or of the CSM's batches, or of everyone's
+        with both None) drafted in [start, end), with how far it went."""
+        ...
+
     async def lock_people(self, stakeholder_ids: list[str]) -> None:
         """Hold these people until the unit of work ends: another approval reaching any of
         them waits (always taken in the same order, so two never wait for each other)."""
@@ -134,8 +150,11 @@ class BatchRepository(Protocol):
         pending_only: bool,
     ) -> list[uuid.UUID]: ...
 
-    async def show_delivery(self, draft_id: uuid.UUID, state: DeliveryState, detail: str) -> None:
-        """Show a delivery outcome on an approved draft (no other draft has one)."""
+    async def show_delivery(
+        self, draft_id: uuid.UUID, state: DeliveryState, detail: str, at: dt.datetime
+    ) -> None:
+        """Show a delivery outcome on an approved draft (no other draft has one), and when it
+        was sent."""
         ...
 
 

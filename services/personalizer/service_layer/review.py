@@ -13,6 +13,7 @@ from services.common.auth import Principal
 from services.common.errors import FailedPrecondition, InvalidArgument, NotFound, Violations
 from services.personalizer.domain import names
 from services.personalizer.domain.model import (
+    OWN_TEMPLATES,
     ContactBudget,
     Content,
     DraftState,
@@ -171,8 +172,13 @@ async def render_draft(
     async with deps.uow() as uow:
         batch = await _locked_batch(uow, customer_id, batch_id)
         calendar_ics = batch.draft(draft_id).content.calendar_ics
+        version = (
+            OWN_TEMPLATES
+            if subject_template
+            else deps.renderer.template_version(batch.draft(draft_id).angle)
+        )
         draft = batch.edit_draft(
-            draft_id, Content(subject, text, html, calendar_ics), etag, principal.subject
+            draft_id, Content(subject, text, html, calendar_ics), etag, principal.subject, version
         )
         await uow.batches.save(batch)
         await uow.batches.log(

@@ -3,6 +3,7 @@ delivery outcomes, attendance and suppressed addresses, each applied once."""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 import pytest
@@ -44,6 +45,7 @@ from tests.unit.personalizer.world import (
     DASHBOARDS_PAST,
     LOU,
     NINA,
+    NOW,
     OTHER_CSM,
     world,
 )
@@ -186,10 +188,13 @@ async def test_a_delivery_outcome_is_shown_on_its_draft_once() -> None:
     p = world()
     batch = await _invited(p)
     d = batch.drafts[0]
-    sent = DeliveryOutcome(uuid.uuid4(), d.id, DeliveryState.SENT, "")
-    bounced = DeliveryOutcome(uuid.uuid4(), d.id, DeliveryState.FAILED, "550 mailbox unknown")
+    sent = DeliveryOutcome(uuid.uuid4(), d.id, DeliveryState.SENT, "", NOW)
+    bounced = DeliveryOutcome(
+        uuid.uuid4(), d.id, DeliveryState.FAILED, "550 mailbox unknown", NOW + dt.timedelta(1)
+    )
     assert await deliveries.record_delivery_outcome(p.deps, sent)
     assert p.store.batch(batch.id).draft(d.id).delivery_state is DeliveryState.SENT
+    assert p.store.batch(batch.id).draft(d.id).sent_at == NOW
     assert await deliveries.record_delivery_outcome(p.deps, bounced)
     # The first outcome delivered again must not hide the later one.
     assert not await deliveries.record_delivery_outcome(p.deps, sent)

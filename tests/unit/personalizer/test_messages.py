@@ -108,6 +108,7 @@ def _outcome(**fields: object) -> bytes:
         "event_id": str(uuid.uuid4()),
         "invitation": DRAFT,
         "state": common_pb2.DELIVERY_STATE_SENT,
+        "occur_time": Timestamp(seconds=1_767_225_600),
     }
     values.update(fields)
     return events_pb2.DeliveryOutcome(**values).SerializeToString()  # type: ignore[arg-type]
@@ -117,6 +118,9 @@ def test_a_delivery_outcome_names_its_draft_and_an_outcome() -> None:
     outcome = subscriptions.delivery_outcome(_outcome(detail="250 ok"))
     assert str(outcome.draft_id) == DRAFT.rsplit("/", 1)[1]
     assert (outcome.state, outcome.detail) == (DeliveryState.SENT, "250 ok")
+    assert outcome.occurred_at == dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    with pytest.raises(PoisonMessage, match="occur_time"):
+        subscriptions.delivery_outcome(_outcome(occur_time=None))
     with pytest.raises(PoisonMessage, match="invitation"):
         subscriptions.delivery_outcome(_outcome(invitation="drafts/17"))
     with pytest.raises(PoisonMessage, match="state"):
