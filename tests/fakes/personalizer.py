@@ -213,7 +213,7 @@ class FakeBatchRepository(Repository):
                 )
         return found
 
-    async def lock_people(self, stakeholder_ids: list[str]) -> None:
+    async def lock_approvals(self, customer_id: str) -> None:
         """One unit of work runs at a time here: nothing to wait for."""
 
     async def log(

@@ -108,20 +108,20 @@ async def test_an_override_without_a_reason_is_refused_naming_the_field(services
     assert "contact_budget_overrides[0].reason" in (err.value.details() or "")
 
 
-async def test_approvals_reaching_the_same_person_wait_for_each_other(database_url: str) -> None:
-    """The lock the approvals take: a second one reaching a person waits until the first
-    commits (then it reads that approval), one reaching someone else does not."""
+async def test_approvals_for_the_same_customer_wait_for_each_other(database_url: str) -> None:
+    """The lock the approvals take: a second one for the customer waits until the first
+    commits (then it reads that approval), one for another customer does not."""
     first, second, other = [await asyncpg.connect(database_url) for _ in range(3)]
     try:
         async with first.transaction():
-            await PostgresBatchRepository(first).lock_people(["ana", "ben"])
+            await PostgresBatchRepository(first).lock_approvals("cloudtech")
 
-            async def lock(conn: asyncpg.Connection, people: list[str]) -> None:
+            async def lock(conn: asyncpg.Connection, customer: str) -> None:
                 async with conn.transaction():
-                    await PostgresBatchRepository(conn).lock_people(people)
+                    await PostgresBatchRepository(conn).lock_approvals(customer)
 
-            waiting = asyncio.create_task(lock(second, ["ben", "cy"]))
-            await lock(other, ["cy"])  # nobody holds cy: at once
+            waiting = asyncio.create_task(lock(second, "cloudtech"))
+            await lock(other, "helios")  # nobody holds it: at once
             await asyncio.sleep(0.3)
             assert not waiting.done()
         await asyncio.wait_for(waiting, timeout=5)

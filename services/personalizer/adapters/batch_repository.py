@@ -417,15 +417,12 @@ class PostgresBatchRepository(Repository):
         )
         return [FunnelInvitation(**dict(r)) for r in rows]
 
-    async def lock_people(self, stakeholder_ids: list[str]) -> None:
-        # An advisory lock per person (no row stands for a person here); sorted, so that two
-        # approvals sharing people take them in the same order.
+    async def lock_approvals(self, customer_id: str) -> None:
+        # One advisory lock per customer (a lock per person would take thousands of the
+        # server's lock slots for a large batch); approvals are a CSM's clicks, seldom at once.
         await self._conn.execute(
-            """
-            SELECT pg_advisory_xact_lock(hashtextextended('personalizer.contact:' || id, 0))
-            FROM (SELECT DISTINCT unnest($1::text[]) AS id ORDER BY 1 OFFSET 0) AS people
-            """,
-            stakeholder_ids,
+            "SELECT pg_advisory_xact_lock(hashtextextended('personalizer.approvals:' || $1, 0))",
+            customer_id,
         )
 
     async def log(

@@ -128,9 +128,9 @@ class BatchRepository(Protocol):
         with both None) drafted in [start, end), with how far it went."""
         ...
 
-    async def lock_people(self, stakeholder_ids: list[str]) -> None:
-        """Hold these people until the unit of work ends: another approval reaching any of
-        them waits (always taken in the same order, so two never wait for each other)."""
+    async def lock_approvals(self, customer_id: str) -> None:
+        """Hold the customer's approvals until the unit of work ends: another approval for
+        the same customer waits (a person belongs to one customer)."""
         ...
 
     async def log(

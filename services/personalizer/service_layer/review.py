@@ -216,8 +216,8 @@ async def approve_batch(
     the batch's InvitationApproved events reach the dispatcher through the same commit.
 
     The contact budget is checked against every invitation approved in the frequency cap's
-    window, with the approvals of the same people waiting for each other: two batches holding
-    one person, approved at the same moment, cannot both reach them."""
+    window, with the approvals for one customer waiting for each other: two batches holding one
+    person, approved at the same moment, cannot both reach them."""
     customer_id, batch_id = names.batch_id(name)
     only: set[uuid.UUID] | None = None
     if draft_names:
@@ -239,9 +239,10 @@ async def approve_batch(
         pending = {x.id for x in batch.drafts if x.state is DraftState.PENDING_REVIEW}
         approved = batch.approve(principal.subject, now, etag, only, send_after, budget)
         await uow.batches.save(batch)
+        approved_ids = {d.id for d in approved}
         for draft in batch.drafts:
             person = draft.recipient.stakeholder_id
-            if draft in approved and person in budget.recent and person in budget.overrides:
+            if draft.id in approved_ids and person in budget.recent and person in budget.overrides:
                 await uow.batches.log(
                     batch.id,
                     draft.id,
@@ -275,7 +276,11 @@ async def _contact_budget(
     leave_out: bool,
 ) -> ContactBudget:
     """Who among the people about to be approved was approved an invitation within the
-    frequency cap's window, read once every approval touching them has committed or waited."""
+    frequency cap's window, read once every other approval for the customer has committed (a
+    person is one customer's: two approvals reaching them wait for each other)."""
+    window = deps.policy.frequency_cap_days
+    if window <= 0 or batch.purpose is not Purpose.INVITATION:  # the cap is off, or not spent
+        return ContactBudget(window, {}, dict(overrides), leave_out)
     people = sorted(
         {
             d.recipient.stakeholder_id
@@ -283,9 +288,6 @@ async def _contact_budget(
             if d.state is DraftState.PENDING_REVIEW and (only is None or d.id in only)
         }
     )
-    window = deps.policy.frequency_cap_days
-    if window <= 0:  # the cap is off
-        return ContactBudget(window, {}, dict(overrides), leave_out)
-    await uow.batches.lock_people(people)
+    await uow.batches.lock_approvals(batch.customer_id)
     recent = await uow.batches.invited_since(people, now - dt.timedelta(days=window))
     return ContactBudget(window, recent, dict(overrides), leave_out)
