@@ -185,6 +185,7 @@ async def build(infra: Infrastructure) -> ServiceParts:
             daily_cap=settings.daily_send_cap,
             settle=dt.timedelta(seconds=settings.unknown_outcome_settle_seconds),
             lease=dt.timedelta(seconds=settings.claim_lease_seconds),
+            frequency_cap_days=settings.frequency_cap_days,
         ),
         quota_key=(lambda _: "token-file mailbox") if settings.gmail_token_file else str,
         bounces=bounces,

@@ -43,6 +43,10 @@ class DispatcherSettings(CommonSettings):
     rate_limit_pause_seconds: float = 30.0
     rate_limit_longest_pause_seconds: float = 120.0
     daily_send_cap: int = 2_000
+    # One invitation per person within this many days, across every batch, checked again just
+    # before sending (the personalizer's setting of the same name checks drafts and approvals);
+    # an invitation the CSM approved with an override is sent anyway. 0 turns the check off.
+    frequency_cap_days: int = 14
     # Seconds after an attempt with an unknown outcome before "not found" means "not sent".
     unknown_outcome_settle_seconds: float = 60.0
     # How often the senders' Gmail mailboxes are read for bounce reports.

@@ -25,6 +25,7 @@ from services.dispatcher.domain.calendar import (
     with_attendee,
     without_attendee,
 )
+from services.dispatcher.domain.contact_budget import OtherInvitation
 from services.dispatcher.domain.model import (
     Address,
     ApprovedInvitation,
@@ -81,6 +82,8 @@ class DispatcherStore(FakeStore):
     senders: dict[str, SenderControl] = field(default_factory=dict)
     bounces_read: set[str] = field(default_factory=set)
     tracking: dict[str, Tracking] = field(default_factory=dict)
+    # The addresses locked before an attempt was committed, in order.
+    contact_locks: list[str] = field(default_factory=list)
 
     def delivery(self, invitation: str) -> Delivery:
         return next(
@@ -186,13 +189,49 @@ class FakeDeliveryRepository(Repository):
         row.delivery.detail = reason
         row.delivery.outcome_unknown = delivery.outcome_unknown
 
-    async def controls(self, delivery: Delivery) -> SendControls:
+    async def controls(
+        self, delivery: Delivery, invitations_since: dt.datetime | None = None
+    ) -> SendControls:
         a = delivery.approved
         return SendControls(
             suppressed_reason=self._store.suppressions.get(a.recipient_email.lower()),
             batch_paused=a.batch in self._store.paused_batches,
             sender_paused=self._store.senders.get(a.sender_email, SenderControl()).paused,
+            other_invitations=(
+                ()
+                if invitations_since is None
+                else self._other_invitations(delivery, invitations_since)
+            ),
         )
+
+    def _other_invitations(
+        self, delivery: Delivery, since: dt.datetime
+    ) -> tuple[OtherInvitation, ...]:
+        email = delivery.approved.recipient_email.lower()
+        return tuple(
+            OtherInvitation(
+                d.approved.training_session,
+                d.approved.subject,
+                d.state,
+                d.sent_at,
+                d.outcome_unknown,
+                d.attempted_at,
+                bool(d.approved.contact_budget_override),
+            )
+            for d in (r.delivery for r in self._store.rows.values())
+            if d.approved.recipient_email.lower() == email
+            and d.approved.purpose is MessagePurpose.INVITATION
+            and d.id != delivery.id
+            and (
+                (d.sent_at is not None and d.sent_at >= since)
+                or (d.attempted_at is not None and d.attempted_at >= since)
+            )
+        )
+
+    async def lock_contact(self, email: str) -> None:
+        # One event loop runs the fakes' units of work: nothing runs between the check and
+        # the commit, which is what the lock gives on PostgreSQL.
+        self._store.contact_locks.append(email.lower())
 
     def _sent(self, sender_email: str, since: dt.datetime) -> list[Delivery]:
         return [
@@ -563,6 +602,7 @@ def approved(
     send_after: dt.datetime = T0,
     purpose: MessagePurpose = MessagePurpose.INVITATION,
     training_session: str = "sessions/analytics-101",
+    contact_budget_override: str = "",
 ) -> ApprovedInvitation:
     """The n-th approved invitation (or notice, or confirmation) of a batch."""
     return ApprovedInvitation(
@@ -583,6 +623,7 @@ def approved(
         approved_at=send_after,
         send_after=send_after,
         purpose=purpose,
+        contact_budget_override=contact_budget_override,
     )
 
 

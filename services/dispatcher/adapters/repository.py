@@ -9,6 +9,7 @@ import asyncpg
 
 from services.common.db import Connection
 from services.common.unit_of_work import Repository
+from services.dispatcher.domain.contact_budget import OtherInvitation
 from services.dispatcher.domain.model import (
     Address,
     ApprovedInvitation,
@@ -36,6 +37,7 @@ _APPROVED_COLUMNS = (
     "approved_at",
     "send_after",
     "purpose",
+    "contact_budget_override",
 )
 
 
@@ -172,7 +174,9 @@ class PostgresDeliveryRepository(Repository):
         )
         return bool(marked)
 
-    async def controls(self, delivery: Delivery) -> SendControls:
+    async def controls(
+        self, delivery: Delivery, invitations_since: dt.datetime | None = None
+    ) -> SendControls:
         row = await self._conn.fetchrow(
             """
             SELECT (SELECT reason FROM suppressions WHERE email = lower($1)) AS suppressed_reason,
@@ -186,7 +190,52 @@ class PostgresDeliveryRepository(Repository):
             delivery.approved.sender_email,
         )
         assert row is not None
-        return SendControls(row["suppressed_reason"], row["batch_paused"], row["sender_paused"])
+        others = (
+            ()
+            if invitations_since is None
+            else await self._other_invitations(delivery, invitations_since)
+        )
+        return SendControls(
+            row["suppressed_reason"], row["batch_paused"], row["sender_paused"], others
+        )
+
+    async def _other_invitations(
+        self, delivery: Delivery, since: dt.datetime
+    ) -> tuple[OtherInvitation, ...]:
+        """The address's other invitations sent or attempted since then (a probe of
+        deliveries_invitations_to; a person has few)."""
+        rows = await self._conn.fetch(
+            """
+            SELECT training_session, subject, state, sent_at, outcome_unknown, attempted_at,
+                   contact_budget_override <> '' AS overridden
+            FROM deliveries
+            WHERE lower(recipient_email) = lower($1) AND purpose = 'invitation' AND id <> $2
+              AND (sent_at >= $3 OR attempted_at >= $3)
+            """,
+            delivery.approved.recipient_email,
+            delivery.id,
+            since,
+        )
+        return tuple(
+            OtherInvitation(
+                training_session=r["training_session"],
+                subject=r["subject"],
+                state=DeliveryState(r["state"]),
+                sent_at=r["sent_at"],
+                outcome_unknown=r["outcome_unknown"],
+                attempted_at=r["attempted_at"],
+                overridden=r["overridden"],
+            )
+            for r in rows
+        )
+
+    async def lock_contact(self, email: str) -> None:
+        """A lock on the address until the transaction ends (the suppression list's lock is
+        another: unsubscribing never waits for a send)."""
+        await self._conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended('dispatcher.contact:' || lower($1), 0))",
+            email,
+        )
 
     async def sent_since(
         self, sender_email: str, since: dt.datetime

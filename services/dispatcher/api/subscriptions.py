@@ -90,6 +90,7 @@ def invitation_approved(data: bytes) -> InvitationApproved:
         approved_at=approved_at,
         send_after=send_after,
         purpose=_PURPOSES.get(event.purpose, MessagePurpose.INVITATION),
+        contact_budget_override=event.contact_budget_override.strip(),
     )
     return InvitationApproved(event_id, approved)
 

@@ -63,6 +63,9 @@ class ApprovedInvitation:
     approved_at: dt.datetime
     send_after: dt.datetime
     purpose: MessagePurpose = MessagePurpose.INVITATION
+    # The CSM's reason for inviting someone invited within the frequency cap's window; empty:
+    # the cap holds at send time.
+    contact_budget_override: str = ""
 
 
 def new_message_id(delivery_id: uuid.UUID, sender_email: str) -> str:

@@ -39,6 +39,9 @@ class Limits:
     settle: dt.timedelta = dt.timedelta(seconds=60)
     # How long a worker's claim holds; a crashed worker's claims are taken over after it.
     lease: dt.timedelta = dt.timedelta(minutes=2)
+    # One invitation per person within this many days, across every batch, unless the CSM
+    # overrode it; 0 turns the send-time check off.
+    frequency_cap_days: int = 14
 
 
 @dataclass(frozen=True)

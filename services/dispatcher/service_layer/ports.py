@@ -9,6 +9,7 @@ from email.message import EmailMessage
 from typing import NamedTuple, Protocol
 
 from services.dispatcher.domain.calendar import Inviter, SessionEvent
+from services.dispatcher.domain.contact_budget import OtherInvitation
 from services.dispatcher.domain.model import Address, Delivery
 from services.dispatcher.domain.tracking import InvitationStatus, Tracking
 
@@ -20,6 +21,9 @@ class SendControls:
     suppressed_reason: str | None = None
     batch_paused: bool = False
     sender_paused: bool = False
+    # The other invitations to the same address sent or attempted within the frequency cap's
+    # window, when asked for: the contact budget decides which of them count.
+    other_invitations: tuple[OtherInvitation, ...] = ()
 
 
 class DeliveryRepository(Protocol):
@@ -52,8 +56,18 @@ class DeliveryRepository(Protocol):
         """Leave the delivery pending, not to be claimed before `at`, its outcome as it is."""
         ...
 
-    async def controls(self, delivery: Delivery) -> SendControls:
-        """Whether its address is suppressed, its batch or its sender paused."""
+    async def controls(
+        self, delivery: Delivery, invitations_since: dt.datetime | None = None
+    ) -> SendControls:
+        """Whether its address is suppressed, its batch or its sender paused; with
+        `invitations_since`, also the other invitation deliveries to its address (any case)
+        sent or attempted since then."""
+        ...
+
+    async def lock_contact(self, email: str) -> None:
+        """Hold the address (any case) until the end of the unit of work: of two sends to one
+        person checked at once, the second reads the controls once the first's attempt is
+        committed."""
         ...
 
     async def sent_since(

@@ -5,6 +5,11 @@ committed as begun (its outcome unknown) before the provider is called, so whoev
 delivery over after a crash looks the message up before anything is sent again; and every step
 acts only while the worker's claim is the current one, so a worker whose lease ran out never
 sends what another has taken over.
+
+An invitation is sent only while the person's contact budget allows it (see
+domain/contact_budget.py): the check runs under a lock on the address in the transaction that
+commits the attempt, so of two invitations to one person sent at once, by any workers of any
+processes, the second sees the first's attempt and is suppressed, never both sent.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+from services.dispatcher.domain.contact_budget import ContactBudget
 from services.dispatcher.domain.model import Delivery, DeliveryState
 from services.dispatcher.service_layer.addresses import suppress
 from services.dispatcher.service_layer.dependencies import Dependencies
@@ -91,18 +97,33 @@ async def _heed_controls(deps: Dependencies, delivery: Delivery) -> None:
 
 
 async def _held(deps: Dependencies, uow: DispatcherUnitOfWork, delivery: Delivery) -> bool:
-    """True when the delivery must not be sent now: its address is suppressed (it never will
-    be), or its batch or mailbox is paused (it is let go, to be claimed once resumed)."""
-    controls = await uow.deliveries.controls(delivery)
+    """True when the delivery must not be sent now: its address is suppressed, or the person
+    was invited within the frequency cap's window (it never will be), or its batch or mailbox
+    is paused (it is let go, to be claimed once resumed)."""
+    budget = _contact_budget(deps)
+    now = deps.clock()
+    since = budget.window_start(now) if budget.applies_to(delivery) else None
+    controls = await uow.deliveries.controls(delivery, since)
     if controls.suppressed_reason is not None:
         delivery.mark_suppressed(f"address suppressed: {controls.suppressed_reason}")
         await uow.deliveries.save(delivery)
         return True
     if controls.batch_paused or controls.sender_paused:
         what = "batch" if controls.batch_paused else "mailbox"
-        await uow.deliveries.retry_later(delivery, deps.clock(), f"{what} paused")
+        await uow.deliveries.retry_later(delivery, now, f"{what} paused")
+        return True
+    spent = budget.spent(delivery, controls.other_invitations, now)
+    if spent is not None:
+        # Only this invitation is held: the address stays open to notices and to the next
+        # invitation once the window has passed.
+        delivery.mark_suppressed(spent)
+        await uow.deliveries.save(delivery)
         return True
     return False
+
+
+def _contact_budget(deps: Dependencies) -> ContactBudget:
+    return ContactBudget(deps.limits.frequency_cap_days)
 
 
 async def _settle_last_attempt(deps: Dependencies, delivery: Delivery) -> None:
@@ -159,8 +180,12 @@ async def _prepare(deps: Dependencies, delivery: Delivery) -> str | None:
 
 async def _begin_attempt(deps: Dependencies, delivery: Delivery, history_id: str | None) -> None:
     """Commit the attempt before the provider is called; not when the claim ran out while
-    waiting (whoever holds it now sends) or a control changed meanwhile."""
+    waiting (whoever holds it now sends) or a control changed meanwhile. The person's address
+    is locked before the controls are read, so that an attempt committed by another worker
+    meanwhile is seen."""
     async with deps.uow() as uow:
+        if _contact_budget(deps).applies_to(delivery):
+            await uow.deliveries.lock_contact(delivery.approved.recipient_email)
         if await _held(deps, uow, delivery):
             await uow.commit()
             raise _Done

@@ -37,6 +37,14 @@ def test_an_approval_decodes_to_the_invitation_and_its_event_id() -> None:
     assert a.send_after == T0 and a.approved_at == event.approve_time.ToDatetime(tzinfo=dt.UTC)
 
 
+def test_an_approval_carries_the_csms_contact_budget_override() -> None:
+    event = approval("wei.chen@acme.example")
+    assert invitation_approved(event.SerializeToString()).approved.contact_budget_override == ""
+    event.contact_budget_override = "asked for the advanced session"
+    decoded = invitation_approved(event.SerializeToString())
+    assert decoded.approved.contact_budget_override == "asked for the advanced session"
+
+
 def _spoil_draft(e: events_pb2.InvitationApproved) -> None:
     e.invitation = f"customers/other/invitation-batches/{uuid.uuid4()}/drafts/{uuid.uuid4()}"
 
