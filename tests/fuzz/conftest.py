@@ -33,6 +33,7 @@ async def fuzz_services(
         # Generated requests invite the same people again and again: with the cap on, the
         # approvals and sends after the first few would have nobody left to reach.
         personalizer_overrides={"frequency_cap_days": 0},
+        dispatcher_overrides={"frequency_cap_days": 0},
     ) as c:
         yield c
 

@@ -473,8 +473,9 @@ async def test_another_csms_resources_answer_like_nonexistent_ones(services: Cli
     assert not status.paused and status.cancelled_count == 0 and status.suppressed_count == 0
 
 
-# Both of Jordan's batches are approved, one right after the other, to the same people.
+# Both of Jordan's batches are approved and sent, one right after the other, to the same people.
 @pytest.mark.personalizer_settings(frequency_cap_days=0)
+@pytest.mark.dispatcher_settings(frequency_cap_days=0)
 async def test_a_csm_cannot_hold_another_csms_batch_before_it_is_approved(
     services: Clients,
 ) -> None:
