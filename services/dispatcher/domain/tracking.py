@@ -7,10 +7,10 @@ state (`services.common.attendance.registration_transition`: a late "registered"
 them, left by a seat, a cancellation or the session itself. Facts arrive out of order, twice,
 or replayed: each is applied once (by event id), and a registration-state fact older than the
 newest one heard of the invitation (by the time it happened) is stale and changes nothing.
-Minutes attended are those of the newest "attended" result (by its time; of two at the same
-time, the higher): the catalog stamps each result with when it worked it out, so a result
-worked out again from more of the webinar's activity (a leave heard after the end) replaces the
-one before. Any order of the same facts ends in the same state.
+Minutes attended are those of the newest "attended" result that counts minutes (by its time;
+of two at the same time, the higher): the catalog stamps each result with when it worked it
+out, so a result worked out again from more of the webinar's activity (a leave heard after the
+end) replaces the one before. Any order of the same facts ends in the same state.
 """
 
 from __future__ import annotations
@@ -89,7 +89,9 @@ class Tracking:
                 self.waitlist_position = fact.waitlist_position
         else:
             self.waitlist_position = 0
-        if fact.kind == "attended" and self._supersedes_minutes(fact):
+        # Minutes come from results that say them; the catalog's own "attended" (a registration
+        # moving) and a source that does not count minutes say 0, which is no result.
+        if fact.kind == "attended" and fact.minutes_attended > 0 and self._supersedes_minutes(fact):
             self.minutes_attended = fact.minutes_attended
             self.minutes_at = fact.occurred_at
         if self.updated_at is None or fact.occurred_at > self.updated_at:

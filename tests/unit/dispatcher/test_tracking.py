@@ -89,6 +89,10 @@ def test_minutes_follow_the_newest_result_in_any_order() -> None:
     growing = [fact("attended", minutes=30, at=60), fact("attended", minutes=55, at=90)]
     assert final(growing).minutes_attended == 55
     assert final(growing[::-1]).minutes_attended == 55
+    # The registration moving to attended afterwards says no minutes: the result stands.
+    moved = fact("attended", minutes=0, at=99)
+    assert final([earlier, later, moved]).minutes_attended == 60
+    assert final([moved, later, earlier]).minutes_attended == 60
     # Of two results stamped alike, the higher.
     tied = [fact("attended", minutes=20, at=90), fact("attended", minutes=45, at=90)]
     assert final(tied).minutes_attended == final(tied[::-1]).minutes_attended == 45
@@ -111,6 +115,7 @@ def test_the_waitlist_position_follows_the_newest_fact_and_ends_with_a_seat() ->
         [("registered", 0, 0, 1), ("no_show", 0, 0, 90), ("attended", 0, 12, 95)],
         [("registered", 0, 0, 1), ("attended", 0, 20, 60), ("attended", 0, 45, 70)],
         [("registered", 0, 0, 1), ("attended", 0, 90, 95), ("attended", 0, 60, 97)],
+        [("registered", 0, 0, 1), ("attended", 0, 70, 95), ("attended", 0, 0, 99)],
         [("waitlisted", 4, 0, 1), ("waitlisted", 2, 0, 2), ("cancelled", 0, 0, 3)],
     ],
 )
