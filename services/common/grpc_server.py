@@ -9,6 +9,7 @@ from typing import Any
 
 import grpc
 from google.protobuf import any_pb2
+from google.protobuf.message import Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
@@ -131,12 +132,7 @@ def status_for(exc: errors.DomainError) -> grpc.Status:
                 for v in exc.violations
             ]
         )
-        detail = any_pb2.Any()
-        detail.Pack(bad_request)
-        status: grpc.Status = rpc_status.to_status(
-            status_pb2.Status(code=code_pb2.INVALID_ARGUMENT, message=str(exc), details=[detail])
-        )
-        return status
+        return _status(code_pb2.INVALID_ARGUMENT, str(exc), bad_request)
     if isinstance(exc, errors.FailedPrecondition) and exc.violations:
         failure = error_details_pb2.PreconditionFailure(
             violations=[
@@ -146,19 +142,23 @@ def status_for(exc: errors.DomainError) -> grpc.Status:
                 for v in exc.violations
             ]
         )
-        detail = any_pb2.Any()
-        detail.Pack(failure)
-        refused: grpc.Status = rpc_status.to_status(
-            status_pb2.Status(code=code_pb2.FAILED_PRECONDITION, message=str(exc), details=[detail])
-        )
-        return refused
+        return _status(code_pb2.FAILED_PRECONDITION, str(exc), failure)
     code = next(
         (c for cls, c in _STATUS_OF if isinstance(exc, cls)), grpc.StatusCode.FAILED_PRECONDITION
     )
-    plain: grpc.Status = rpc_status.to_status(
-        status_pb2.Status(code=code.value[0], message=str(exc))
+    return _status(code.value[0], str(exc))
+
+
+def _status(code: int, message: str, detail: Message | None = None) -> grpc.Status:
+    details = []
+    if detail is not None:
+        packed = any_pb2.Any()
+        packed.Pack(detail)
+        details.append(packed)
+    status: grpc.Status = rpc_status.to_status(
+        status_pb2.Status(code=code, message=message, details=details)
     )
-    return plain
+    return status
 
 
 UNAVAILABLE_MESSAGE = "a service this call depends on is unavailable; retry later"

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import nats
 import pytest
+from nats.js import JetStreamContext
 
 from tests.helpers import Clients
 from tests.in_process import running_services
@@ -39,3 +41,13 @@ async def services(
         dispatcher_overrides=dispatcher_marker.kwargs if dispatcher_marker else None,
     ) as c:
         yield c
+
+
+@pytest.fixture
+async def js(nats_url: str) -> AsyncIterator[JetStreamContext]:
+    """A JetStream client of the test's NATS, to publish events and read streams directly."""
+    nc = await nats.connect(nats_url)
+    try:
+        yield nc.jetstream()
+    finally:
+        await nc.drain()

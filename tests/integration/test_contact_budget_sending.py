@@ -7,11 +7,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
-import nats
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 from nats.js import JetStreamContext
@@ -42,13 +40,6 @@ CAP = "(one training message per 14 days)"
 def database_url(fresh_database_url: str) -> str:
     """A database per test: the budget reads every invitation to the address."""
     return fresh_database_url
-
-
-@pytest.fixture
-async def js(nats_url: str) -> AsyncIterator[JetStreamContext]:
-    nc = await nats.connect(nats_url)
-    yield nc.jetstream()
-    await nc.drain()
 
 
 async def approve_both(

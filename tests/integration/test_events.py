@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import nats
 import pytest
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -27,13 +25,6 @@ def database_url(fresh_database_url: str) -> str:
     """A database per test: its tests invite the same people, and a delivery still pending when
     one ends would be sent by the next test's dispatcher."""
     return fresh_database_url
-
-
-@pytest.fixture
-async def js(nats_url: str) -> AsyncIterator[JetStreamContext]:
-    nc = await nats.connect(nats_url)
-    yield nc.jetstream()
-    await nc.drain()
 
 
 async def test_a_malformed_approval_is_dead_lettered_with_the_reason(

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 
 import grpc
-import nats
 import pytest
 import vobject
 from nats.js import JetStreamContext
@@ -35,13 +33,6 @@ def database_url(fresh_database_url: str) -> str:
     """A database per test: its tests invite the same people, whom the frequency cap would
     then leave out."""
     return fresh_database_url
-
-
-@pytest.fixture
-async def js(nats_url: str) -> AsyncIterator[JetStreamContext]:
-    nc = await nats.connect(nats_url)
-    yield nc.jetstream()
-    await nc.drain()
 
 
 async def _draft(

@@ -11,11 +11,10 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import nats
 import pytest
 from asyncpg.exceptions import CharacterNotInRepertoireError
 from nats.aio.msg import Msg
@@ -149,13 +148,6 @@ POISONS = {
 }
 
 _GARBAGE = b"\xff\x00 not protobuf \xde\xad\xbe\xef"
-
-
-@pytest.fixture
-async def js(nats_url: str) -> AsyncIterator[JetStreamContext]:
-    nc = await nats.connect(nats_url)
-    yield nc.jetstream()
-    await nc.drain()
 
 
 async def _session_in_60_days(c: Clients) -> cpb.TrainingSession:

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 
 import asyncpg
 import grpc
-import nats
 import pytest
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -194,15 +193,6 @@ def by_person(b: Batch, view: dpb.BatchTracking) -> list[tuple[int, int, int, bo
         )
         for e in b.emails
     ]
-
-
-@pytest.fixture
-async def js(nats_url: str) -> AsyncIterator[JetStreamContext]:
-    nc = await nats.connect(nats_url)
-    try:
-        yield nc.jetstream()
-    finally:
-        await nc.drain()
 
 
 EXPECTED = [

@@ -15,7 +15,6 @@ from typing import Any
 import asyncpg
 import grpc
 import httpx
-import nats
 import pytest
 from google.protobuf.duration_pb2 import Duration
 from nats.js import JetStreamContext
@@ -57,13 +56,6 @@ async def http(
     )
     async with running_edge(settings) as url, httpx.AsyncClient(base_url=url, timeout=20) as c:
         yield c
-
-
-@pytest.fixture
-async def js(nats_url: str) -> AsyncIterator[JetStreamContext]:
-    nc = await nats.connect(nats_url)
-    yield nc.jetstream()
-    await nc.drain()
 
 
 # The attendance the webinar brings (the registrations made over gRPC are told too).
