@@ -28,6 +28,7 @@ from services.personalizer.adapters.template_sandbox import SandboxLimits, Templ
 from services.personalizer.adapters.unit_of_work import PostgresPersonalizerUnitOfWork
 from services.personalizer.api.servicer import PersonalizerServicer
 from services.personalizer.api.subscriptions import subscriptions
+from services.personalizer.domain.learning import LearningPolicy
 from services.personalizer.service_layer import gaps
 from services.personalizer.service_layer.dependencies import Dependencies, Policy
 from services.personalizer.service_layer.ports import Renderer, SessionSource
@@ -94,6 +95,9 @@ async def build(infra: Infrastructure) -> ServiceParts:
             benchmark_windows=tuple(settings.benchmark_windows),
             frequency_cap_days=settings.frequency_cap_days,
             training_counts_days=settings.training_counts_days,
+            learning=LearningPolicy(
+                enabled=settings.angle_learning, exploration=settings.angle_exploration
+            ),
         ),
     )
     # Gap analysis reads precomputed benchmarks: have them before the first request.

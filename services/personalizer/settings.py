@@ -23,6 +23,11 @@ class PersonalizerSettings(CommonSettings):
     frequency_cap_days: int = 14
     # Training attended within this many days closes the gap on its features.
     training_counts_days: int = 180
+    # Choose each invitation's angle among those that fit by how the recipient's role answered
+    # (Thompson sampling, the rules as the prior); off: the rules alone.
+    angle_learning: bool = True
+    # The share of those choices made uniformly among the angles that fit.
+    angle_exploration: float = 0.05
     # A CSM's own templates render in this many worker processes, each field within these
     # bounds: a render past its time is killed with its worker, larger output is refused.
     template_workers: int = 2

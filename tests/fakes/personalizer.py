@@ -26,7 +26,9 @@ from services.personalizer.bootstrap import bootstrap
 from services.personalizer.domain.customer_names import NamedCustomer
 from services.personalizer.domain.funnel import Invitation as FunnelInvitation
 from services.personalizer.domain.gaps import RoleBenchmark, Usage
+from services.personalizer.domain.learning import Outcomes
 from services.personalizer.domain.model import (
+    Angle,
     Customer,
     DeliveryState,
     DraftState,
@@ -176,6 +178,20 @@ class FakeBatchRepository(Repository):
             if person not in latest or at > latest[person][0]:
                 latest[person] = (at, b.session.title)
         return {p: f"{title} (approved {at:%b} {at.day})" for p, (at, title) in latest.items()}
+
+    async def angle_outcomes(self) -> dict[tuple[str, Angle], Outcomes]:
+        found: dict[tuple[str, Angle], Outcomes] = {}
+        for b in self._store.batches.values():
+            for d in b.drafts:
+                sent = d.delivery_state is DeliveryState.SENT
+                if b.purpose is not Purpose.INVITATION or not sent:
+                    continue
+                record = self._store.history.get((d.recipient.stakeholder_id, b.session.name))
+                seated = ("registered", "attended", "no_show")
+                took_seat = record is not None and record.state in seated
+                key = (d.recipient.role, d.angle)
+                found[key] = found.get(key, Outcomes()) + Outcomes(1, int(took_seat))
+        return found
 
     async def funnel_invitations(
         self,

@@ -12,6 +12,7 @@ from services.common.db import Connection
 from services.common.errors import FailedPrecondition
 from services.common.unit_of_work import Repository
 from services.personalizer.domain.funnel import Invitation as FunnelInvitation
+from services.personalizer.domain.learning import Outcomes
 from services.personalizer.domain.model import (
     Angle,
     BatchState,
@@ -135,6 +136,7 @@ def _draft_from_row(row: asyncpg.Record) -> InvitationDraft:
         render_context=row["render_context"],
         template_version=row["template_version"],
         sent_at=row["sent_at"],
+        angle_reason=row["angle_reason"],
     )
 
 
@@ -144,9 +146,9 @@ INSERT INTO invitation_drafts (
     id, batch_id, position, training_session, stakeholder_id, recipient, score, reasons, angle,
     talking_points, subject, text_body, html_body, calendar_ics, registration_url, state,
     content_sha256, delivery_state, delivery_detail, updated_by, version, purpose, render_context,
-    template_version)
+    template_version, angle_reason)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
-        $20, $21, $22, $23, $24)
+        $20, $21, $22, $23, $24, $25)
 ON CONFLICT (id) DO UPDATE
 SET subject = EXCLUDED.subject, text_body = EXCLUDED.text_body, html_body = EXCLUDED.html_body,
     calendar_ics = EXCLUDED.calendar_ics, state = EXCLUDED.state,
@@ -243,6 +245,7 @@ class PostgresBatchRepository(Repository):
                         batch.purpose.value,
                         d.render_context,
                         d.template_version,
+                        d.angle_reason,
                     )
                     for position, d in enumerate(batch.drafts)
                 ],
@@ -384,6 +387,22 @@ class PostgresBatchRepository(Repository):
             ]: f"{r['title']} (approved {r['approved_at']:%b} {r['approved_at'].day})"
             for r in rows
         }
+
+    async def angle_outcomes(self) -> dict[tuple[str, Angle], Outcomes]:
+        rows = await self._conn.fetch(
+            """
+            SELECT d.recipient ->> 'role' AS role, d.angle, count(*) AS sent,
+                   count(*) FILTER (WHERE h.state IN ('registered', 'attended', 'no_show'))
+                       AS registered
+            FROM invitation_drafts d
+            LEFT JOIN training_history h
+                   ON h.stakeholder_id = d.stakeholder_id
+                  AND h.training_session = d.training_session
+            WHERE d.purpose = 'invitation' AND d.delivery_state = 'sent'
+            GROUP BY 1, 2
+            """
+        )
+        return {(r["role"], Angle(r["angle"])): Outcomes(r["sent"], r["registered"]) for r in rows}
 
     async def funnel_invitations(
         self,

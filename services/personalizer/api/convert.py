@@ -191,6 +191,7 @@ def draft_to_pb(name: str, d: InvitationDraft) -> pb.InvitationDraft:
         delivery_detail=d.delivery_detail,
         updated_by=d.updated_by,
         etag=d.etag,
+        angle_reason=d.angle_reason,
     )
 
 

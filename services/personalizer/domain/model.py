@@ -246,6 +246,8 @@ class InvitationDraft:
     template_version: str = ""
     # When its invitation was sent, as the dispatcher reported it.
     sent_at: dt.datetime | None = None
+    # Why its angle (see domain/learning.py); empty when a trigger imposed it.
+    angle_reason: str = ""
 
     @classmethod
     def invitation(
@@ -271,6 +273,7 @@ class InvitationDraft:
             updated_by=by,
             render_context=render_context,
             template_version=template_version,
+            angle_reason=assessment.angle_reason,
         )
 
     @classmethod

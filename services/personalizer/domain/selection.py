@@ -6,7 +6,7 @@ reason the CSM reads. docs/architecture.md explains the choice of factors and we
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from services.personalizer.domain.gaps import FeatureAdoption
@@ -70,6 +70,12 @@ class Assessment:
     talking_points: list[str]
     focus_feature: str
     adoption: list[FeatureAdoption]
+    # Why the angle, when it was chosen here (not imposed by a trigger).
+    angle_reason: str = ""
+
+
+# Chooses the angle of a person at an adoption level, given the one the rules name.
+AngleChooser = Callable[[Stakeholder, AdoptionLevel, Angle], tuple[Angle, str]]
 
 
 def _role_fit(person: Stakeholder, session: SessionInfo) -> SelectionReason:
@@ -247,13 +253,15 @@ def assess(
     require_gap_on: str | None = None,
     force: bool = False,
     suppressed: str = "",
+    choose: AngleChooser | None = None,
 ) -> Assessment | Exclusion:
     """Choose or leave out one stakeholder for the session, always with the reason.
 
     `trained` and `invited_recently` describe the training or invitation that rules the person
     out; `angle` imposes an angle (triggers); `require_gap_on` keeps only people with a gap on
     that feature; `force` is the CSM adding someone back: only what may never be overridden
-    (opted out, no email, invited to this very session) still leaves them out.
+    (opted out, no email, invited to this very session) still leaves them out; `choose` picks
+    the angle from the ones the rules allow (learning), else the rules decide.
     """
     if person.opted_out:
         return Exclusion(person, ExclusionReason.OPTED_OUT, "Opted out of training emails")
@@ -303,7 +311,13 @@ def assess(
         )
     if force:
         reasons.append(SelectionReason("added_by_csm", 1.0, "Added back by the CSM"))
-    chosen = angle or choose_angle(person, level)
+    angle_reason = ""
+    if angle is not None:
+        chosen = angle
+    elif choose is not None:
+        chosen, angle_reason = choose(person, level, choose_angle(person, level))
+    else:
+        chosen = choose_angle(person, level)
     if require_gap_on is not None and any(a.feature == require_gap_on for a in adoption):
         focus = require_gap_on
     else:
@@ -316,4 +330,5 @@ def assess(
         talking_points=talking_points(session, adoption, chosen),
         focus_feature=focus,
         adoption=adoption,
+        angle_reason=angle_reason,
     )

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import random
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from services.common.clock import Clock
+from services.personalizer.domain.learning import LearningPolicy
 from services.personalizer.service_layer.ports import Renderer, SessionSource
 from services.personalizer.service_layer.unit_of_work import PersonalizerUnitOfWork
 
@@ -22,6 +24,8 @@ class Policy:
     frequency_cap_days: int = 14
     # Training attended within this many days closes the gap on its features.
     training_counts_days: int = 180
+    # How angles are chosen among those that fit (domain/learning.py).
+    learning: LearningPolicy = field(default_factory=LearningPolicy)
 
 
 @dataclass(frozen=True)
@@ -33,3 +37,5 @@ class Dependencies:
     # Ids of new batches and drafts.
     new_id: Callable[[], uuid.UUID]
     policy: Policy = Policy()
+    # The draws of angle learning (seeded in tests and simulations).
+    rng: random.Random = field(default_factory=random.Random)

@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from services.common.auth import Principal
 from services.common.errors import FailedPrecondition, InvalidArgument, NotFound, Violations
 from services.personalizer.domain import names
+from services.personalizer.domain.learning import AngleLearner, fitting_angles
 from services.personalizer.domain.model import (
+    AdoptionLevel,
     Angle,
     Customer,
     Exclusion,
@@ -18,7 +20,12 @@ from services.personalizer.domain.model import (
     SessionInfo,
     Stakeholder,
 )
-from services.personalizer.domain.selection import Assessment, alternatives_for, assess
+from services.personalizer.domain.selection import (
+    AngleChooser,
+    Assessment,
+    alternatives_for,
+    assess,
+)
 from services.personalizer.service_layer.customers import customer_for
 from services.personalizer.service_layer.dependencies import Dependencies
 from services.personalizer.service_layer.gaps import adoption_of
@@ -77,6 +84,7 @@ async def _assessments(
         for r in await uow.history.for_people(ids)
         if session.course and r.course == session.course
     }
+    choose = await _angle_chooser(deps, uow)
     chosen: list[Assessment] = []
     excluded: list[Exclusion] = []
     for person in people:
@@ -91,6 +99,7 @@ async def _assessments(
             angle=selection.angle,
             require_gap_on=selection.require_gap_on,
             suppressed=suppressed.get((person.email or "").lower(), ""),
+            choose=choose,
         )
         if isinstance(outcome, Assessment):
             chosen.append(outcome)
@@ -98,6 +107,19 @@ async def _assessments(
             excluded.append(outcome)
     chosen.sort(key=lambda a: a.score, reverse=True)
     return chosen, excluded
+
+
+async def _angle_chooser(deps: Dependencies, uow: PersonalizerUnitOfWork) -> AngleChooser:
+    """The angle of each person of a batch, learned from every invitation sent so far."""
+    policy = deps.policy.learning
+    outcomes = await uow.batches.angle_outcomes() if policy.enabled else {}
+    learner = AngleLearner(outcomes, policy, deps.rng)
+
+    def choose(person: Stakeholder, level: AdoptionLevel, rule: Angle) -> tuple[Angle, str]:
+        choice = learner.choose(person.role, fitting_angles(person, level), rule)
+        return choice.angle, choice.why
+
+    return choose
 
 
 async def compose_batch(

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 from services.personalizer.domain.customer_names import NamedCustomer
 from services.personalizer.domain.funnel import Invitation as FunnelInvitation
 from services.personalizer.domain.gaps import RoleBenchmark, Usage
+from services.personalizer.domain.learning import Outcomes
 from services.personalizer.domain.model import (
     Angle,
     ConfirmationKind,
@@ -116,6 +117,11 @@ class BatchRepository(Protocol):
     async def invited_since(
         self, stakeholder_ids: list[str], since: dt.datetime
     ) -> dict[str, str]: ...
+
+    async def angle_outcomes(self) -> dict[tuple[str, Angle], Outcomes]:
+        """Sent invitations and the registrations they brought, by role and angle, across every
+        customer."""
+        ...
 
     async def funnel_invitations(
         self,
