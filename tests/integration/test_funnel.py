@@ -46,6 +46,8 @@ async def test_a_sent_batch_and_one_registration_read_as_a_funnel(services: Clie
         lambda d: d.delivery_state == common_pb2.DELIVERY_STATE_SENT,
         "every invitation sent",
     )
+    # Nothing was sent before: the rules chose each angle, and each draft says so.
+    assert {d.angle_reason.split(":")[0] for d in sent.drafts} == {"Angle chosen by the rules"}
     sarah = next(d for d in sent.drafts if d.recipient.display_name == "Sarah Chen")
     await c.catalog.RegisterForSession(
         catalog_pb2.RegisterForSessionRequest(
