@@ -342,6 +342,9 @@ class InvitationDraft:
         if self.state is not DraftState.PENDING_REVIEW:
             raise FailedPrecondition("only a draft waiting for review can be dropped")
         _ensure_etag(self.etag, etag, "draft changed since it was read")
+        self._dropped(by)
+
+    def _dropped(self, by: str) -> None:
         self.state = DraftState.DROPPED
         self.updated_by = by
         self.version += 1
@@ -712,9 +715,7 @@ class InvitationBatch(Aggregate):
                 f" {budget.window_days} days: nothing is left to approve"
             )
         for d in over:
-            d.state = DraftState.DROPPED
-            d.updated_by = by
-            d.version += 1
+            d._dropped(by)  # the batch's approval decides, not a stale view of the draft
         left_out = {d.id for d in over}
         return [d for d in pending if d.id not in left_out]
 

@@ -21,6 +21,11 @@ def _match(pattern: str, name: str, field: str, shape: str) -> re.Match[str]:
     return match
 
 
+def csm_email(name: str, field: str = "scope") -> str:
+    """The address in "csms/{email}"."""
+    return _match(r"csms/(?P<email>[^/\s]+@[^/\s]+)", name, field, "csms/{email}")["email"]
+
+
 def customer_id(name: str, field: str = "parent") -> str:
     """The id in "customers/{customer}"."""
     return _match(_CUSTOMER, name, field, "customers/{customer}")["customer"]

@@ -11,8 +11,6 @@ from services.personalizer.domain.funnel import Dimension, Funnel, funnel
 from services.personalizer.service_layer.customers import customer_for
 from services.personalizer.service_layer.dependencies import Dependencies
 
-_CSM_PREFIX = "csms/"
-
 
 async def invitation_funnel(
     deps: Dependencies,
@@ -28,8 +26,8 @@ async def invitation_funnel(
     if start is not None and end is not None and end <= start:
         raise InvalidArgument.single("end_time", "must be after start_time")
     customer_id = sender = None
-    if scope.startswith(_CSM_PREFIX):
-        sender = scope.removeprefix(_CSM_PREFIX)
+    if scope.startswith("csms/"):
+        sender = names.csm_email(scope)
         if sender.lower() != principal.subject.lower():
             raise PermissionDenied("a CSM reads the funnel of their own invitations only")
     elif scope:
